@@ -1,0 +1,91 @@
+/* HAProxy runtime API text: parsers for the replies, pure, no I/O, fuzzed.
+ *
+ * In non-interactive mode HAProxy answers "cmd1;cmd2;...\n" with each
+ * command's output followed by one empty line, then closes. A command that
+ * succeeds silently ("set server b/s state ready") answers just "\n". */
+#ifndef HASENTINEL_HAPAPI_H
+#define HASENTINEL_HAPAPI_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+#define HAP_NAME_MAX 128
+
+/* srv_admin_state bits (HAProxy's SRV_ADMF_*) */
+#define HAP_ADMF_FMAINT 0x01   /* forced maintenance (set server state maint) */
+#define HAP_ADMF_IMAINT 0x02   /* inherited maintenance (track) */
+#define HAP_ADMF_CMAINT 0x04   /* "disabled" in the config: informational, sticky */
+#define HAP_ADMF_FDRAIN 0x08
+#define HAP_ADMF_IDRAIN 0x10
+#define HAP_ADMF_RMAINT 0x20   /* DNS resolution failed */
+#define HAP_ADMF_HMAINT 0x40   /* hostname */
+#define HAP_ADMF_MAINT  (HAP_ADMF_FMAINT | HAP_ADMF_IMAINT | HAP_ADMF_RMAINT)
+#define HAP_ADMF_DRAIN  (HAP_ADMF_FDRAIN | HAP_ADMF_IDRAIN)
+
+/* srv_op_state */
+enum hap_op_state { HAP_OP_STOPPED = 0, HAP_OP_STARTING = 1, HAP_OP_RUNNING = 2, HAP_OP_STOPPING = 3 };
+
+/* One row of "show servers state" (format version 1). */
+struct hap_server {
+	int be_id;
+	char backend[HAP_NAME_MAX];
+	int srv_id;
+	char name[HAP_NAME_MAX];
+	char addr[ADDR_IP_MAX];
+	int port;
+	int op_state;
+	unsigned admin_state;
+};
+
+struct hap_state {
+	struct hap_server *srv;   /* owned array, in HAProxy's order */
+	size_t n, cap;
+};
+
+/* Parse the output of "show servers state [backend]" (one reply, without the
+ * terminating empty line or with it). Appends rows to out (so several replies
+ * can be merged). 0, or -1 with err filled (version not 1, bad row);
+ * rows parsed before the error stay in out. */
+int hap_state_parse(const char *text, size_t len, struct hap_state *out,
+		    char *err, size_t errlen) __attribute__((warn_unused_result));
+void hap_state_free(struct hap_state *st);
+
+/* 1 when the server takes traffic as far as the admin state goes: not in
+ * maintenance and not draining ("set server ... state ready"). */
+int hap_server_is_ready(const struct hap_server *s);
+
+/* Servers of one backend: first index and count (rows of a backend are
+ * contiguous in HAProxy's output). 0 found, -1 not. */
+int hap_state_backend(const struct hap_state *st, const char *backend,
+		      size_t *first, size_t *count);
+
+/* "show info" fields we use. */
+struct hap_info {
+	long pid;
+	long uptime_sec;
+	char version[64];
+	char node[64];
+};
+/* 0, or -1 when Pid is missing or a field is malformed. */
+int hap_info_parse(const char *text, size_t len, struct hap_info *out)
+	__attribute__((warn_unused_result));
+
+/* One command's reply inside a concatenated answer: borrowed pointers into the
+ * buffer given to hap_reply_split(). text excludes the terminating empty line. */
+struct hap_reply {
+	const char *text;
+	size_t len;
+};
+
+/* Split a whole answer into at most max replies. Returns the number of
+ * complete replies found (a trailing reply without its empty line is not
+ * counted). */
+size_t hap_reply_split(const char *buf, size_t len, struct hap_reply *out, size_t max);
+
+/* Whether the reply to cmd means success. cmd is the command line we sent
+ * ("set server b/s state maint", "set server b/s addr 1.2.3.4 port 5",
+ * "shutdown sessions server b/s", "show ..."). 1 ok, 0 error. */
+int hap_reply_ok(const char *cmd, const char *reply, size_t len);
+
+#endif

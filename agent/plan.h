@@ -1,0 +1,63 @@
+/* The planner: what a backend should look like -> runtime API commands.
+ * Pure: data in, data out; unit-tested without HAProxy.
+ *
+ * A backend holds a fixed set of server slots (server-template). Each target
+ * (a Redis node, with whether it should take traffic) gets a slot: the slot
+ * that already has its address if there is one (so a restarted agent adopts
+ * what HAProxy holds and nothing flaps), else a free slot whose address is
+ * changed. Slots no target claims are put in maintenance.
+ *
+ * Command order inside a backend is the safety property: every slot leaving
+ * service goes to maint first (and, in a write backend, its sessions are shut
+ * down right after), then addresses change, and only then do slots become
+ * ready. So a write backend never has two ready servers, even for a moment. */
+#ifndef HASENTINEL_PLAN_H
+#define HASENTINEL_PLAN_H
+
+#include <stddef.h>
+
+#include "hapapi.h"
+#include "util.h"
+
+#define PLAN_CMD_MAX 320
+
+struct plan_target {
+	char ip[ADDR_IP_MAX];
+	int port;
+	int ready;      /* 1: should take traffic; 0: keep in the backend but in maint */
+};
+
+enum plan_cmd_kind {
+	PLAN_MAINT,     /* set server B/S state maint */
+	PLAN_SHUTDOWN,  /* shutdown sessions server B/S */
+	PLAN_ADDR,      /* set server B/S addr IP port P */
+	PLAN_READY,     /* set server B/S state ready */
+};
+
+struct plan_cmd {
+	enum plan_cmd_kind kind;
+	char text[PLAN_CMD_MAX];
+};
+
+struct plan {
+	struct plan_cmd *cmds;   /* owned */
+	size_t n, cap;
+	int errors;              /* number of targets that found no slot */
+};
+
+void plan_init(struct plan *p);
+void plan_free(struct plan *p);
+
+/* Append to out the commands that bring the slots of one backend to the
+ * targets. slots are that backend's rows (borrowed). Targets that want ready
+ * get slots before those that do not. When slots run out, the targets left
+ * over are reported in err (first one named), out->errors counts them, the
+ * rest of the plan is still produced, and -1 is returned; 0 otherwise.
+ * is_write: shut down sessions of every slot that leaves the ready state,
+ * and never produce more than one ready slot (extra ready targets are an
+ * error, returned as -1, and only the first is made ready). */
+int plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
+		 const struct plan_target *targets, size_t ntargets, int is_write,
+		 struct plan *out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,54 @@
+/* Status server: a unix stream socket, one request per line, one JSON
+ * document per line in reply (jansson). Bounded request size, bounded
+ * clients, idle clients dropped, writes never block the loop. */
+#ifndef HASENTINEL_STATUS_H
+#define HASENTINEL_STATUS_H
+
+#include <stddef.h>
+
+#include <ev.h>
+#include <jansson.h>
+
+#define STATUS_REQ_MAX 1024       /* longest request line, newline included */
+#define STATUS_MAX_CLIENTS 64
+#define STATUS_IDLE_TIMEOUT_MS 10000
+
+struct status_server;
+struct status_client;
+
+/* A parsed request: "cmd [arg]". */
+struct status_request {
+	char cmd[32];
+	char arg[256];
+};
+
+/* Parse one request line (without the newline; a trailing '\r' is ignored).
+ * Pure, fuzzed. 0, or -1 with err ("empty request", "request too long", "bad
+ * character"). Only printable ASCII is accepted. */
+int status_parse_request(const char *line, size_t len, struct status_request *out,
+			 char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Handle a request. Return a new reference to the reply object (the server
+ * serialises it compactly, appends '\n' and frees it), or NULL to send
+ * {"error": "unknown command"}. The handler may call status_client_stream()
+ * to keep the connection open as a stream (then return NULL is not an error:
+ * return json_null() to send nothing). */
+typedef json_t *(*status_handler_fn)(void *arg, struct status_client *cl,
+				     const struct status_request *req);
+
+/* Create the socket at path with the given mode (an old socket file left by
+ * a dead process is replaced; a live one is an error). NULL with err. */
+struct status_server *status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
+					status_handler_fn fn, void *arg, char *err, size_t errlen);
+/* Close every client, remove the socket file, free. */
+void status_server_free(struct status_server *srv);
+
+/* Streaming ("subscribe"): mark the client as a subscriber; it stays open
+ * with no idle timeout until it closes. status_broadcast() sends obj (not
+ * stolen) as one line to every subscriber; a subscriber whose output backlog
+ * exceeds 1 MiB is dropped. */
+void status_client_stream(struct status_client *cl);
+void status_broadcast(struct status_server *srv, json_t *obj);
+size_t status_client_count(const struct status_server *srv);
+
+#endif

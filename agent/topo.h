@@ -1,0 +1,152 @@
+/* Topology model: master groups, their nodes, and each Sentinel's view.
+ * Pure data and the decision rule; no I/O.
+ *
+ * The decision rule (who may take writes):
+ *  1. Only views of Sentinels that answered within the view lifetime and are
+ *     not in TILT count.
+ *  2. The candidate master is the address reported with the highest config
+ *     epoch. If two counted Sentinels report different addresses at that
+ *     epoch, the Sentinels disagree: nothing changes until they agree.
+ *  3. A candidate with a lower epoch than the current master's never replaces
+ *     it (an old +switch-master replayed, a Sentinel that lost its state).
+ *  4. The candidate takes writes only once ROLE on the node itself says
+ *     master. Until then the write backend has no ready server (or keeps the
+ *     one HAProxy already routes to, if it is that same node: adoption).
+ *  5. With no counted Sentinel at all the group is frozen: HAProxy is left
+ *     as it is.
+ * Replicas are read-ready when the Sentinels that know them see them up,
+ * linked to the current master and reporting role slave. */
+#ifndef HASENTINEL_TOPO_H
+#define HASENTINEL_TOPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util.h"
+
+#define TOPO_NAME_MAX 128
+#define TOPO_MAX_SENTINELS 16
+
+/* Node flags, as Sentinel reports them (SENTINEL MASTERS/REPLICAS "flags"). */
+#define NODE_S_DOWN        0x0001
+#define NODE_O_DOWN        0x0002
+#define NODE_DISCONNECTED  0x0004
+#define NODE_LINK_DOWN     0x0008   /* replica: master-link-status err */
+#define NODE_ROLE_MASTER   0x0010   /* replica whose role-reported is master */
+#define NODE_PROMOTED      0x0020
+#define NODE_FAILOVER      0x0040   /* master: failover_in_progress */
+
+enum role_seen { ROLE_UNKNOWN = 0, ROLE_MASTER, ROLE_SLAVE };
+
+struct node {
+	char ip[ADDR_IP_MAX];
+	int port;
+	unsigned flags;          /* NODE_*, merged over the counted Sentinels' views */
+	unsigned seen_by;        /* bitmask of Sentinels that listed this replica (last query) */
+	char master_ip[ADDR_IP_MAX];  /* replica: the master it replicates from (Sentinel's "master-host") */
+	int master_port;
+	int priority;
+	long long repl_offset;
+	int64_t lag_ms;          /* replica: master-link-down-time or last-ok-ping based, -1 unknown */
+	/* our own ROLE check */
+	enum role_seen role;     /* what ROLE said last */
+	int64_t role_at_ms;      /* monotonic time of that answer, 0 = never */
+};
+
+/* What one Sentinel says about one group. */
+struct sview {
+	int valid;
+	char ip[ADDR_IP_MAX];
+	int port;
+	uint64_t epoch;
+	unsigned flags;          /* master's flags from that Sentinel */
+	int64_t at_ms;           /* monotonic time of the answer */
+};
+
+struct switch_rec {
+	char from[ADDR_IP_MAX + 8];
+	char to[ADDR_IP_MAX + 8];
+	uint64_t epoch;
+	int64_t at_wall_ms;
+};
+
+struct group {
+	char name[TOPO_NAME_MAX];
+	struct sview views[TOPO_MAX_SENTINELS];
+	/* The decided master (what the rule above says), "" when none yet. */
+	char master_ip[ADDR_IP_MAX];
+	int master_port;
+	uint64_t epoch;
+	int confirmed;           /* ROLE on master_ip:port said master after it was chosen */
+	int disagree;            /* counted Sentinels disagree at the highest epoch */
+	int replicas_known;      /* some Sentinel answered SENTINEL REPLICAS */
+	struct node *nodes;      /* owned: replicas (and the old master once demoted) */
+	size_t nnodes, capnodes;
+	unsigned master_flags;
+	struct switch_rec last_switch;
+	int nswitches;
+	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
+	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
+	int nother;
+};
+
+struct topo {
+	struct group **groups;   /* owned */
+	size_t n, cap;
+	int nsentinels;          /* configured Sentinels: indexes of views */
+	int64_t view_ttl_ms;     /* a view older than this does not count */
+};
+
+void topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms);
+void topo_free(struct topo *t);
+
+struct group *topo_find(struct topo *t, const char *name);
+struct group *topo_get(struct topo *t, const char *name);   /* find or create */
+void topo_remove(struct topo *t, const char *name);
+
+struct node *group_find_node(struct group *g, const char *ip, int port);
+struct node *group_get_node(struct group *g, const char *ip, int port);  /* find or add */
+
+/* Record Sentinel si's view of a group (from SENTINEL MASTERS /
+ * GET-MASTER-ADDR-BY-NAME). now is monotonic ms. */
+void topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
+		   unsigned flags, int64_t now);
+void topo_drop_views(struct topo *t, int si);   /* a Sentinel went away */
+
+/* Replica list from Sentinel si: call begin, then update for each replica,
+ * then end (replicas si no longer lists lose si from seen_by; nodes seen by
+ * nobody and not the master are dropped). */
+void topo_replicas_begin(struct group *g, int si);
+void topo_replica_update(struct group *g, int si, const struct node *r);
+void topo_replicas_end(struct group *g, int si);
+
+/* Outcome of applying the rule. */
+enum topo_decision {
+	TOPO_NOCHANGE = 0,
+	TOPO_NEW_MASTER,      /* master changed: old is in last_switch.from */
+	TOPO_NO_VIEWS,        /* frozen: no Sentinel counts */
+	TOPO_DISAGREE,
+	TOPO_STALE,           /* best view has a lower epoch than ours: ignored */
+};
+
+/* Apply the rule. On TOPO_NEW_MASTER confirmed is reset to 0 and the
+ * generation bumped. */
+enum topo_decision topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now);
+
+/* Record a ROLE answer for ip:port in g (master or a node). Returns 1 when it
+ * changed what HAProxy should look like. */
+int topo_role_result(struct group *g, const char *ip, int port, enum role_seen role, int64_t now);
+
+/* Whether a replica should serve reads. */
+int topo_node_read_ready(const struct group *g, const struct node *n);
+
+/* Whether the group has a usable decision (some view counted). */
+int topo_group_frozen(const struct topo *t, const struct group *g, int64_t now);
+
+const char *role_seen_name(enum role_seen r);
+/* "s_down,o_down,disconnected" etc. */
+void node_flags_format(unsigned flags, char *buf, size_t len);
+/* Parse Sentinel's flags field ("master,s_down,...") into NODE_* bits. */
+unsigned node_flags_parse(const char *s);
+
+#endif

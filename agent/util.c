@@ -1,0 +1,140 @@
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include <time.h>
+
+int
+addr_parse(const char *text, char *host, size_t hostlen, int *port)
+{
+	const char *colon, *hend, *pstart;
+	long p;
+
+	if (!text || !*text)
+		return -1;
+	if (text[0] == '[') {
+		hend = strchr(text, ']');
+		if (!hend || hend[1] != ':')
+			return -1;
+		text++;
+		pstart = hend + 2;
+	} else {
+		colon = strrchr(text, ':');
+		if (!colon)
+			return -1;
+		/* Bare IPv6 without brackets is ambiguous: refuse. */
+		if (memchr(text, ':', (size_t)(colon - text)))
+			return -1;
+		hend = colon;
+		pstart = colon + 1;
+	}
+	if (hend == text || (size_t)(hend - text) >= hostlen)
+		return -1;
+	if (parse_long(pstart, 1, 65535, &p) < 0)
+		return -1;
+	memcpy(host, text, (size_t)(hend - text));
+	host[hend - text] = '\0';
+	*port = (int)p;
+	return 0;
+}
+
+static int
+to_bin(const char *s, unsigned char *buf, int *family)
+{
+	if (inet_pton(AF_INET, s, buf) == 1) {
+		*family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, s, buf) == 1) {
+		*family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+int
+addr_ip_equal(const char *a, const char *b)
+{
+	unsigned char ba[sizeof(struct in6_addr)], bb[sizeof(struct in6_addr)];
+	int fa, fb;
+
+	if (to_bin(a, ba, &fa) < 0 || to_bin(b, bb, &fb) < 0)
+		return strcmp(a, b) == 0;
+	if (fa != fb)
+		return 0;
+	return memcmp(ba, bb, fa == AF_INET ? 4 : 16) == 0;
+}
+
+int
+addr_is_ip(const char *s)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	int f;
+
+	return to_bin(s, buf, &f) == 0;
+}
+
+const char *
+addr_format(char *buf, size_t len, const char *ip, int port)
+{
+	if (strchr(ip, ':'))
+		snprintf(buf, len, "[%s]:%d", ip, port);
+	else
+		snprintf(buf, len, "%s:%d", ip, port);
+	return buf;
+}
+
+int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || end == s || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+size_t
+str_copy(char *dst, const char *src, size_t len)
+{
+	size_t n = strlen(src);
+
+	if (len) {
+		size_t c = n < len - 1 ? n : len - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+now_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+now_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}

@@ -1,0 +1,36 @@
+/* Small helpers shared by every module: addresses, time, strings. Pure, no I/O. */
+#ifndef HASENTINEL_UTIL_H
+#define HASENTINEL_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define ADDR_IP_MAX 64   /* an IPv6 literal with zone fits */
+
+/* Split "host:port", "[v6]:port" or "v6" followed by " port" into host and port.
+ * Returns 0, or -1 when the text is not of that form or the port is not 1..65535. */
+int addr_parse(const char *text, char *host, size_t hostlen, int *port)
+	__attribute__((warn_unused_result));
+
+/* 1 when a and b are the same IP address (IPv4 or IPv6, textual forms
+ * normalised with inet_pton), or the same string when either is not an IP literal. */
+int addr_ip_equal(const char *a, const char *b);
+
+/* 1 when s is an IPv4 or IPv6 literal. */
+int addr_is_ip(const char *s);
+
+/* Format ip:port, brackets around IPv6: "[::1]:6379". Returns buf. */
+const char *addr_format(char *buf, size_t len, const char *ip, int port);
+
+/* Parse a decimal integer in [min, max]; 0 or -1. */
+int parse_long(const char *s, long min, long max, long *out)
+	__attribute__((warn_unused_result));
+
+/* Copy with truncation, always NUL-terminated; returns strlen(src) like strlcpy. */
+size_t str_copy(char *dst, const char *src, size_t len);
+
+/* Milliseconds on CLOCK_MONOTONIC and on CLOCK_REALTIME. */
+int64_t now_mono_ms(void);
+int64_t now_wall_ms(void);
+
+#endif
