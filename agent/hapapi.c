@@ -1,0 +1,638 @@
+/* HAProxy runtime API text: parsers for the replies. Pure, no I/O.
+ *
+ * Every parser works on (pointer, length) and never reads past len: the
+ * texts come straight from a socket buffer and are not NUL-terminated. */
+#include "hapapi.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A bound on what one "show servers state" may add: a runaway or hostile
+ * reply must not make the daemon allocate without limit. */
+#define HAP_STATE_MAX_ROWS 100000
+#define HAP_STATE_MIN_CAP 16
+
+/* A piece of the input text: pointer and length, not NUL-terminated. */
+struct hap_span {
+	const char *p;
+	size_t len;
+};
+
+static void hap_errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void
+hap_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Next line of [*pos, end): the line without "\n" and a trailing "\r".
+ * Returns 0 when there is no more text. *complete is 1 when the line ended
+ * with "\n". */
+static int
+hap_next_line(const char **pos, const char *end, struct hap_span *line, int *complete)
+{
+	const char *s = *pos, *nl;
+
+	if (s >= end)
+		return 0;
+	nl = memchr(s, '\n', (size_t)(end - s));
+	if (nl) {
+		line->p = s;
+		line->len = (size_t)(nl - s);
+		*pos = nl + 1;
+		if (complete)
+			*complete = 1;
+	} else {
+		line->p = s;
+		line->len = (size_t)(end - s);
+		*pos = end;
+		if (complete)
+			*complete = 0;
+	}
+	if (line->len && line->p[line->len - 1] == '\r')
+		line->len--;
+	return 1;
+}
+
+static int
+hap_is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+static int
+hap_is_blank(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if (!hap_is_space(s[i]))
+			return 0;
+	return 1;
+}
+
+/* Next field separated by spaces or tabs; 0 when none is left. */
+static int
+hap_next_field(struct hap_span *rest, struct hap_span *field)
+{
+	while (rest->len && (*rest->p == ' ' || *rest->p == '\t')) {
+		rest->p++;
+		rest->len--;
+	}
+	if (!rest->len)
+		return 0;
+	field->p = rest->p;
+	while (rest->len && *rest->p != ' ' && *rest->p != '\t') {
+		rest->p++;
+		rest->len--;
+	}
+	field->len = (size_t)(rest->p - field->p);
+	return 1;
+}
+
+static int
+hap_span_eq(const struct hap_span *s, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	return s->len == n && memcmp(s->p, lit, n) == 0;
+}
+
+/* Digits only (no sign, no spaces), value <= max. 0 or -1. */
+static int
+hap_span_ulong(const struct hap_span *s, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+	size_t i;
+
+	if (!s->len || s->len > 19)
+		return -1;
+	for (i = 0; i < s->len; i++) {
+		unsigned d;
+
+		if (s->p[i] < '0' || s->p[i] > '9')
+			return -1;
+		d = (unsigned)(s->p[i] - '0');
+		if (d > max || v > (max - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Copy a field into a fixed buffer; -1 when it does not fit or holds a NUL. */
+static int
+hap_span_copy(const struct hap_span *s, char *dst, size_t dstlen)
+{
+	if (s->len >= dstlen || memchr(s->p, '\0', s->len))
+		return -1;
+	memcpy(dst, s->p, s->len);
+	dst[s->len] = '\0';
+	return 0;
+}
+
+/* ------------------------------------------------------------ show servers state */
+
+enum hap_col {
+	HAP_COL_BE_ID,
+	HAP_COL_BE_NAME,
+	HAP_COL_SRV_ID,
+	HAP_COL_SRV_NAME,
+	HAP_COL_SRV_ADDR,
+	HAP_COL_OP_STATE,
+	HAP_COL_ADMIN_STATE,
+	HAP_COL_SRV_PORT,
+	HAP_COL_COUNT
+};
+
+static const char *const hap_col_names[HAP_COL_COUNT] = {
+	[HAP_COL_BE_ID] = "be_id",
+	[HAP_COL_BE_NAME] = "be_name",
+	[HAP_COL_SRV_ID] = "srv_id",
+	[HAP_COL_SRV_NAME] = "srv_name",
+	[HAP_COL_SRV_ADDR] = "srv_addr",
+	[HAP_COL_OP_STATE] = "srv_op_state",
+	[HAP_COL_ADMIN_STATE] = "srv_admin_state",
+	[HAP_COL_SRV_PORT] = "srv_port",
+};
+
+/* Column indexes from the header "# be_id be_name ...". 0, or -1 with err. */
+static int
+hap_state_header(const struct hap_span *line, size_t idx[HAP_COL_COUNT], size_t *need,
+		 char *err, size_t errlen)
+{
+	struct hap_span rest = { line->p + 1, line->len - 1 }, f;
+	size_t col = 0;
+	int c;
+
+	for (c = 0; c < HAP_COL_COUNT; c++)
+		idx[c] = (size_t)-1;
+	while (hap_next_field(&rest, &f)) {
+		for (c = 0; c < HAP_COL_COUNT; c++)
+			if (idx[c] == (size_t)-1 && hap_span_eq(&f, hap_col_names[c]))
+				idx[c] = col;
+		col++;
+	}
+	*need = 0;
+	for (c = 0; c < HAP_COL_COUNT; c++) {
+		if (idx[c] == (size_t)-1) {
+			hap_errf(err, errlen, "show servers state: header lacks column '%s'",
+				 hap_col_names[c]);
+			return -1;
+		}
+		if (idx[c] + 1 > *need)
+			*need = idx[c] + 1;
+	}
+	return 0;
+}
+
+static int
+hap_state_grow(struct hap_state *out)
+{
+	struct hap_server *n;
+	size_t cap;
+
+	if (out->n < out->cap)
+		return 0;
+	cap = out->cap ? out->cap * 2 : HAP_STATE_MIN_CAP;
+	n = realloc(out->srv, cap * sizeof(*n));
+	if (!n)
+		return -1;
+	out->srv = n;
+	out->cap = cap;
+	return 0;
+}
+
+/* One data row; the fields of interest are in f[] (by column). */
+static int
+hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_server *s,
+	      char *err, size_t errlen)
+{
+	unsigned long v;
+
+	memset(s, 0, sizeof(*s));
+	if (hap_span_ulong(&f[HAP_COL_BE_ID], INT_MAX, &v) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: bad be_id", lineno);
+		return -1;
+	}
+	s->be_id = (int)v;
+	if (hap_span_ulong(&f[HAP_COL_SRV_ID], INT_MAX, &v) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: bad srv_id", lineno);
+		return -1;
+	}
+	s->srv_id = (int)v;
+	if (hap_span_copy(&f[HAP_COL_BE_NAME], s->backend, sizeof(s->backend)) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: backend name longer than %d bytes",
+			 lineno, HAP_NAME_MAX - 1);
+		return -1;
+	}
+	if (hap_span_copy(&f[HAP_COL_SRV_NAME], s->name, sizeof(s->name)) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: server name longer than %d bytes",
+			 lineno, HAP_NAME_MAX - 1);
+		return -1;
+	}
+	if (hap_span_copy(&f[HAP_COL_SRV_ADDR], s->addr, sizeof(s->addr)) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: address longer than %d bytes",
+			 lineno, ADDR_IP_MAX - 1);
+		return -1;
+	}
+	if (hap_span_ulong(&f[HAP_COL_OP_STATE], HAP_OP_STOPPING, &v) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: bad srv_op_state", lineno);
+		return -1;
+	}
+	s->op_state = (int)v;
+	if (hap_span_ulong(&f[HAP_COL_ADMIN_STATE], 0xffffUL, &v) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: bad srv_admin_state", lineno);
+		return -1;
+	}
+	s->admin_state = (unsigned)v;
+	if (hap_span_ulong(&f[HAP_COL_SRV_PORT], 65535UL, &v) < 0) {
+		hap_errf(err, errlen, "show servers state line %zu: bad srv_port", lineno);
+		return -1;
+	}
+	s->port = (int)v;
+	return 0;
+}
+
+int
+hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, size_t errlen)
+{
+	const char *pos = text, *end = text ? text + len : text;
+	struct hap_span line, rest, field, f[HAP_COL_COUNT];
+	size_t idx[HAP_COL_COUNT], need = 0, lineno = 0, col;
+	int have_header = 0, ended = 0, c;
+
+	if (!text || !len || !hap_next_line(&pos, end, &line, NULL)) {
+		hap_errf(err, errlen, "show servers state: empty reply");
+		return -1;
+	}
+	lineno = 1;
+	if (!hap_span_eq(&line, "1")) {
+		hap_errf(err, errlen, "show servers state: format version is not 1: '%.*s'",
+			 (int)(line.len > 40 ? 40 : line.len), line.p);
+		return -1;
+	}
+	while (hap_next_line(&pos, end, &line, NULL)) {
+		lineno++;
+		if (!line.len) {
+			/* The terminating empty line: only blank text may follow. */
+			ended = 1;
+			continue;
+		}
+		if (ended) {
+			hap_errf(err, errlen, "show servers state line %zu: text after the end of the reply",
+				 lineno);
+			return -1;
+		}
+		if (line.p[0] == '#') {
+			if (have_header)
+				continue;   /* a later comment line */
+			if (hap_state_header(&line, idx, &need, err, errlen) < 0)
+				return -1;
+			have_header = 1;
+			continue;
+		}
+		if (!have_header) {
+			hap_errf(err, errlen, "show servers state line %zu: row before the '#' header line",
+				 lineno);
+			return -1;
+		}
+		if (memchr(line.p, '\0', line.len)) {
+			hap_errf(err, errlen, "show servers state line %zu: NUL byte", lineno);
+			return -1;
+		}
+		rest.p = line.p;
+		rest.len = line.len;
+		col = 0;
+		while (col < need && hap_next_field(&rest, &field)) {
+			for (c = 0; c < HAP_COL_COUNT; c++)
+				if (idx[c] == col)
+					f[c] = field;
+			col++;
+		}
+		if (col < need) {
+			hap_errf(err, errlen,
+				 "show servers state line %zu: %zu fields, the header needs at least %zu",
+				 lineno, col, need);
+			return -1;
+		}
+		if (out->n >= HAP_STATE_MAX_ROWS) {
+			hap_errf(err, errlen, "show servers state line %zu: more than %d servers",
+				 lineno, HAP_STATE_MAX_ROWS);
+			return -1;
+		}
+		if (hap_state_grow(out) < 0) {
+			hap_errf(err, errlen, "show servers state: out of memory");
+			return -1;
+		}
+		if (hap_state_row(f, lineno, &out->srv[out->n], err, errlen) < 0)
+			return -1;
+		out->n++;
+	}
+	if (!have_header) {
+		hap_errf(err, errlen, "show servers state: no '#' header line");
+		return -1;
+	}
+	return 0;
+}
+
+void
+hap_state_free(struct hap_state *st)
+{
+	if (!st)
+		return;
+	free(st->srv);
+	st->srv = NULL;
+	st->n = 0;
+	st->cap = 0;
+}
+
+int
+hap_server_is_ready(const struct hap_server *s)
+{
+	return !(s->admin_state & HAP_ADMF_MAINT) && !(s->admin_state & HAP_ADMF_DRAIN);
+}
+
+int
+hap_state_backend(const struct hap_state *st, const char *backend, size_t *first, size_t *count)
+{
+	size_t i, j;
+
+	for (i = 0; i < st->n; i++) {
+		if (strcmp(st->srv[i].backend, backend) != 0)
+			continue;
+		for (j = i + 1; j < st->n && strcmp(st->srv[j].backend, backend) == 0; j++)
+			;
+		*first = i;
+		*count = j - i;
+		return 0;
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------ show info */
+
+/* "Key: value" -> value when the line's key is key. */
+static int
+hap_info_field(const struct hap_span *line, const char *key, struct hap_span *val)
+{
+	size_t k = strlen(key);
+
+	if (line->len < k + 1 || memcmp(line->p, key, k) != 0 || line->p[k] != ':')
+		return 0;
+	val->p = line->p + k + 1;
+	val->len = line->len - k - 1;
+	while (val->len && (*val->p == ' ' || *val->p == '\t')) {
+		val->p++;
+		val->len--;
+	}
+	while (val->len && hap_is_space(val->p[val->len - 1]))
+		val->len--;
+	return 1;
+}
+
+static void
+hap_info_str(const struct hap_span *v, char *dst, size_t dstlen)
+{
+	size_t n = v->len < dstlen - 1 ? v->len : dstlen - 1;
+	const char *nul = memchr(v->p, '\0', n);
+
+	if (nul)
+		n = (size_t)(nul - v->p);
+	memcpy(dst, v->p, n);
+	dst[n] = '\0';
+}
+
+int
+hap_info_parse(const char *text, size_t len, struct hap_info *out)
+{
+	const char *pos, *end;
+	struct hap_span line, v;
+	unsigned long u;
+	int have_pid = 0, have_uptime = 0, have_version = 0, have_node = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!text)
+		return -1;
+	pos = text;
+	end = text + len;
+	while (hap_next_line(&pos, end, &line, NULL)) {
+		if (!have_pid && hap_info_field(&line, "Pid", &v)) {
+			if (hap_span_ulong(&v, INT_MAX, &u) < 0 || u == 0)
+				return -1;
+			out->pid = (long)u;
+			have_pid = 1;
+		} else if (!have_uptime && hap_info_field(&line, "Uptime_sec", &v)) {
+			if (hap_span_ulong(&v, LONG_MAX, &u) < 0)
+				return -1;
+			out->uptime_sec = (long)u;
+			have_uptime = 1;
+		} else if (!have_version && hap_info_field(&line, "Version", &v)) {
+			hap_info_str(&v, out->version, sizeof(out->version));
+			have_version = 1;
+		} else if (!have_node && hap_info_field(&line, "node", &v)) {
+			hap_info_str(&v, out->node, sizeof(out->node));
+			have_node = 1;
+		}
+	}
+	return have_pid ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ replies */
+
+size_t
+hap_reply_split(const char *buf, size_t len, struct hap_reply *out, size_t max)
+{
+	const char *pos, *end, *start, *last_end;
+	struct hap_span line;
+	size_t n = 0;
+	int complete;
+
+	if (!buf)
+		return 0;
+	pos = start = last_end = buf;
+	end = buf + len;
+	while (n < max && hap_next_line(&pos, end, &line, &complete)) {
+		if (!complete)
+			break;           /* a line still being received */
+		if (line.len == 0) {
+			out[n].text = start;
+			out[n].len = (size_t)(last_end - start);
+			n++;
+			start = pos;
+		}
+		last_end = pos;
+	}
+	return n;
+}
+
+static char
+hap_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Case-insensitive literal prefix (the wording is meant for humans and its
+ * case could change); advances s on a match. */
+static int
+hap_eat(struct hap_span *s, const char *lit)
+{
+	size_t n = strlen(lit), i;
+
+	if (s->len < n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (hap_lower(s->p[i]) != hap_lower(lit[i]))
+			return 0;
+	s->p += n;
+	s->len -= n;
+	return 1;
+}
+
+/* "'X' to 'Y'" -> Y; advances s. */
+static int
+hap_eat_from_to(struct hap_span *s, struct hap_span *to)
+{
+	const char *q;
+
+	if (!hap_eat(s, "'"))
+		return 0;
+	q = memchr(s->p, '\'', s->len);
+	if (!q)
+		return 0;
+	s->len -= (size_t)(q + 1 - s->p);
+	s->p = q + 1;
+	if (!hap_eat(s, " to '"))
+		return 0;
+	q = memchr(s->p, '\'', s->len);
+	if (!q)
+		return 0;
+	to->p = s->p;
+	to->len = (size_t)(q - s->p);
+	s->len -= (size_t)(q + 1 - s->p);
+	s->p = q + 1;
+	return 1;
+}
+
+/* The "addr IP [port P]" arguments of a command we built. */
+static int
+hap_cmd_addr(const char *cmd, char *ip, size_t iplen, long *port)
+{
+	const char *a = strstr(cmd, " addr ");
+	struct hap_span rest, f;
+
+	if (!a)
+		return -1;
+	rest.p = a + 6;
+	rest.len = strlen(rest.p);
+	if (!hap_next_field(&rest, &f) || hap_span_copy(&f, ip, iplen) < 0)
+		return -1;
+	*port = -1;
+	if (!hap_next_field(&rest, &f))
+		return 0;
+	if (!hap_span_eq(&f, "port") || !hap_next_field(&rest, &f))
+		return -1;
+	{
+		unsigned long u;
+
+		if (hap_span_ulong(&f, 65535UL, &u) < 0)
+			return -1;
+		*port = (long)u;
+	}
+	return hap_next_field(&rest, &f) ? -1 : 0;
+}
+
+/* The answer to "set server B/S addr IP [port P]" in HAProxy 2.6 is one line:
+ *   ADDR [", " PORT] [" by '<updater>'"]
+ *   ADDR = "IP changed from 'X' to 'Y'" | "no need to change the addr"
+ *   PORT = "port changed from 'X' to 'Y'" | "no need to change the port"
+ * Errors share the prefix ("no need to change the addr, problem converting
+ * port ..."), and HAProxy silently wraps "port 70000" to 4464, so the reply is
+ * parsed whole and the new values are checked against the command. */
+static int
+hap_addr_reply_ok(const char *cmd, const char *reply, size_t len)
+{
+	char ip[ADDR_IP_MAX], got[ADDR_IP_MAX];
+	struct hap_span s = { reply, len }, to;
+	unsigned long u;
+	long port;
+
+	if (hap_cmd_addr(cmd, ip, sizeof(ip), &port) < 0)
+		return 0;
+	while (s.len && hap_is_space(s.p[s.len - 1]))
+		s.len--;
+	if (memchr(s.p, '\n', s.len))
+		return 0;
+	if (hap_eat(&s, "IP changed from ")) {
+		if (!hap_eat_from_to(&s, &to) || hap_span_copy(&to, got, sizeof(got)) < 0 ||
+		    !addr_ip_equal(got, ip))
+			return 0;
+	} else if (!hap_eat(&s, "no need to change the addr")) {
+		return 0;
+	}
+	if (port >= 0) {
+		if (!hap_eat(&s, ", "))
+			return 0;
+		if (hap_eat(&s, "port changed from ")) {
+			if (!hap_eat_from_to(&s, &to) || hap_span_ulong(&to, 65535UL, &u) < 0 ||
+			    (long)u != port)
+				return 0;
+		} else if (!hap_eat(&s, "no need to change the port")) {
+			return 0;
+		}
+	}
+	if (!s.len)
+		return 1;
+	/* " by '<updater>'" and nothing else */
+	if (!hap_eat(&s, " by '") || s.len < 1 || s.p[s.len - 1] != '\'')
+		return 0;
+	return memchr(s.p, '\'', s.len - 1) == NULL;
+}
+
+static int
+hap_starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+int
+hap_reply_ok(const char *cmd, const char *reply, size_t len)
+{
+	const char *pos, *end;
+	struct hap_span line, v;
+
+	if (!cmd || (!reply && len))
+		return 0;
+	if (!reply)
+		reply = "";
+	pos = reply;
+	end = reply + len;
+	if (hap_starts(cmd, "set server ") && strstr(cmd, " addr "))
+		return hap_addr_reply_ok(cmd, reply, len);
+	if (hap_starts(cmd, "show servers state")) {
+		if (!hap_next_line(&pos, end, &line, NULL))
+			return 0;
+		return hap_span_eq(&line, "1") && pos <= end && pos[-1] == '\n';
+	}
+	if (hap_starts(cmd, "show info")) {
+		while (hap_next_line(&pos, end, &line, NULL))
+			if (hap_info_field(&line, "Pid", &v) && v.len)
+				return 1;
+		return 0;
+	}
+	/* "set server ... state", "shutdown sessions server", and every other
+	 * command we send succeed silently. */
+	return hap_is_blank(reply, len);
+}
