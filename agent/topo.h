@@ -51,6 +51,7 @@ struct node {
 	/* our own ROLE check */
 	enum role_seen role;     /* what ROLE said last */
 	int64_t role_at_ms;      /* monotonic time of that answer, 0 = never */
+	int listed_round;        /* internal: listed in the replica list being applied */
 };
 
 /* What one Sentinel says about one group. */
@@ -61,6 +62,11 @@ struct sview {
 	uint64_t epoch;
 	unsigned flags;          /* master's flags from that Sentinel */
 	int64_t at_ms;           /* monotonic time of the answer */
+	/* From SENTINEL MASTER(S), completed by the GET-MASTER-ADDR-BY-NAME
+	 * answer pipelined right behind it (one atomic read on the Sentinel). */
+	uint64_t pend_epoch;
+	unsigned pend_flags;
+	int pend_set;
 };
 
 struct switch_rec {
@@ -77,7 +83,7 @@ struct group {
 	char master_ip[ADDR_IP_MAX];
 	int master_port;
 	uint64_t epoch;
-	int confirmed;           /* ROLE on master_ip:port said master after it was chosen */
+	int confirmed;           /* ROLE on master_ip:port since it was chosen: 1 master, -1 not master, 0 not asked yet */
 	int disagree;            /* counted Sentinels disagree at the highest epoch */
 	int replicas_known;      /* some Sentinel answered SENTINEL REPLICAS */
 	struct node *nodes;      /* owned: replicas (and the old master once demoted) */
@@ -86,6 +92,14 @@ struct group {
 	struct switch_rec last_switch;
 	int nswitches;
 	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
+	/* Owned by the reconciler (reconcile.c), not by the model. */
+	int dirty;               /* must be reconciled */
+	int64_t switch_mono;     /* when the current master was chosen (monotonic ms) */
+	int state_logged;        /* last group state logged (enum in reconcile.c) */
+	void *probe;             /* ROLE probe in flight, reconcile.c's */
+	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */
+	int hap_read_ready;      /* ready servers in the read backend after the last apply */
+	int hap_known;           /* the two fields above are known */
 	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
 	int nother;
 };

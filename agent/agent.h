@@ -1,0 +1,30 @@
+/* The daemon's parts, wired together by main.c. */
+#ifndef HASENTINEL_AGENT_H
+#define HASENTINEL_AGENT_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "haproxy.h"
+#include "reconcile.h"
+#include "sentinel.h"
+#include "status.h"
+#include "topo.h"
+
+struct agent {
+	struct ev_loop *loop;
+	struct config cfg;
+	struct topo topo;
+	struct sentinels *sentinels;
+	struct hap_client *hap;
+	struct reconciler *rec;
+	struct status_server *status;
+	int64_t started_wall_ms;
+	int64_t started_mono_ms;
+	ev_timer tick;
+	ev_signal sig_term, sig_int, sig_hup;
+};
+
+#endif

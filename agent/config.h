@@ -1,0 +1,116 @@
+/* Configuration: a line-based "key value" file like redis.conf, then
+ * HASENTINEL_<KEY> environment variables, then -o key=value flags.
+ * Table-driven; every key is documented in hasentinel.conf(5).
+ *
+ * Secrets (sentinel-password, redis-password) come from the file, from
+ * *-password-file, or from HASENTINEL_SENTINEL_PASSWORD /
+ * HASENTINEL_REDIS_PASSWORD; never from the command line. */
+#ifndef HASENTINEL_CONFIG_H
+#define HASENTINEL_CONFIG_H
+
+#include <stddef.h>
+
+#include "log.h"
+
+#define CONF_MAX_SENTINELS 16
+#define CONF_HOST_MAX 256
+#define CONF_NAME_MAX 128      /* master names and HAProxy backend names */
+
+enum conf_source {
+	CONF_SRC_FILE,   /* config file: every key allowed */
+	CONF_SRC_ENV,    /* environment: every key allowed */
+	CONF_SRC_ARGV,   /* -o key=value: secrets refused */
+};
+
+struct conf_addr {
+	char host[CONF_HOST_MAX];  /* IP literal or host name */
+	int port;
+};
+
+/* "master NAME WRITE_BACKEND [READ_BACKEND]" */
+struct conf_master {
+	char name[CONF_NAME_MAX];
+	char write_backend[CONF_NAME_MAX];
+	char read_backend[CONF_NAME_MAX];   /* "" = none */
+};
+
+struct config {
+	/* sentinel HOST:PORT (repeatable; env: space or comma separated list) */
+	struct conf_addr sentinels[CONF_MAX_SENTINELS];
+	int nsentinels;
+	char *sentinel_user;            /* owned; NULL = none */
+	char *sentinel_password;        /* owned; secret; NULL = none */
+	char *sentinel_password_file;   /* owned; read by config_finish() */
+	char *redis_user;
+	char *redis_password;
+	char *redis_password_file;
+
+	/* haproxy-socket: a unix socket path, or host:port for a TCP stats socket */
+	char *haproxy_socket;
+	int haproxy_timeout_ms;         /* haproxy-timeout, default 2000 */
+
+	char *status_socket;            /* status-socket, default RUNSTATEDIR/hasentinel/hasentinel.sock */
+	unsigned status_socket_mode;    /* status-socket-mode, octal, default 0660 */
+
+	/* master NAME WRITE [READ] (repeatable). When at least one is given, only
+	 * those masters are managed; otherwise every master Sentinel monitors is,
+	 * with backends named by the formats below. */
+	struct conf_master *masters;    /* owned array */
+	int nmasters;
+	char *write_backend_format;     /* write-backend-format, default "%s_write" */
+	char *read_backend_format;      /* read-backend-format, default "%s_read" */
+
+	int master_reads;               /* master-reads yes|no, default no */
+	int resync_interval_ms;         /* resync-interval, default 1000 */
+	int connect_timeout_ms;         /* connect-timeout, default 1000 */
+	int command_timeout_ms;         /* command-timeout, default 1000 */
+	int reconnect_max_ms;           /* reconnect-max, default 2000 (backoff cap) */
+
+	enum log_level log_level;       /* log-level error|warning|info|debug, default info */
+	int syslog;                     /* syslog yes|no, default no */
+	char *syslog_ident;             /* syslog-ident, default "hasentinel" */
+	char *pidfile;                  /* pidfile, default none */
+
+	/* Internal to config.c: the source that filled sentinels[] / masters[].
+	 * The first value from a newer source (env, then -o) replaces the list. */
+	enum conf_source sentinels_src;
+	enum conf_source masters_src;
+};
+
+/* Fill with defaults; everything owned is freed by config_free(). */
+void config_init(struct config *c);
+void config_free(struct config *c);
+
+/* Set one key. name/line locate the error ("hasentinel.conf:12: ..."); for
+ * CONF_SRC_ARGV name is "-o" and line 0. 0, or -1 with err filled. */
+int config_set(struct config *c, const char *key, const char *value,
+	       enum conf_source src, const char *name, int line,
+	       char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Parse a whole config text (pure, no I/O; the fuzz target calls this).
+ * name is used in messages. Blank lines and '#' comments are skipped; values
+ * may be "double quoted". 0, or -1 with "name:line: message" in err. */
+int config_parse_buffer(struct config *c, const char *name, const char *buf, size_t len,
+			char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* Read and parse a file (at most 1 MiB). */
+int config_load_file(struct config *c, const char *path, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Apply HASENTINEL_<KEY> variables ('-' becomes '_', upper case) from envp. */
+int config_apply_env(struct config *c, char *const *envp, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Read password files, check required keys and consistency. */
+int config_finish(struct config *c, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Backends for a master. 1 when this master is managed (buffers filled; read
+ * may be "" when there is no read backend), 0 when it is not. */
+int config_backends(const struct config *c, const char *master,
+		    char *write, size_t wlen, char *read, size_t rlen);
+
+/* The key table, for the man-page coverage test and --help. NULL-terminated. */
+extern const char *const config_keys[];
+
+#endif

@@ -1,0 +1,282 @@
+/* hasentinel: keeps HAProxy's write and read backends in step with Redis
+ * Sentinel. This file: options, start-up order, signals, the loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "log.h"
+#include "report.h"
+
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#ifndef HASENTINEL_VERSION
+#define HASENTINEL_VERSION "unknown"
+#endif
+
+#define DEFAULT_CONFIG SYSCONFDIR "/hasentinel/hasentinel.conf"
+
+extern char **environ;
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+		"usage: hasentinel [-c FILE] [-o KEY=VALUE]... [-t] [-v] [-V]\n"
+		"  -c, --config FILE    configuration file (default " DEFAULT_CONFIG ", if present)\n"
+		"  -o, --option K=V     set a configuration key (not the passwords)\n"
+		"  -t, --test-config    check the configuration and exit (0 valid, 1 not)\n"
+		"  -v, --verbose        log-level debug\n"
+		"  -V, --version        print the version\n"
+		"Environment: HASENTINEL_<KEY> for every key (HASENTINEL_SENTINEL_PASSWORD, ...).\n"
+		"See hasentinel(8) and hasentinel.conf(5).\n");
+}
+
+static void
+on_stop(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)revents;
+	log_info("signal %d: shutting down", w->signum);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void
+on_hup(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct agent *ag = w->data;
+
+	(void)loop;
+	(void)revents;
+	log_info("SIGHUP: resync with the Sentinels and HAProxy");
+	sentinels_resync(ag->sentinels);
+	rec_tick(ag->rec);
+}
+
+static void
+on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent *ag = w->data;
+
+	(void)loop;
+	(void)revents;
+	rec_tick(ag->rec);
+}
+
+static void
+cb_group_updated(void *arg, struct group *g)
+{
+	struct agent *ag = arg;
+
+	rec_group_updated(ag->rec, g);
+}
+
+static int
+load_config(struct config *cfg, const char *file, int file_given, char **opts, int nopts)
+{
+	char err[512];
+
+	config_init(cfg);
+	if (file_given || access(file, F_OK) == 0) {
+		if (config_load_file(cfg, file, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	if (config_apply_env(cfg, environ, err, sizeof(err)) < 0)
+		goto fail;
+	for (int i = 0; i < nopts; i++) {
+		char *eq = strchr(opts[i], '=');
+
+		if (!eq) {
+			snprintf(err, sizeof(err), "-o: expected KEY=VALUE, got '%s'", opts[i]);
+			goto fail;
+		}
+		*eq = '\0';
+		if (config_set(cfg, opts[i], eq + 1, CONF_SRC_ARGV, "-o", 0, err, sizeof(err)) < 0)
+			goto fail;
+	}
+	if (config_finish(cfg, err, sizeof(err)) < 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, "hasentinel: %s\n", err);
+	return -1;
+}
+
+static void
+make_parent_dir(const char *path)
+{
+	char dir[512];
+	char *slash;
+
+	if (str_copy(dir, path, sizeof(dir)) >= sizeof(dir))
+		return;
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		log_warn("cannot create %s: %s", dir, strerror(errno));
+}
+
+static int
+write_pidfile(const char *path)
+{
+	FILE *f = fopen(path, "w");
+
+	if (!f) {
+		log_err("pidfile %s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "option", required_argument, NULL, 'o' },
+		{ "test-config", no_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct agent ag;
+	const struct sentinel_cbs cbs = { .group_updated = cb_group_updated };
+	const char *file = DEFAULT_CONFIG;
+	int file_given = 0, test_only = 0, verbose = 0, nopts = 0, c, rc = 1;
+	char **opts = calloc((size_t)argc, sizeof(char *));
+	char err[512];
+	double iv;
+
+	if (!opts)
+		return 1;
+	while ((c = getopt_long(argc, argv, "c:o:tvVh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			file = optarg;
+			file_given = 1;
+			break;
+		case 'o':
+			opts[nopts++] = optarg;
+			break;
+		case 't':
+			test_only = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("hasentinel %s\n", HASENTINEL_VERSION);
+			free(opts);
+			return 0;
+		case 'h':
+			usage(stdout);
+			free(opts);
+			return 0;
+		default:
+			usage(stderr);
+			free(opts);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		free(opts);
+		return 2;
+	}
+	if (load_config(&ag.cfg, file, file_given, opts, nopts) < 0) {
+		config_free(&ag.cfg);
+		free(opts);
+		return 1;
+	}
+	free(opts);
+	if (test_only) {
+		printf("configuration is valid (%s%s)\n", file_given || access(file, F_OK) == 0 ? file : "no file",
+		       ", environment, options");
+		config_free(&ag.cfg);
+		return 0;
+	}
+	if (verbose)
+		ag.cfg.log_level = LOG_LVL_DEBUG;
+	log_open(ag.cfg.syslog_ident, ag.cfg.syslog, ag.cfg.log_level);
+	signal(SIGPIPE, SIG_IGN);
+
+	ag.loop = ev_default_loop(EVFLAG_AUTO);
+	if (!ag.loop) {
+		log_err("cannot start the event loop");
+		goto out;
+	}
+	ag.started_wall_ms = now_wall_ms();
+	ag.started_mono_ms = now_mono_ms();
+	srand((unsigned)(ag.started_wall_ms ^ getpid()));
+
+	/* A view counts for three resync intervals plus a command deadline. */
+	topo_init(&ag.topo, ag.cfg.nsentinels,
+		  3 * (int64_t)ag.cfg.resync_interval_ms + ag.cfg.command_timeout_ms);
+	ag.hap = hap_client_new(ag.loop, ag.cfg.haproxy_socket, ag.cfg.haproxy_timeout_ms, err, sizeof(err));
+	if (!ag.hap) {
+		log_err("haproxy-socket: %s", err);
+		goto out;
+	}
+	ag.rec = rec_new(ag.loop, &ag.cfg, &ag.topo, ag.hap);
+	ag.sentinels = sentinels_new(ag.loop, &ag.cfg, &ag.topo, &cbs, &ag);
+	if (!ag.rec || !ag.sentinels) {
+		log_err("out of memory");
+		goto out;
+	}
+	make_parent_dir(ag.cfg.status_socket);
+	ag.status = status_server_new(ag.loop, ag.cfg.status_socket, ag.cfg.status_socket_mode,
+				      report_handle, &ag, err, sizeof(err));
+	if (!ag.status) {
+		log_err("status socket: %s", err);
+		goto out;
+	}
+	if (ag.cfg.pidfile && write_pidfile(ag.cfg.pidfile) < 0)
+		goto out;
+
+	ev_signal_init(&ag.sig_term, on_stop, SIGTERM);
+	ev_signal_init(&ag.sig_int, on_stop, SIGINT);
+	ev_signal_init(&ag.sig_hup, on_hup, SIGHUP);
+	ag.sig_hup.data = &ag;
+	ev_signal_start(ag.loop, &ag.sig_term);
+	ev_signal_start(ag.loop, &ag.sig_int);
+	ev_signal_start(ag.loop, &ag.sig_hup);
+	iv = ag.cfg.resync_interval_ms / 1000.0;
+	ev_timer_init(&ag.tick, on_tick, iv, iv);
+	ag.tick.data = &ag;
+	ev_timer_start(ag.loop, &ag.tick);
+
+	log_info("hasentinel %s starting: %d sentinel(s), haproxy %s, status %s", HASENTINEL_VERSION,
+		 ag.cfg.nsentinels, ag.cfg.haproxy_socket, ag.cfg.status_socket);
+	sentinels_start(ag.sentinels);
+	ev_run(ag.loop, 0);
+	rc = 0;
+	log_info("stopped");
+out:
+	if (ag.loop) {
+		ev_timer_stop(ag.loop, &ag.tick);
+		ev_signal_stop(ag.loop, &ag.sig_term);
+		ev_signal_stop(ag.loop, &ag.sig_int);
+		ev_signal_stop(ag.loop, &ag.sig_hup);
+	}
+	status_server_free(ag.status);
+	sentinels_free(ag.sentinels);
+	rec_free(ag.rec);
+	hap_client_free(ag.hap);
+	topo_free(&ag.topo);
+	if (ag.cfg.pidfile && rc == 0)
+		unlink(ag.cfg.pidfile);
+	log_close();
+	config_free(&ag.cfg);
+	if (ag.loop)
+		ev_loop_destroy(ag.loop);
+	return rc;
+}

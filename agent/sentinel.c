@@ -1,0 +1,685 @@
+#include "sentinel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rlink.h"
+
+#define SENTINELS_EVERY 10   /* SENTINEL SENTINELS every Nth round */
+
+struct sentinel_link {
+	struct sentinels *set;
+	int index;
+	char ip[ADDR_IP_MAX];
+	int port;
+	char addr[ADDR_IP_MAX + 8];
+	struct rlink *cmd;
+	struct rlink *sub;
+	int subscribed;
+	int tilt;
+	int use_slaves;           /* the Sentinel does not know REPLICAS */
+	int64_t last_ok_wall;
+	uint64_t rounds;
+	uint64_t events;
+	int round_pending;        /* replies outstanding in the current round */
+};
+
+struct sentinels {
+	struct ev_loop *loop;
+	const struct config *cfg;
+	struct topo *topo;
+	struct sentinel_cbs cbs;
+	void *arg;
+	struct sentinel_link *links;
+	int n;
+	ev_timer tick;
+};
+
+enum query_kind {
+	Q_INFO,
+	Q_MASTERS,
+	Q_MASTER,
+	Q_ADDR,
+	Q_REPLICAS,
+	Q_SENTINELS,
+};
+
+/* One per query; freed by its reply callback (always called, NULL on teardown). */
+struct query {
+	struct sentinel_link *sl;
+	enum query_kind kind;
+	int in_round;
+	char name[TOPO_NAME_MAX];
+};
+
+static void query_reply(redisAsyncContext *ac, void *reply, void *privdata);
+
+/* ---------------------------------------------------------------- helpers */
+
+static const redisReply *
+kv_get(const redisReply *arr, const char *key)
+{
+	if (!arr || arr->type != REDIS_REPLY_ARRAY)
+		return NULL;
+	for (size_t i = 0; i + 1 < arr->elements; i += 2) {
+		const redisReply *k = arr->element[i];
+
+		if (k->type == REDIS_REPLY_STRING && strcmp(k->str, key) == 0)
+			return arr->element[i + 1];
+	}
+	return NULL;
+}
+
+static const char *
+kv_str(const redisReply *arr, const char *key)
+{
+	const redisReply *v = kv_get(arr, key);
+
+	return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
+}
+
+static long long
+kv_ll(const redisReply *arr, const char *key, long long dflt)
+{
+	const char *s = kv_str(arr, key);
+	char *end;
+	long long v;
+
+	if (!s)
+		return dflt;
+	v = strtoll(s, &end, 10);
+	return *end ? dflt : v;
+}
+
+static int
+managed(const struct sentinels *s, const char *name)
+{
+	char w[CONF_NAME_MAX], r[CONF_NAME_MAX];
+
+	return config_backends(s->cfg, name, w, sizeof(w), r, sizeof(r));
+}
+
+static int
+send_query(struct sentinel_link *sl, enum query_kind kind, const char *name, int in_round)
+{
+	struct query *q = calloc(1, sizeof(*q));
+	int rc = -1;
+
+	if (!q)
+		return -1;
+	q->sl = sl;
+	q->kind = kind;
+	q->in_round = in_round;
+	if (name)
+		str_copy(q->name, name, sizeof(q->name));
+	switch (kind) {
+	case Q_INFO:
+		rc = rlink_command(sl->cmd, query_reply, q, "INFO sentinel");
+		break;
+	case Q_MASTERS:
+		rc = rlink_command(sl->cmd, query_reply, q, "SENTINEL MASTERS");
+		break;
+	case Q_MASTER:
+		rc = rlink_command(sl->cmd, query_reply, q, "SENTINEL MASTER %s", name);
+		break;
+	case Q_ADDR:
+		rc = rlink_command(sl->cmd, query_reply, q, "SENTINEL GET-MASTER-ADDR-BY-NAME %s", name);
+		break;
+	case Q_REPLICAS:
+		rc = rlink_command(sl->cmd, query_reply, q, sl->use_slaves ? "SENTINEL SLAVES %s" :
+				   "SENTINEL REPLICAS %s", name);
+		break;
+	case Q_SENTINELS:
+		rc = rlink_command(sl->cmd, query_reply, q, "SENTINEL SENTINELS %s", name);
+		break;
+	}
+	if (rc < 0) {
+		free(q);
+		return -1;
+	}
+	if (in_round)
+		sl->round_pending++;
+	return 0;
+}
+
+/* Pipelined so that the Sentinel answers them from one state. */
+static void
+query_group(struct sentinel_link *sl, const char *name, int with_master, int in_round)
+{
+	if (with_master)
+		(void)send_query(sl, Q_MASTER, name, in_round);
+	(void)send_query(sl, Q_ADDR, name, in_round);
+	(void)send_query(sl, Q_REPLICAS, name, in_round);
+	if (in_round && sl->rounds % SENTINELS_EVERY == 0)
+		(void)send_query(sl, Q_SENTINELS, name, in_round);
+}
+
+static void
+start_round(struct sentinel_link *sl)
+{
+	struct sentinels *s = sl->set;
+
+	if (rlink_state(sl->cmd) != RLINK_UP)
+		return;
+	if (sl->round_pending > 0) {
+		log_debug("sentinel %s: previous round still running, skipping a tick", sl->addr);
+		return;
+	}
+	sl->rounds++;
+	(void)send_query(sl, Q_INFO, NULL, 1);
+	(void)send_query(sl, Q_MASTERS, NULL, 1);
+	for (size_t i = 0; i < s->topo->n; i++)
+		query_group(sl, s->topo->groups[i]->name, 0, 1);
+}
+
+/* ---------------------------------------------------------------- replies */
+
+static void
+apply_master_entry(struct sentinel_link *sl, const redisReply *m, int *is_new)
+{
+	struct sentinels *s = sl->set;
+	const char *name = kv_str(m, "name");
+	const char *flags = kv_str(m, "flags");
+	struct group *g;
+
+	*is_new = 0;
+	if (!name || !managed(s, name))
+		return;
+	g = topo_find(s->topo, name);
+	if (!g) {
+		g = topo_get(s->topo, name);
+		if (!g)
+			return;
+		*is_new = 1;
+		log_info("master group %s discovered via sentinel %s", name, sl->addr);
+	}
+	g->views[sl->index].pend_epoch = (uint64_t)kv_ll(m, "config-epoch", 0);
+	g->views[sl->index].pend_flags = flags ? node_flags_parse(flags) : 0;
+	g->views[sl->index].pend_set = 1;
+}
+
+static void
+on_masters(struct sentinel_link *sl, const redisReply *r)
+{
+	for (size_t i = 0; i < r->elements; i++) {
+		int is_new;
+
+		apply_master_entry(sl, r->element[i], &is_new);
+		if (is_new) {
+			const char *name = kv_str(r->element[i], "name");
+
+			/* Not in this pipeline yet: ask now (one round trip later). */
+			query_group(sl, name, 1, 1);
+		}
+	}
+}
+
+static void
+on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
+{
+	struct sentinels *s = sl->set;
+	struct group *g = topo_find(s->topo, name);
+	struct sview *v;
+	long port;
+
+	if (!g)
+		return;
+	v = &g->views[sl->index];
+	if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_ARRAY && r->elements == 0)) {
+		/* This Sentinel no longer monitors the group. */
+		if (v->valid) {
+			v->valid = 0;
+			s->cbs.group_updated(s->arg, g);
+		}
+		return;
+	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING ||
+	    parse_long(r->element[1]->str, 1, 65535, &port) < 0 ||
+	    strlen(r->element[0]->str) >= ADDR_IP_MAX) {
+		log_warn("sentinel %s: malformed GET-MASTER-ADDR-BY-NAME answer for %s", sl->addr, name);
+		return;
+	}
+	if (!v->pend_set) {
+		/* No epoch read with it: ask for the full picture first. */
+		(void)send_query(sl, Q_MASTER, name, 0);
+		(void)send_query(sl, Q_ADDR, name, 0);
+		return;
+	}
+	v->pend_set = 0;
+	topo_set_view(g, sl->index, r->element[0]->str, (int)port, v->pend_epoch, v->pend_flags,
+		      now_mono_ms());
+	s->cbs.group_updated(s->arg, g);
+}
+
+static void
+replica_from_reply(const redisReply *e, struct node *n)
+{
+	const char *ip = kv_str(e, "ip");
+	const char *flags = kv_str(e, "flags");
+	const char *link = kv_str(e, "master-link-status");
+	const char *role = kv_str(e, "role-reported");
+	const char *mhost = kv_str(e, "master-host");
+
+	memset(n, 0, sizeof(*n));
+	str_copy(n->ip, ip ? ip : "", sizeof(n->ip));
+	n->port = (int)kv_ll(e, "port", 0);
+	n->flags = flags ? node_flags_parse(flags) : 0;
+	if (link && strcmp(link, "ok") != 0)
+		n->flags |= NODE_LINK_DOWN;
+	if (role && strcmp(role, "master") == 0)
+		n->flags |= NODE_ROLE_MASTER;
+	str_copy(n->master_ip, mhost ? mhost : "", sizeof(n->master_ip));
+	n->master_port = (int)kv_ll(e, "master-port", 0);
+	n->priority = (int)kv_ll(e, "slave-priority", kv_ll(e, "replica-priority", 100));
+	n->repl_offset = kv_ll(e, "slave-repl-offset", 0);
+	n->lag_ms = kv_ll(e, "master-link-down-time", -1);
+}
+
+static void
+on_replicas(struct sentinel_link *sl, const char *name, const redisReply *r)
+{
+	struct sentinels *s = sl->set;
+	struct group *g = topo_find(s->topo, name);
+	uint64_t gen;
+
+	if (!g)
+		return;
+	gen = g->generation;
+	topo_replicas_begin(g, sl->index);
+	for (size_t i = 0; i < r->elements; i++) {
+		struct node n;
+
+		replica_from_reply(r->element[i], &n);
+		if (!n.ip[0] || strlen(kv_str(r->element[i], "ip") ? kv_str(r->element[i], "ip") : "") >= ADDR_IP_MAX ||
+		    n.port <= 0 || n.port > 65535)
+			continue;
+		topo_replica_update(g, sl->index, &n);
+	}
+	topo_replicas_end(g, sl->index);
+	if (g->generation != gen)
+		s->cbs.group_updated(s->arg, g);
+}
+
+static void
+on_sentinels(struct sentinel_link *sl, const char *name, const redisReply *r)
+{
+	struct group *g = topo_find(sl->set->topo, name);
+
+	if (!g)
+		return;
+	g->nother = 0;
+	for (size_t i = 0; i < r->elements && g->nother < TOPO_MAX_SENTINELS; i++) {
+		const char *ip = kv_str(r->element[i], "ip");
+		long long port = kv_ll(r->element[i], "port", 0);
+
+		if (!ip || port <= 0 || port > 65535 || strlen(ip) >= ADDR_IP_MAX)
+			continue;
+		addr_format(g->other_sentinels[g->nother++], sizeof(g->other_sentinels[0]), ip, (int)port);
+	}
+}
+
+static void
+on_info(struct sentinel_link *sl, const redisReply *r)
+{
+	const char *p = strstr(r->str, "sentinel_tilt:");
+	int tilt;
+
+	if (!p)
+		return;
+	tilt = p[14] == '1';
+	if (tilt != sl->tilt) {
+		struct sentinels *s = sl->set;
+
+		sl->tilt = tilt;
+		log_warn("sentinel %s: %s TILT mode", sl->addr, tilt ? "in" : "left");
+		for (size_t i = 0; i < s->topo->n; i++) {
+			if (tilt)
+				s->topo->groups[i]->views[sl->index].valid = 0;
+			s->cbs.group_updated(s->arg, s->topo->groups[i]);
+		}
+	}
+}
+
+static void
+query_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct query *q = privdata;
+	struct sentinel_link *sl = q->sl;
+	redisReply *r = reply;
+
+	(void)ac;
+	if (!r) {
+		free(q);
+		return;
+	}
+	if (q->in_round && sl->round_pending > 0)
+		sl->round_pending--;
+	if (r->type == REDIS_REPLY_ERROR) {
+		if (q->kind == Q_REPLICAS && !sl->use_slaves && strstr(r->str, "nknown")) {
+			sl->use_slaves = 1;
+			(void)send_query(sl, Q_REPLICAS, q->name, 0);
+		} else if (!(q->kind == Q_MASTER && strstr(r->str, "No such master"))) {
+			log_warn("sentinel %s: query %d%s%s failed: %s", sl->addr, (int)q->kind,
+				 q->name[0] ? " " : "", q->name, r->str);
+		}
+		goto done;
+	}
+	sl->last_ok_wall = now_wall_ms();
+	/* In TILT a Sentinel's view does not count: keep links, skip data. */
+	switch (q->kind) {
+	case Q_INFO:
+		if (r->type == REDIS_REPLY_STRING)
+			on_info(sl, r);
+		break;
+	case Q_MASTERS:
+		if (r->type == REDIS_REPLY_ARRAY)
+			on_masters(sl, r);
+		break;
+	case Q_MASTER: {
+		int is_new;
+
+		if (r->type == REDIS_REPLY_ARRAY)
+			apply_master_entry(sl, r, &is_new);
+		break;
+	}
+	case Q_ADDR:
+		if (!sl->tilt)
+			on_addr(sl, q->name, r);
+		break;
+	case Q_REPLICAS:
+		if (r->type == REDIS_REPLY_ARRAY)
+			on_replicas(sl, q->name, r);
+		break;
+	case Q_SENTINELS:
+		if (r->type == REDIS_REPLY_ARRAY)
+			on_sentinels(sl, q->name, r);
+		break;
+	}
+done:
+	if (q->in_round && sl->round_pending == 0 && sl->set->cbs.round_done)
+		sl->set->cbs.round_done(sl->set->arg, sl->index);
+	free(q);
+}
+
+/* ---------------------------------------------------------------- events */
+
+static void
+on_event(struct sentinel_link *sl, const char *chan, size_t chlen, const char *payload, size_t plen)
+{
+	struct sentinels *s = sl->set;
+	struct sentinel_event ev;
+	char line[512];
+
+	if (sev_parse(chan, chlen, payload, plen, &ev) < 0) {
+		log_warn("sentinel %s: malformed event ignored (%zu bytes on channel '%.*s')", sl->addr,
+			 plen, (int)(chlen > 64 ? 64 : chlen), chan);
+		return;
+	}
+	sl->events++;
+	sev_format(&ev, line, sizeof(line));
+	switch (ev.type) {
+	case SEV_SWITCH_MASTER:
+	case SEV_ODOWN:
+	case SEV_ODOWN_CLEAR:
+	case SEV_PROMOTED_SLAVE:
+	case SEV_FAILOVER_ABORT:
+	case SEV_FAILOVER_END:
+	case SEV_TILT:
+	case SEV_TILT_CLEAR:
+	case SEV_CONVERT_TO_SLAVE:
+		log_info("sentinel %s: %s", sl->addr, line);
+		break;
+	default:
+		log_debug("sentinel %s: %s", sl->addr, line);
+		break;
+	}
+
+	switch (ev.type) {
+	case SEV_TILT:
+	case SEV_TILT_CLEAR:
+	case SEV_MONITOR:
+	case SEV_REMOVE:
+	case SEV_RESET_MASTER:
+		/* Re-read everything from this Sentinel (INFO gives the TILT state). */
+		start_round(sl);
+		break;
+	case SEV_UNKNOWN:
+	case SEV_NEW_EPOCH:
+	case SEV_VOTE_FOR_LEADER:
+		break;
+	default:
+		if (ev.master[0] && managed(s, ev.master)) {
+			int important = ev.type == SEV_SWITCH_MASTER || ev.type == SEV_PROMOTED_SLAVE ||
+					ev.type == SEV_FAILOVER_END || ev.type == SEV_CONVERT_TO_SLAVE ||
+					ev.type == SEV_ROLE_CHANGE || ev.type == SEV_REBOOT;
+
+			if (important)
+				sentinels_query_group(s, ev.master);   /* every Sentinel */
+			else if (rlink_state(sl->cmd) == RLINK_UP)
+				query_group(sl, ev.master, 1, 0);
+		}
+		break;
+	}
+	if (s->cbs.event)
+		s->cbs.event(s->arg, sl->index, &ev);
+}
+
+static void
+sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct sentinel_link *sl = privdata;
+	redisReply *r = reply;
+
+	(void)ac;
+	if (!r || !sl)
+		return;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements < 3 || r->element[0]->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(r->element[0]->str, "psubscribe") == 0) {
+		sl->subscribed = 1;
+		log_info("sentinel %s: subscribed to events", sl->addr);
+		/* Events may have been missed while the link was down. */
+		start_round(sl);
+		return;
+	}
+	if (strcmp(r->element[0]->str, "pmessage") == 0 && r->elements == 4 &&
+	    r->element[2]->type == REDIS_REPLY_STRING && r->element[3]->type == REDIS_REPLY_STRING)
+		on_event(sl, r->element[2]->str, r->element[2]->len, r->element[3]->str, r->element[3]->len);
+}
+
+/* ---------------------------------------------------------------- links */
+
+static void
+cmd_up(struct rlink *rl, void *arg)
+{
+	struct sentinel_link *sl = arg;
+
+	(void)rl;
+	log_info("sentinel %s: command link up", sl->addr);
+	start_round(sl);
+}
+
+static void
+cmd_down(struct rlink *rl, void *arg, const char *why)
+{
+	struct sentinel_link *sl = arg;
+	struct sentinels *s = sl->set;
+
+	(void)rl;
+	(void)why;
+	sl->round_pending = 0;
+	sl->tilt = 0;
+	/* Its views no longer count; when none is left the groups freeze. */
+	topo_drop_views(s->topo, sl->index);
+	for (size_t i = 0; i < s->topo->n; i++)
+		s->cbs.group_updated(s->arg, s->topo->groups[i]);
+	/* Both links of a Sentinel live and die together. */
+	rlink_close(sl->sub, "command link lost");
+}
+
+static void
+sub_up(struct rlink *rl, void *arg)
+{
+	struct sentinel_link *sl = arg;
+
+	if (rlink_subscribe(rl, sub_reply, sl, "PSUBSCRIBE *") < 0)
+		rlink_close(rl, "cannot subscribe");
+}
+
+static void
+sub_down(struct rlink *rl, void *arg, const char *why)
+{
+	struct sentinel_link *sl = arg;
+
+	(void)rl;
+	(void)why;
+	sl->subscribed = 0;
+}
+
+struct sentinels *
+sentinels_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
+	      const struct sentinel_cbs *cbs, void *arg)
+{
+	struct sentinels *s = calloc(1, sizeof(*s));
+	struct rlink_opts cmd_opts = {
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.command_timeout_ms = cfg->command_timeout_ms,
+		.backoff_min_ms = 50,
+		.backoff_max_ms = cfg->reconnect_max_ms,
+		.reconnect = 1,
+		.user = cfg->sentinel_user,
+		.password = cfg->sentinel_password,
+	};
+	struct rlink_opts sub_opts = cmd_opts;
+
+	if (!s)
+		return NULL;
+	sub_opts.command_timeout_ms = 0;
+	s->loop = loop;
+	s->cfg = cfg;
+	s->topo = topo;
+	s->cbs = *cbs;
+	s->arg = arg;
+	s->n = cfg->nsentinels;
+	s->links = calloc((size_t)s->n, sizeof(*s->links));
+	if (!s->links) {
+		free(s);
+		return NULL;
+	}
+	for (int i = 0; i < s->n; i++) {
+		struct sentinel_link *sl = &s->links[i];
+		char name[128];
+
+		sl->set = s;
+		sl->index = i;
+		str_copy(sl->ip, cfg->sentinels[i].host, sizeof(sl->ip));
+		sl->port = cfg->sentinels[i].port;
+		addr_format(sl->addr, sizeof(sl->addr), sl->ip, sl->port);
+		snprintf(name, sizeof(name), "sentinel %s cmd", sl->addr);
+		sl->cmd = rlink_new(loop, name, sl->ip, sl->port, &cmd_opts, cmd_up, cmd_down, sl);
+		snprintf(name, sizeof(name), "sentinel %s pubsub", sl->addr);
+		sl->sub = rlink_new(loop, name, sl->ip, sl->port, &sub_opts, sub_up, sub_down, sl);
+		if (!sl->cmd || !sl->sub) {
+			s->n = i + 1;
+			sentinels_free(s);
+			return NULL;
+		}
+	}
+	return s;
+}
+
+static void
+tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct sentinels *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	sentinels_resync(s);
+}
+
+void
+sentinels_start(struct sentinels *s)
+{
+	double iv = s->cfg->resync_interval_ms / 1000.0;
+
+	/* Subscribe first, then query: nothing falls between the two. */
+	for (int i = 0; i < s->n; i++)
+		rlink_start(s->links[i].sub);
+	for (int i = 0; i < s->n; i++)
+		rlink_start(s->links[i].cmd);
+	ev_timer_init(&s->tick, tick_cb, iv, iv);
+	s->tick.data = s;
+	ev_timer_start(s->loop, &s->tick);
+}
+
+void
+sentinels_free(struct sentinels *s)
+{
+	if (!s)
+		return;
+	ev_timer_stop(s->loop, &s->tick);
+	for (int i = 0; i < s->n; i++) {
+		rlink_free(s->links[i].sub);
+		rlink_free(s->links[i].cmd);
+	}
+	free(s->links);
+	free(s);
+}
+
+void
+sentinels_resync(struct sentinels *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sentinel_link *sl = &s->links[i];
+
+		/* A Pub/Sub link that stays down while the command link is up
+		 * is reconnected by its own backoff; nothing to do here. */
+		start_round(sl);
+	}
+}
+
+void
+sentinels_query_group(struct sentinels *s, const char *name)
+{
+	for (int i = 0; i < s->n; i++)
+		if (rlink_state(s->links[i].cmd) == RLINK_UP)
+			query_group(&s->links[i], name, 1, 0);
+}
+
+int
+sentinels_count(const struct sentinels *s)
+{
+	return s->n;
+}
+
+void
+sentinels_info(const struct sentinels *s, int si, struct sentinel_info *out)
+{
+	const struct sentinel_link *sl = &s->links[si];
+
+	memset(out, 0, sizeof(*out));
+	str_copy(out->addr, sl->addr, sizeof(out->addr));
+	out->cmd_state = rlink_state_name(rlink_state(sl->cmd));
+	out->sub_state = rlink_state_name(rlink_state(sl->sub));
+	out->subscribed = sl->subscribed;
+	out->tilt = sl->tilt;
+	out->last_ok_wall_ms = sl->last_ok_wall;
+	out->last_error = rlink_last_error(sl->cmd);
+	out->events = sl->events;
+	out->rounds = sl->rounds;
+}
+
+int
+sentinels_usable(const struct sentinels *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->n; i++)
+		if (rlink_state(s->links[i].cmd) == RLINK_UP && !s->links[i].tilt)
+			n++;
+	return n;
+}

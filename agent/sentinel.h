@@ -1,0 +1,56 @@
+/* Sentinel links: for every configured Sentinel a command link and a
+ * Pub/Sub link (PSUBSCRIBE *). Queries (SENTINEL MASTERS, then per master
+ * GET-MASTER-ADDR-BY-NAME, REPLICAS, and now and then SENTINELS) run on
+ * connect, on every resync tick and right after any event about a master
+ * group; answers go into the topology and the owner is told which group
+ * changed. The decision itself is not made here (topo_decide). */
+#ifndef HASENTINEL_SENTINEL_H
+#define HASENTINEL_SENTINEL_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "event.h"
+#include "topo.h"
+
+struct sentinels;
+
+struct sentinel_cbs {
+	/* A view or the replica list of g changed (or a Sentinel went away). */
+	void (*group_updated)(void *arg, struct group *g);
+	/* Every parsed event, after the topology saw it. */
+	void (*event)(void *arg, int si, const struct sentinel_event *ev);
+	/* A round of queries on Sentinel si completed. */
+	void (*round_done)(void *arg, int si);
+};
+
+/* cfg and topo are borrowed and must outlive the set. */
+struct sentinels *sentinels_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
+				const struct sentinel_cbs *cbs, void *arg);
+void sentinels_start(struct sentinels *s);
+void sentinels_free(struct sentinels *s);
+
+/* Query every Sentinel now (resync). */
+void sentinels_resync(struct sentinels *s);
+/* Query one group on every Sentinel now. */
+void sentinels_query_group(struct sentinels *s, const char *name);
+
+struct sentinel_info {
+	char addr[ADDR_IP_MAX + 8];
+	const char *cmd_state;     /* rlink state name */
+	const char *sub_state;
+	int subscribed;
+	int tilt;
+	int64_t last_ok_wall_ms;   /* last answered query, 0 never */
+	const char *last_error;
+	uint64_t events;           /* events received */
+	uint64_t rounds;
+};
+int sentinels_count(const struct sentinels *s);
+void sentinels_info(const struct sentinels *s, int si, struct sentinel_info *out);
+/* Number of Sentinels whose command link is up and that are not in TILT. */
+int sentinels_usable(const struct sentinels *s);
+
+#endif

@@ -1,0 +1,396 @@
+#include "topo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void
+topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms)
+{
+	memset(t, 0, sizeof(*t));
+	t->nsentinels = nsentinels > TOPO_MAX_SENTINELS ? TOPO_MAX_SENTINELS : nsentinels;
+	t->view_ttl_ms = view_ttl_ms;
+}
+
+static void
+group_free(struct group *g)
+{
+	free(g->nodes);
+	free(g);
+}
+
+void
+topo_free(struct topo *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		group_free(t->groups[i]);
+	free(t->groups);
+	memset(t, 0, sizeof(*t));
+}
+
+struct group *
+topo_find(struct topo *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++)
+		if (strcmp(t->groups[i]->name, name) == 0)
+			return t->groups[i];
+	return NULL;
+}
+
+struct group *
+topo_get(struct topo *t, const char *name)
+{
+	struct group *g = topo_find(t, name);
+
+	if (g)
+		return g;
+	if (strlen(name) >= TOPO_NAME_MAX || !*name)
+		return NULL;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct group **ng = realloc(t->groups, cap * sizeof(*ng));
+
+		if (!ng)
+			return NULL;
+		t->groups = ng;
+		t->cap = cap;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	str_copy(g->name, name, sizeof(g->name));
+	t->groups[t->n++] = g;
+	return g;
+}
+
+void
+topo_remove(struct topo *t, const char *name)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (strcmp(t->groups[i]->name, name) == 0) {
+			group_free(t->groups[i]);
+			memmove(&t->groups[i], &t->groups[i + 1], (t->n - i - 1) * sizeof(t->groups[0]));
+			t->n--;
+			return;
+		}
+	}
+}
+
+struct node *
+group_find_node(struct group *g, const char *ip, int port)
+{
+	for (size_t i = 0; i < g->nnodes; i++)
+		if (g->nodes[i].port == port && addr_ip_equal(g->nodes[i].ip, ip))
+			return &g->nodes[i];
+	return NULL;
+}
+
+struct node *
+group_get_node(struct group *g, const char *ip, int port)
+{
+	struct node *n = group_find_node(g, ip, port);
+
+	if (n)
+		return n;
+	if (strlen(ip) >= ADDR_IP_MAX || port <= 0 || port > 65535)
+		return NULL;
+	if (g->nnodes == g->capnodes) {
+		size_t cap = g->capnodes ? g->capnodes * 2 : 4;
+		struct node *nn = realloc(g->nodes, cap * sizeof(*nn));
+
+		if (!nn)
+			return NULL;
+		g->nodes = nn;
+		g->capnodes = cap;
+	}
+	n = &g->nodes[g->nnodes++];
+	memset(n, 0, sizeof(*n));
+	str_copy(n->ip, ip, sizeof(n->ip));
+	n->port = port;
+	n->lag_ms = -1;
+	g->generation++;
+	return n;
+}
+
+void
+topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
+	      unsigned flags, int64_t now)
+{
+	struct sview *v;
+
+	if (si < 0 || si >= TOPO_MAX_SENTINELS)
+		return;
+	v = &g->views[si];
+	v->valid = 1;
+	str_copy(v->ip, ip, sizeof(v->ip));
+	v->port = port;
+	v->epoch = epoch;
+	v->flags = flags;
+	v->at_ms = now;
+}
+
+void
+topo_drop_views(struct topo *t, int si)
+{
+	if (si < 0 || si >= TOPO_MAX_SENTINELS)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		t->groups[i]->views[si].valid = 0;
+}
+
+static int
+is_master_addr(const struct group *g, const char *ip, int port)
+{
+	return g->master_ip[0] && g->master_port == port && addr_ip_equal(g->master_ip, ip);
+}
+
+void
+topo_replicas_begin(struct group *g, int si)
+{
+	(void)g;
+	(void)si;
+}
+
+void
+topo_replica_update(struct group *g, int si, const struct node *r)
+{
+	struct node *n = group_get_node(g, r->ip, r->port);
+	unsigned bit = 1u << si;
+
+	if (!n)
+		return;
+	if (n->flags != r->flags || !(n->seen_by & bit) ||
+	    n->master_port != r->master_port || !addr_ip_equal(n->master_ip, r->master_ip))
+		g->generation++;
+	n->seen_by |= bit;
+	n->flags = r->flags;
+	str_copy(n->master_ip, r->master_ip, sizeof(n->master_ip));
+	n->master_port = r->master_port;
+	n->priority = r->priority;
+	n->repl_offset = r->repl_offset;
+	n->lag_ms = r->lag_ms;
+	n->listed_round = 1;
+}
+
+void
+topo_replicas_end(struct group *g, int si)
+{
+	unsigned bit = 1u << si;
+	size_t i = 0;
+
+	g->replicas_known = 1;
+	while (i < g->nnodes) {
+		struct node *n = &g->nodes[i];
+
+		if (n->listed_round) {
+			n->listed_round = 0;
+			i++;
+			continue;
+		}
+		if (n->seen_by & bit) {
+			n->seen_by &= ~bit;
+			g->generation++;
+		}
+		if (!n->seen_by && !is_master_addr(g, n->ip, n->port)) {
+			memmove(n, n + 1, (g->nnodes - i - 1) * sizeof(*n));
+			g->nnodes--;
+			g->generation++;
+			continue;
+		}
+		i++;
+	}
+}
+
+static int
+view_counts(const struct topo *t, const struct sview *v, int64_t now)
+{
+	return v->valid && now - v->at_ms <= t->view_ttl_ms;
+}
+
+int
+topo_group_frozen(const struct topo *t, const struct group *g, int64_t now)
+{
+	for (int i = 0; i < t->nsentinels; i++)
+		if (view_counts(t, &g->views[i], now))
+			return 0;
+	return 1;
+}
+
+enum topo_decision
+topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
+{
+	const struct sview *best = NULL;
+	int counted = 0, disagree = 0;
+
+	for (int i = 0; i < t->nsentinels; i++) {
+		const struct sview *v = &g->views[i];
+
+		if (!view_counts(t, v, now))
+			continue;
+		counted++;
+		if (!best || v->epoch > best->epoch) {
+			best = v;
+			disagree = 0;
+		} else if (v->epoch == best->epoch &&
+			   (v->port != best->port || !addr_ip_equal(v->ip, best->ip))) {
+			disagree = 1;
+		}
+	}
+	if (!counted)
+		return TOPO_NO_VIEWS;
+	if (g->disagree != disagree) {
+		g->disagree = disagree;
+		g->generation++;
+	}
+	if (disagree)
+		return TOPO_DISAGREE;
+	g->master_flags = best->flags;
+	if (is_master_addr(g, best->ip, best->port)) {
+		if (best->epoch > g->epoch)
+			g->epoch = best->epoch;
+		return TOPO_NOCHANGE;
+	}
+	if (g->master_ip[0] && best->epoch < g->epoch)
+		return TOPO_STALE;
+	if (g->master_ip[0] && best->epoch == g->epoch) {
+		/* Same epoch, another address: only when no counted Sentinel
+		 * still reports ours (rule 2 already checked agreement). */
+		for (int i = 0; i < t->nsentinels; i++) {
+			const struct sview *v = &g->views[i];
+
+			if (view_counts(t, v, now) && is_master_addr(g, v->ip, v->port))
+				return TOPO_DISAGREE;
+		}
+	}
+
+	if (g->master_ip[0]) {
+		addr_format(g->last_switch.from, sizeof(g->last_switch.from), g->master_ip, g->master_port);
+		g->nswitches++;
+	} else {
+		g->last_switch.from[0] = '\0';
+	}
+	addr_format(g->last_switch.to, sizeof(g->last_switch.to), best->ip, best->port);
+	g->last_switch.epoch = best->epoch;
+	g->last_switch.at_wall_ms = wall_now;
+	str_copy(g->master_ip, best->ip, sizeof(g->master_ip));
+	g->master_port = best->port;
+	g->epoch = best->epoch;
+	g->confirmed = 0;
+	g->generation++;
+	return TOPO_NEW_MASTER;
+}
+
+int
+topo_role_result(struct group *g, const char *ip, int port, enum role_seen role, int64_t now)
+{
+	struct node *n = group_find_node(g, ip, port);
+	int changed = 0;
+
+	if (n) {
+		if (n->role != role)
+			changed = 1;
+		n->role = role;
+		n->role_at_ms = now;
+	}
+	if (is_master_addr(g, ip, port)) {
+		int c = role == ROLE_MASTER ? 1 : -1;
+
+		if (c != g->confirmed)
+			changed = 1;
+		g->confirmed = c;
+	}
+	if (changed)
+		g->generation++;
+	return changed;
+}
+
+int
+topo_node_read_ready(const struct group *g, const struct node *n)
+{
+	if (is_master_addr(g, n->ip, n->port))
+		return 0;   /* the master serves reads only with master-reads (caller decides) */
+	if (!n->seen_by)
+		return 0;
+	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED | NODE_LINK_DOWN | NODE_ROLE_MASTER))
+		return 0;
+	/* Fenced by our own ROLE check: a node that says master is no replica. */
+	if (n->role == ROLE_MASTER)
+		return 0;
+	/* Linked to the current master, not to the old one. */
+	if (g->master_ip[0] && (n->master_port != g->master_port || !addr_ip_equal(n->master_ip, g->master_ip)))
+		return 0;
+	return 1;
+}
+
+const char *
+role_seen_name(enum role_seen r)
+{
+	switch (r) {
+	case ROLE_MASTER:
+		return "master";
+	case ROLE_SLAVE:
+		return "slave";
+	case ROLE_UNKNOWN:
+		break;
+	}
+	return "unknown";
+}
+
+static const struct {
+	unsigned bit;
+	const char *name;
+} flag_names[] = {
+	{ NODE_S_DOWN, "s_down" },
+	{ NODE_O_DOWN, "o_down" },
+	{ NODE_DISCONNECTED, "disconnected" },
+	{ NODE_LINK_DOWN, "master_link_down" },
+	{ NODE_ROLE_MASTER, "role_master" },
+	{ NODE_PROMOTED, "promoted" },
+	{ NODE_FAILOVER, "failover_in_progress" },
+};
+
+void
+node_flags_format(unsigned flags, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < sizeof(flag_names) / sizeof(flag_names[0]); i++) {
+		if (!(flags & flag_names[i].bit))
+			continue;
+		int w = snprintf(buf + off, len > off ? len - off : 0, "%s%s", off ? "," : "", flag_names[i].name);
+		if (w < 0 || (size_t)w >= len - off)
+			return;
+		off += (size_t)w;
+	}
+}
+
+unsigned
+node_flags_parse(const char *s)
+{
+	unsigned f = 0;
+	char tok[64];
+
+	while (s && *s) {
+		const char *e = strchr(s, ',');
+		size_t l = e ? (size_t)(e - s) : strlen(s);
+
+		if (l < sizeof(tok)) {
+			memcpy(tok, s, l);
+			tok[l] = '\0';
+			if (!strcmp(tok, "s_down"))
+				f |= NODE_S_DOWN;
+			else if (!strcmp(tok, "o_down"))
+				f |= NODE_O_DOWN;
+			else if (!strcmp(tok, "disconnected"))
+				f |= NODE_DISCONNECTED;
+			else if (!strcmp(tok, "promoted"))
+				f |= NODE_PROMOTED;
+			else if (!strcmp(tok, "failover_in_progress"))
+				f |= NODE_FAILOVER;
+		}
+		s = e ? e + 1 : NULL;
+	}
+	return f;
+}

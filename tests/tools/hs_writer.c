@@ -1,0 +1,157 @@
+/* hs_writer: a test client that writes unique keys through a port (HAProxy's
+ * write port) and records which node acknowledged each write.
+ *
+ *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]
+ *
+ * Each connection first asks the server for its own port (CONFIG GET port
+ * does not work on every setup; INFO server's tcp_port does), so every
+ * acknowledgement is attributed to the node behind that TCP connection.
+ * OUTFILE gets one line per event:
+ *   A <wall_ms> <node_port> <key>     a SET acknowledged (+OK)
+ *   E <wall_ms> <node_port> <reason>  a SET refused or failed
+ *   C <wall_ms> <node_port>           connected (node_port 0: connect failed)
+ * It stops after SECONDS (default 30) or on SIGTERM/SIGINT, then prints
+ * "acked N errors M" on stdout. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+static volatile sig_atomic_t stop;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static long long
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stop)
+		;
+}
+
+static int
+node_port(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "INFO server");
+	int port = -1;
+
+	if (r && r->type == REDIS_REPLY_STRING) {
+		const char *p = strstr(r->str, "tcp_port:");
+
+		if (p)
+			port = atoi(p + 9);
+	}
+	if (r)
+		freeReplyObject(r);
+	return port;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct timeval tv = { 0, 500000 };
+	redisContext *c = NULL;
+	long long deadline, acked = 0, errors = 0, seq = 0;
+	int port, nport = 0;
+	long interval = 0;
+	FILE *out;
+
+	if (argc < 5) {
+		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]\n");
+		return 2;
+	}
+	port = atoi(argv[2]);
+	deadline = mono_ms() + 1000LL * (argc > 5 ? atol(argv[5]) : 30);
+	if (argc > 6)
+		interval = atol(argv[6]);
+	out = fopen(argv[4], "w");
+	if (!out) {
+		perror(argv[4]);
+		return 2;
+	}
+	setvbuf(out, NULL, _IOLBF, 0);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	while (!stop && mono_ms() < deadline) {
+		redisReply *r;
+		char key[128];
+
+		if (!c) {
+			c = redisConnectWithTimeout(argv[1], port, tv);
+			if (!c || c->err) {
+				fprintf(out, "C %lld 0\n", wall_ms());
+				if (c)
+					redisFree(c);
+				c = NULL;
+				pause_ms(10);
+				continue;
+			}
+			redisSetTimeout(c, tv);
+			nport = node_port(c);
+			if (nport <= 0) {
+				/* No server behind the proxy right now. */
+				fprintf(out, "C %lld 0\n", wall_ms());
+				redisFree(c);
+				c = NULL;
+				pause_ms(10);
+				continue;
+			}
+			fprintf(out, "C %lld %d\n", wall_ms(), nport);
+		}
+		snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
+		r = redisCommand(c, "SET %s %lld", key, seq);
+		if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+			fprintf(out, "A %lld %d %s\n", wall_ms(), nport, key);
+			acked++;
+			seq++;
+		} else {
+			fprintf(out, "E %lld %d %s\n", wall_ms(), nport,
+				r && r->type == REDIS_REPLY_ERROR ? r->str : (c->errstr[0] ? c->errstr : "no reply"));
+			errors++;
+			seq++;
+			if (!r || c->err) {
+				redisFree(c);
+				c = NULL;
+			}
+		}
+		if (r)
+			freeReplyObject(r);
+		if (interval > 0)
+			pause_ms(interval);
+	}
+	if (c)
+		redisFree(c);
+	fclose(out);
+	printf("acked %lld errors %lld\n", acked, errors);
+	return 0;
+}

@@ -1,0 +1,306 @@
+/* Topology model and the decision rule, without any server. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "topo.h"
+
+#define TTL 3000
+
+static struct topo t;
+
+static void
+setup(void)
+{
+	topo_init(&t, 3, TTL);
+}
+
+static void
+teardown(void)
+{
+	topo_free(&t);
+}
+
+static struct node
+replica(const char *ip, int port, const char *mip, int mport, unsigned flags)
+{
+	struct node n;
+
+	memset(&n, 0, sizeof(n));
+	strcpy(n.ip, ip);
+	n.port = port;
+	strcpy(n.master_ip, mip);
+	n.master_port = mport;
+	n.flags = flags;
+	return n;
+}
+
+START_TEST(test_first_master)
+{
+	struct group *g = topo_get(&t, "mymaster");
+
+	ck_assert_ptr_nonnull(g);
+	ck_assert_ptr_eq(topo_get(&t, "mymaster"), g);
+	ck_assert_int_eq(topo_decide(&t, g, 1000, 0), TOPO_NO_VIEWS);
+	topo_set_view(g, 0, "127.0.0.1", 7000, 0, 0, 1000);
+	ck_assert_int_eq(topo_decide(&t, g, 1000, 5), TOPO_NEW_MASTER);
+	ck_assert_str_eq(g->master_ip, "127.0.0.1");
+	ck_assert_int_eq(g->master_port, 7000);
+	ck_assert_int_eq(g->confirmed, 0);
+	ck_assert_str_eq(g->last_switch.from, "");
+	ck_assert_str_eq(g->last_switch.to, "127.0.0.1:7000");
+	ck_assert_int_eq(topo_decide(&t, g, 1001, 6), TOPO_NOCHANGE);
+}
+END_TEST
+
+START_TEST(test_highest_epoch_wins)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	g->confirmed = 1;
+	/* one Sentinel (the failover leader) already has the new config */
+	topo_set_view(g, 2, "127.0.0.1", 7001, 2, 0, 200);
+	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(g->master_port, 7001);
+	ck_assert_uint_eq(g->epoch, 2);
+	ck_assert_int_eq(g->confirmed, 0);
+	ck_assert_str_eq(g->last_switch.from, "127.0.0.1:7000");
+	ck_assert_str_eq(g->last_switch.to, "127.0.0.1:7001");
+	ck_assert_int_eq(g->nswitches, 1);
+}
+END_TEST
+
+START_TEST(test_stale_epoch_ignored)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7001, 5, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	/* the only view left claims an older master at an older epoch
+	 * (a replayed +switch-master, a Sentinel that lost its state) */
+	g->views[0].valid = 0;
+	topo_set_view(g, 1, "127.0.0.1", 7000, 4, 0, 150);
+	ck_assert_int_eq(topo_decide(&t, g, 150, 0), TOPO_STALE);
+	ck_assert_int_eq(g->master_port, 7001);
+	ck_assert_uint_eq(g->epoch, 5);
+}
+END_TEST
+
+START_TEST(test_disagree_same_epoch)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 3, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	topo_set_view(g, 1, "127.0.0.1", 7001, 3, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_DISAGREE);
+	ck_assert_int_eq(g->disagree, 1);
+	ck_assert_int_eq(g->master_port, 7000);
+	/* the first Sentinel comes round: agreement, switch */
+	topo_set_view(g, 0, "127.0.0.1", 7001, 3, 0, 200);
+	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(g->master_port, 7001);
+	ck_assert_int_eq(g->disagree, 0);
+}
+END_TEST
+
+START_TEST(test_same_epoch_switch_when_nobody_reports_ours)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 3, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	topo_set_view(g, 0, "127.0.0.1", 7001, 3, 0, 200);
+	topo_set_view(g, 1, "127.0.0.1", 7001, 3, 0, 200);
+	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(g->master_port, 7001);
+	ck_assert_int_eq(g->disagree, 0);
+}
+END_TEST
+
+START_TEST(test_views_age_out_freeze)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_group_frozen(&t, g, 100 + TTL), 0);
+	ck_assert_int_eq(topo_group_frozen(&t, g, 101 + TTL), 1);
+	ck_assert_int_eq(topo_decide(&t, g, 101 + TTL, 0), TOPO_NO_VIEWS);
+	/* frozen: the decided master stays as it was */
+	ck_assert_int_eq(g->master_port, 7000);
+	topo_drop_views(&t, 0);
+	ck_assert_int_eq(g->views[0].valid, 0);
+}
+END_TEST
+
+START_TEST(test_role_confirmation)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	ck_assert_int_eq(topo_role_result(g, "127.0.0.1", 7000, ROLE_SLAVE, 110), 1);
+	ck_assert_int_eq(g->confirmed, -1);
+	ck_assert_int_eq(topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 120), 1);
+	ck_assert_int_eq(g->confirmed, 1);
+	ck_assert_int_eq(topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 130), 0);
+	/* an answer about another node does not confirm the master */
+	ck_assert_int_eq(topo_role_result(g, "127.0.0.1", 7009, ROLE_MASTER, 130), 0);
+	ck_assert_int_eq(g->confirmed, 1);
+}
+END_TEST
+
+START_TEST(test_replicas_and_read_ready)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+	struct node r2 = replica("127.0.0.1", 7002, "127.0.0.1", 7000, NODE_S_DOWN);
+	struct node *n;
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	topo_replicas_begin(g, 0);
+	topo_replica_update(g, 0, &r1);
+	topo_replica_update(g, 0, &r2);
+	topo_replicas_end(g, 0);
+	ck_assert_int_eq(g->replicas_known, 1);
+	ck_assert_uint_eq(g->nnodes, 2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 0);
+
+	/* link down, role reported master, linked to another master: not ready */
+	r1.flags = NODE_LINK_DOWN;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	r1.flags = NODE_ROLE_MASTER;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 6999, 0);
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	/* our own ROLE check says master: fenced out of reads */
+	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+	topo_replica_update(g, 0, &r1);
+	n = group_find_node(g, "127.0.0.1", 7001);
+	ck_assert_int_eq(topo_node_read_ready(g, n), 1);
+	(void)topo_role_result(g, "127.0.0.1", 7001, ROLE_MASTER, 200);
+	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+
+	/* a replica no Sentinel lists any more is dropped */
+	topo_replicas_begin(g, 0);
+	topo_replica_update(g, 0, &r1);
+	topo_replicas_end(g, 0);
+	ck_assert_uint_eq(g->nnodes, 1);
+	ck_assert_ptr_null(group_find_node(g, "127.0.0.1", 7002));
+}
+END_TEST
+
+START_TEST(test_replica_seen_by_two)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+
+	topo_replicas_begin(g, 0);
+	topo_replica_update(g, 0, &r1);
+	topo_replicas_end(g, 0);
+	topo_replicas_begin(g, 1);
+	topo_replica_update(g, 1, &r1);
+	topo_replicas_end(g, 1);
+	ck_assert_uint_eq(g->nodes[0].seen_by, 3);
+	/* Sentinel 0 forgets it; Sentinel 1 still lists it: kept */
+	topo_replicas_begin(g, 0);
+	topo_replicas_end(g, 0);
+	ck_assert_uint_eq(g->nnodes, 1);
+	ck_assert_uint_eq(g->nodes[0].seen_by, 2);
+}
+END_TEST
+
+START_TEST(test_ipv6_equal_forms)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "::1", 7000, 1, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	topo_set_view(g, 0, "0:0:0:0:0:0:0:1", 7000, 1, 0, 110);
+	ck_assert_int_eq(topo_decide(&t, g, 110, 0), TOPO_NOCHANGE);
+	ck_assert_str_eq(g->last_switch.to, "[::1]:7000");
+}
+END_TEST
+
+START_TEST(test_flags)
+{
+	char buf[128];
+	unsigned f = node_flags_parse("slave,s_down,disconnected");
+
+	ck_assert_uint_eq(f, NODE_S_DOWN | NODE_DISCONNECTED);
+	ck_assert_uint_eq(node_flags_parse("master,o_down,s_down,failover_in_progress"),
+			  NODE_O_DOWN | NODE_S_DOWN | NODE_FAILOVER);
+	node_flags_format(f, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "s_down,disconnected");
+	node_flags_format(0, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_uint_eq(node_flags_parse(""), 0);
+}
+END_TEST
+
+START_TEST(test_remove_and_names)
+{
+	char longname[TOPO_NAME_MAX + 10];
+
+	memset(longname, 'a', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_ptr_null(topo_get(&t, longname));
+	ck_assert_ptr_null(topo_get(&t, ""));
+	for (int i = 0; i < 100; i++) {
+		char n[16];
+
+		snprintf(n, sizeof(n), "g%d", i);
+		ck_assert_ptr_nonnull(topo_get(&t, n));
+	}
+	ck_assert_uint_eq(t.n, 100);
+	topo_remove(&t, "g50");
+	ck_assert_ptr_null(topo_find(&t, "g50"));
+	ck_assert_ptr_nonnull(topo_find(&t, "g99"));
+	ck_assert_uint_eq(t.n, 99);
+}
+END_TEST
+
+static Suite *
+topo_suite(void)
+{
+	Suite *s = suite_create("topo");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_first_master);
+	tcase_add_test(tc, test_highest_epoch_wins);
+	tcase_add_test(tc, test_stale_epoch_ignored);
+	tcase_add_test(tc, test_disagree_same_epoch);
+	tcase_add_test(tc, test_same_epoch_switch_when_nobody_reports_ours);
+	tcase_add_test(tc, test_views_age_out_freeze);
+	tcase_add_test(tc, test_role_confirmation);
+	tcase_add_test(tc, test_replicas_and_read_ready);
+	tcase_add_test(tc, test_replica_seen_by_two);
+	tcase_add_test(tc, test_ipv6_equal_forms);
+	tcase_add_test(tc, test_flags);
+	tcase_add_test(tc, test_remove_and_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(topo_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
