@@ -232,12 +232,14 @@ main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
-	make_parent_dir(ag.cfg.status_socket);
-	ag.status = status_server_new(ag.loop, ag.cfg.status_socket, ag.cfg.status_socket_mode,
-				      report_handle, &ag, err, sizeof(err));
-	if (!ag.status) {
-		log_err("status socket: %s", err);
-		goto out;
+	if (ag.cfg.status_socket) {
+		make_parent_dir(ag.cfg.status_socket);
+		ag.status = status_server_new(ag.loop, ag.cfg.status_socket, ag.cfg.status_socket_mode,
+					      report_handle, &ag, err, sizeof(err));
+		if (!ag.status) {
+			log_err("status socket: %s", err);
+			goto out;
+		}
 	}
 	if (ag.cfg.pidfile && write_pidfile(ag.cfg.pidfile) < 0)
 		goto out;
@@ -255,7 +257,8 @@ main(int argc, char **argv)
 	ev_timer_start(ag.loop, &ag.tick);
 
 	log_info("hasentinel %s starting: %d sentinel(s), haproxy %s, status %s", HASENTINEL_VERSION,
-		 ag.cfg.nsentinels, ag.cfg.haproxy_socket, ag.cfg.status_socket);
+		 ag.cfg.nsentinels, ag.cfg.haproxy_socket,
+		 ag.cfg.status_socket ? ag.cfg.status_socket : "off");
 	sentinels_start(ag.sentinels);
 	ev_run(ag.loop, 0);
 	rc = 0;
