@@ -42,6 +42,9 @@ struct status_server *status_server_new(struct ev_loop *loop, const char *path, 
 					status_handler_fn fn, void *arg, char *err, size_t errlen);
 /* Close every client, remove the socket file, free. */
 void status_server_free(struct status_server *srv);
+/* Idle timeout for clients accepted from now on (default
+ * STATUS_IDLE_TIMEOUT_MS; ms <= 0 is ignored). For tests. */
+void status_server_set_idle_timeout(struct status_server *srv, int ms);
 
 /* Streaming ("subscribe"): mark the client as a subscriber; it stays open
  * with no idle timeout until it closes. status_broadcast() sends obj (not
