@@ -603,7 +603,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	if (!o->socket || !*o->socket)
 		o->socket = CTL_DEFAULT_SOCKET;
 	o->timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
-	while ((c = getopt_long(argc, argv, "+s:jpt:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:jpt:h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			o->socket = optarg;

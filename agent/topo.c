@@ -151,19 +151,37 @@ topo_replicas_begin(struct group *g, int si)
 	(void)si;
 }
 
+static unsigned
+merge_flags(const struct node *n)
+{
+	unsigned f = 0;
+
+	for (int i = 0; i < TOPO_MAX_SENTINELS; i++)
+		if (n->seen_by & (1u << i))
+			f |= n->sflags[i];
+	return f;
+}
+
 void
 topo_replica_update(struct group *g, int si, const struct node *r)
 {
-	struct node *n = group_get_node(g, r->ip, r->port);
+	struct node *n;
 	unsigned bit = 1u << si;
 
+	if (si < 0 || si >= TOPO_MAX_SENTINELS)
+		return;
+	n = group_get_node(g, r->ip, r->port);
 	if (!n)
 		return;
-	if (n->flags != r->flags || !(n->seen_by & bit) ||
-	    n->master_port != r->master_port || !addr_ip_equal(n->master_ip, r->master_ip))
-		g->generation++;
+	unsigned merged;
+
 	n->seen_by |= bit;
-	n->flags = r->flags;
+	n->sflags[si] = r->flags;
+	merged = merge_flags(n);
+	if (n->flags != merged || n->master_port != r->master_port ||
+	    !addr_ip_equal(n->master_ip, r->master_ip))
+		g->generation++;
+	n->flags = merged;
 	str_copy(n->master_ip, r->master_ip, sizeof(n->master_ip));
 	n->master_port = r->master_port;
 	n->priority = r->priority;
@@ -189,6 +207,8 @@ topo_replicas_end(struct group *g, int si)
 		}
 		if (n->seen_by & bit) {
 			n->seen_by &= ~bit;
+			n->sflags[si] = 0;
+			n->flags = merge_flags(n);
 			g->generation++;
 		}
 		if (!n->seen_by && !is_master_addr(g, n->ip, n->port)) {
@@ -276,6 +296,9 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	g->master_port = best->port;
 	g->epoch = best->epoch;
 	g->confirmed = 0;
+	/* ROLE answers were about the old configuration. */
+	for (size_t i = 0; i < g->nnodes; i++)
+		g->nodes[i].role = ROLE_UNKNOWN;
 	g->generation++;
 	return TOPO_NEW_MASTER;
 }
@@ -311,15 +334,28 @@ topo_node_read_ready(const struct group *g, const struct node *n)
 		return 0;   /* the master serves reads only with master-reads (caller decides) */
 	if (!n->seen_by)
 		return 0;
-	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED | NODE_LINK_DOWN | NODE_ROLE_MASTER))
+	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED | NODE_ROLE_MASTER))
 		return 0;
 	/* Fenced by our own ROLE check: a node that says master is no replica. */
 	if (n->role == ROLE_MASTER)
 		return 0;
-	/* Linked to the current master, not to the old one. */
-	if (g->master_ip[0] && (n->master_port != g->master_port || !addr_ip_equal(n->master_ip, g->master_ip)))
+	if (!g->master_ip[0])
 		return 0;
-	return 1;
+	if (n->master_port == g->master_port && addr_ip_equal(n->master_ip, g->master_ip)) {
+		if (!(n->flags & NODE_LINK_DOWN))
+			return 1;
+		/* Link down because the master is: serve stale reads meanwhile. */
+		return (g->master_flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)) != 0;
+	}
+	/* Still following the master just replaced (down, or it would not
+	 * have been replaced): serve until Sentinel reconfigures it. */
+	if (g->last_switch.from[0]) {
+		char a[ADDR_IP_MAX + 8];
+
+		addr_format(a, sizeof(a), n->master_ip, n->master_port);
+		return strcmp(a, g->last_switch.from) == 0 && addr_is_ip(n->master_ip);
+	}
+	return 0;
 }
 
 const char *

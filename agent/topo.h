@@ -14,8 +14,12 @@
  *     one HAProxy already routes to, if it is that same node: adoption).
  *  5. With no counted Sentinel at all the group is frozen: HAProxy is left
  *     as it is.
- * Replicas are read-ready when the Sentinels that know them see them up,
- * linked to the current master and reporting role slave. */
+ * Replicas are read-ready when no Sentinel that lists them sees them down,
+ * they report role slave, and they replicate from the current master with
+ * the link up. While the master they follow is down (s_down, o_down, a
+ * failover under way, or the master just replaced) a replica whose link is
+ * down keeps serving reads, possibly stale, as Redis's
+ * replica-serve-stale-data does: a master failure is no read outage. */
 #ifndef HASENTINEL_TOPO_H
 #define HASENTINEL_TOPO_H
 
@@ -41,7 +45,8 @@ enum role_seen { ROLE_UNKNOWN = 0, ROLE_MASTER, ROLE_SLAVE };
 struct node {
 	char ip[ADDR_IP_MAX];
 	int port;
-	unsigned flags;          /* NODE_*, merged over the counted Sentinels' views */
+	unsigned flags;          /* NODE_*, merged (OR) over the Sentinels that list it */
+	unsigned sflags[TOPO_MAX_SENTINELS];  /* each Sentinel's own report */
 	unsigned seen_by;        /* bitmask of Sentinels that listed this replica (last query) */
 	char master_ip[ADDR_IP_MAX];  /* replica: the master it replicates from (Sentinel's "master-host") */
 	int master_port;

@@ -191,12 +191,75 @@ START_TEST(test_replicas_and_read_ready)
 	(void)topo_role_result(g, "127.0.0.1", 7001, ROLE_MASTER, 200);
 	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
 
+	/* the master is down: a replica whose link is down keeps serving reads */
+	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, NODE_LINK_DOWN);
+	n->role = ROLE_UNKNOWN;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_S_DOWN | NODE_O_DOWN, 300);
+	(void)topo_decide(&t, g, 300, 0);
+	ck_assert_int_eq(topo_node_read_ready(g, n), 1);
+	/* but not when Sentinel sees the replica itself down */
+	r1.flags = NODE_LINK_DOWN | NODE_S_DOWN;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+
 	/* a replica no Sentinel lists any more is dropped */
+	r1.flags = 0;
 	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replicas_end(g, 0);
 	ck_assert_uint_eq(g->nnodes, 1);
 	ck_assert_ptr_null(group_find_node(g, "127.0.0.1", 7002));
+}
+END_TEST
+
+START_TEST(test_reads_during_failover)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+	struct node r2 = replica("127.0.0.1", 7002, "127.0.0.1", 7000, 0);
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	topo_replicas_begin(g, 0);
+	topo_replica_update(g, 0, &r1);
+	topo_replica_update(g, 0, &r2);
+	topo_replicas_end(g, 0);
+	/* 7001 promoted; 7002 still follows the old master, link down */
+	topo_set_view(g, 0, "127.0.0.1", 7001, 2, 0, 200);
+	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
+	r2.flags = NODE_LINK_DOWN;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 1);
+	/* the new master is no read server */
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	/* reconfigured to the new master, not yet linked, master healthy: out */
+	r2 = replica("127.0.0.1", 7002, "127.0.0.1", 7001, NODE_LINK_DOWN);
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 0);
+	r2.flags = 0;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 1);
+}
+END_TEST
+
+START_TEST(test_flags_merged_over_sentinels)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, NODE_S_DOWN);
+	struct node *n;
+
+	topo_replica_update(g, 0, &r1);
+	r1.flags = 0;
+	topo_replica_update(g, 1, &r1);
+	n = group_find_node(g, "127.0.0.1", 7001);
+	/* one Sentinel still sees it down: down, whatever the order of answers */
+	ck_assert_uint_eq(n->flags, NODE_S_DOWN);
+	topo_replica_update(g, 1, &r1);
+	ck_assert_uint_eq(n->flags, NODE_S_DOWN);
+	topo_replica_update(g, 0, &r1);
+	ck_assert_uint_eq(n->flags, 0);
 }
 END_TEST
 
@@ -286,6 +349,8 @@ topo_suite(void)
 	tcase_add_test(tc, test_role_confirmation);
 	tcase_add_test(tc, test_replicas_and_read_ready);
 	tcase_add_test(tc, test_replica_seen_by_two);
+	tcase_add_test(tc, test_reads_during_failover);
+	tcase_add_test(tc, test_flags_merged_over_sentinels);
 	tcase_add_test(tc, test_ipv6_equal_forms);
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_remove_and_names);
