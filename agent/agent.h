@@ -8,10 +8,14 @@
 
 #include "config.h"
 #include "haproxy.h"
+#include "journal.h"
 #include "reconcile.h"
 #include "sentinel.h"
 #include "status.h"
 #include "topo.h"
+
+struct notifier;
+struct metrics_server;
 
 struct agent {
 	struct ev_loop *loop;
@@ -21,6 +25,9 @@ struct agent {
 	struct hap_client *hap;
 	struct reconciler *rec;
 	struct status_server *status;
+	struct journal journal;
+	struct notifier *notify;
+	struct metrics_server *metrics;
 	int64_t started_wall_ms;
 	int64_t started_mono_ms;
 	ev_timer tick;

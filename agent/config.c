@@ -89,7 +89,10 @@ struct conf_key {
 	X("log-level",              T_LEVEL,    log_level,              0,           0, 0) \
 	X("syslog",                 T_BOOL,     syslog,                 0,           0, 1) \
 	X("syslog-ident",           T_STR,      syslog_ident,           CK_REQUIRED, 0, 0) \
-	X("pidfile",                T_STR,      pidfile,                0,           0, 0)
+	X("pidfile",                T_STR,      pidfile,                0,           0, 0) \
+	X("notify-exec",            T_STR,      notify_exec,            0,           0, 0) \
+	X("notify-timeout",         T_MS,       notify_timeout_ms,      0,           CONF_MS_MIN, CONF_MS_MAX) \
+	X("metrics-listen",         T_STR,      metrics_listen,         0,           0, 0)
 
 #define CONF_ENTRY(n, t, f, fl, lo, hi) { n, t, offsetof(struct config, f), fl, lo, hi },
 static const struct conf_key conf_table[] = {
@@ -665,6 +668,7 @@ config_init(struct config *c)
 	c->log_level = LOG_LVL_INFO;
 	c->syslog = 0;
 	c->syslog_ident = conf_strdup_or_die("hasentinel");
+	c->notify_timeout_ms = 5000;
 	c->sentinels_src = CONF_SRC_FILE;
 	c->masters_src = CONF_SRC_FILE;
 }
@@ -981,6 +985,16 @@ config_finish(struct config *c, char *err, size_t errlen)
 		return conf_msg(err, errlen, "read-backend-format: invalid format");
 	if (!c->syslog_ident || !*c->syslog_ident)
 		return conf_msg(err, errlen, "syslog-ident: must not be empty");
+	if (c->notify_exec && c->notify_exec[0] != '/')
+		return conf_msg(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
+	if (c->metrics_listen) {
+		char host[CONF_HOST_MAX];
+		int port;
+
+		if (addr_parse(c->metrics_listen, host, sizeof(host), &port) < 0 || !addr_is_ip(host))
+			return conf_msg(err, errlen, "metrics-listen: expected IP:PORT, got '%s'",
+					c->metrics_listen);
+	}
 	return 0;
 }
 

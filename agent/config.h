@@ -70,6 +70,9 @@ struct config {
 	int syslog;                     /* syslog yes|no, default no */
 	char *syslog_ident;             /* syslog-ident, default "hasentinel" */
 	char *pidfile;                  /* pidfile, default none */
+	char *notify_exec;              /* notify-exec: absolute path of a command run per switch, default none */
+	int notify_timeout_ms;          /* notify-timeout, default 5000 */
+	char *metrics_listen;           /* metrics-listen IP:PORT: Prometheus endpoint, default off */
 
 	/* Internal to config.c: the source that filled sentinels[] / masters[].
 	 * The first value from a newer source (env, then -o) replaces the list. */

@@ -11,6 +11,8 @@
 
 #include "agent.h"
 #include "log.h"
+#include "metrics.h"
+#include "notify.h"
 #include "report.h"
 
 #ifndef SYSCONFDIR
@@ -74,6 +76,78 @@ cb_group_updated(void *arg, struct group *g)
 	struct agent *ag = arg;
 
 	rec_group_updated(ag->rec, g);
+}
+
+/* A Sentinel event: into the journal, and the failover timeline. */
+static void
+cb_event(void *arg, int si, const struct sentinel_event *ev)
+{
+	struct agent *ag = arg;
+	struct sentinel_info info;
+	char line[512], a[ADDR_IP_MAX + 8], b[ADDR_IP_MAX + 8];
+	int64_t now = now_wall_ms();
+	int master_inst = ev->inst.type == SEV_INST_MASTER;
+
+	sentinels_info(ag->sentinels, si, &info);
+	sev_format(ev, line, sizeof(line));
+	journal_add(&ag->journal, now, "sentinel", info.addr, ev->master, ev->channel, "%s", line);
+	if (!ev->master[0])
+		return;
+	switch (ev->type) {
+	case SEV_SDOWN:
+		if (master_inst)
+			(void)journal_stage(&ag->journal, ev->master, TL_SDOWN, now,
+					    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
+		break;
+	case SEV_ODOWN:
+		(void)journal_stage(&ag->journal, ev->master, TL_ODOWN, now,
+				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
+		break;
+	case SEV_TRY_FAILOVER:
+	case SEV_ELECTED_LEADER:
+		(void)journal_stage(&ag->journal, ev->master, TL_FAILOVER_START, now,
+				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
+		break;
+	case SEV_PROMOTED_SLAVE:
+		(void)journal_stage(&ag->journal, ev->master, TL_PROMOTED, now,
+				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port),
+				    addr_format(b, sizeof(b), ev->inst.ip, ev->inst.port), 0);
+		break;
+	case SEV_SWITCH_MASTER:
+		(void)journal_stage(&ag->journal, ev->master, TL_SWITCH_SEEN, now,
+				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port),
+				    addr_format(b, sizeof(b), ev->new_ip, ev->new_port), 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Every journal entry: to the subscribers, and switches and group state
+ * changes to notify-exec. */
+static void
+on_journal(void *arg, const struct jevent *e)
+{
+	struct agent *ag = arg;
+	json_t *o;
+
+	if (!ag->status && !ag->notify)
+		return;
+	o = report_event_json(e);
+	if (!o)
+		return;
+	if (ag->status)
+		status_broadcast(ag->status, o);
+	if (ag->notify && strcmp(e->source, "agent") == 0 &&
+	    (strcmp(e->type, "switch") == 0 || strcmp(e->type, "state") == 0)) {
+		const struct group *g = topo_find(&ag->topo, e->master);
+
+		notifier_send(ag->notify, e->type, e->master,
+			      g && strcmp(e->type, "switch") == 0 ? g->last_switch.from : "",
+			      g && strcmp(e->type, "switch") == 0 ? g->last_switch.to : e->text,
+			      g ? g->epoch : 0, o);
+	}
+	json_decref(o);
 }
 
 static int
@@ -149,7 +223,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct agent ag;
-	const struct sentinel_cbs cbs = { .group_updated = cb_group_updated };
+	const struct sentinel_cbs cbs = { .group_updated = cb_group_updated, .event = cb_event };
 	const char *file = DEFAULT_CONFIG;
 	int file_given = 0, test_only = 0, verbose = 0, nopts = 0, c, rc = 1;
 	char **opts = calloc((size_t)argc, sizeof(char *));
@@ -226,7 +300,12 @@ main(int argc, char **argv)
 		log_err("haproxy-socket: %s", err);
 		goto out;
 	}
+	journal_init(&ag.journal);
+	ag.journal.on_event = on_journal;
+	ag.journal.on_event_arg = &ag;
 	ag.rec = rec_new(ag.loop, &ag.cfg, &ag.topo, ag.hap);
+	if (ag.rec)
+		rec_set_journal(ag.rec, &ag.journal);
 	ag.sentinels = sentinels_new(ag.loop, &ag.cfg, &ag.topo, &cbs, &ag);
 	if (!ag.rec || !ag.sentinels) {
 		log_err("out of memory");
@@ -238,6 +317,21 @@ main(int argc, char **argv)
 					      report_handle, &ag, err, sizeof(err));
 		if (!ag.status) {
 			log_err("status socket: %s", err);
+			goto out;
+		}
+	}
+	if (ag.cfg.metrics_listen) {
+		ag.metrics = metrics_server_new(ag.loop, ag.cfg.metrics_listen, report_metrics_cb, &ag,
+						err, sizeof(err));
+		if (!ag.metrics) {
+			log_err("%s", err);
+			goto out;
+		}
+	}
+	if (ag.cfg.notify_exec) {
+		ag.notify = notifier_new(ag.loop, ag.cfg.notify_exec, ag.cfg.notify_timeout_ms);
+		if (!ag.notify) {
+			log_err("out of memory");
 			goto out;
 		}
 	}
@@ -270,6 +364,9 @@ out:
 		ev_signal_stop(ag.loop, &ag.sig_int);
 		ev_signal_stop(ag.loop, &ag.sig_hup);
 	}
+	ag.journal.on_event = NULL;
+	metrics_server_free(ag.metrics);
+	notifier_free(ag.notify);
 	status_server_free(ag.status);
 	sentinels_free(ag.sentinels);
 	rec_free(ag.rec);

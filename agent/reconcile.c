@@ -43,11 +43,15 @@ struct reconciler {
 	size_t nrun;
 	int run_full;
 	struct plan_meta *meta;  /* per command of the apply batch */
-	size_t nmeta;
+	size_t nmeta, metacap;
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
 	struct probe *probes;
-	int run_had_dirty;
+	struct journal *journal;
+};
+
+const double rec_apply_bounds[REC_APPLY_BUCKETS - 1] = {
+	0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
 };
 
 /* What an applied command was for. */
@@ -78,6 +82,9 @@ rec_group_state(const struct reconciler *rc, const struct group *g)
 }
 
 static void schedule(struct reconciler *rc, int full);
+
+#define JADD(rc, ...) do { if ((rc)->journal) journal_add((rc)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
+#define JSTAGE(rc, ...) do { if ((rc)->journal) (void)journal_stage((rc)->journal, __VA_ARGS__); } while (0)
 static void probe_start(struct reconciler *rc, struct group *g);
 
 /* ---------------------------------------------------------------- ROLE probes */
@@ -168,11 +175,18 @@ probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	}
 	if (topo_role_result(g, p->ip, p->port, role, now_mono_ms())) {
-		if (role == ROLE_MASTER)
-			log_info("%s: ROLE confirms %s:%d is master", g->name, p->ip, p->port);
-		else
-			log_warn("%s: %s:%d says it is a replica: kept out of the write backend", g->name,
-				 p->ip, p->port);
+		char a[ADDR_IP_MAX + 8];
+
+		addr_format(a, sizeof(a), p->ip, p->port);
+		if (role == ROLE_MASTER) {
+			log_info("%s: ROLE confirms %s is master", g->name, a);
+			JADD(p->rc, "agent", "", g->name, "role-confirmed", "ROLE on %s says master", a);
+			JSTAGE(p->rc, g->name, TL_ROLE_CONFIRMED, now_wall_ms(), NULL, a, g->epoch);
+		} else {
+			log_warn("%s: %s says it is a replica: kept out of the write backend", g->name, a);
+			JADD(p->rc, "agent", "", g->name, "role-refused", "ROLE on %s says %s: not routed",
+			     a, role_seen_name(role));
+		}
 		g->dirty = 1;
 		schedule(p->rc, 0);
 	}
@@ -267,6 +281,10 @@ log_state_change(struct reconciler *rc, struct group *g)
 
 	if ((int)s == g->state_logged)
 		return;
+	/* The first state of a group is not news, except when it is bad. */
+	if (g->state_logged != 0 || s == GS_FROZEN || s == GS_DISAGREE)
+		JADD(rc, "agent", "", g->name, "state", "%s -> %s", group_state_name((enum group_state)g->state_logged),
+		     group_state_name(s));
 	g->state_logged = (int)s;
 	switch (s) {
 	case GS_FROZEN:
@@ -292,12 +310,19 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 	case TOPO_NEW_MASTER:
 		g->switch_mono = now_mono_ms();
 		rc->stats.switches++;
-		if (g->last_switch.from[0])
+		if (g->last_switch.from[0]) {
 			log_info("switch %s %s -> %s epoch %llu", g->name, g->last_switch.from,
 				 g->last_switch.to, (unsigned long long)g->epoch);
-		else
+			JADD(rc, "agent", "", g->name, "switch", "%s -> %s epoch %llu", g->last_switch.from,
+			     g->last_switch.to, (unsigned long long)g->epoch);
+			JSTAGE(rc, g->name, TL_DECISION, g->last_switch.at_wall_ms, g->last_switch.from,
+			       g->last_switch.to, g->epoch);
+		} else {
 			log_info("master %s is %s epoch %llu", g->name, g->last_switch.to,
 				 (unsigned long long)g->epoch);
+			JADD(rc, "agent", "", g->name, "master", "%s epoch %llu", g->last_switch.to,
+			     (unsigned long long)g->epoch);
+		}
 		if (g->probe) {
 			/* Probing the old candidate: let it go, start afresh. */
 			probe_finish(g->probe);
@@ -401,8 +426,6 @@ run_done(struct reconciler *rc)
 	free(rc->run_groups);
 	rc->run_groups = NULL;
 	rc->nrun = 0;
-	free(rc->meta);
-	rc->meta = NULL;
 	rc->nmeta = 0;
 	if (rc->want_any)
 		schedule(rc, rc->want_full);
@@ -418,19 +441,33 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	for (size_t i = 0; i < n_replies && i < n_cmds; i++) {
 		int ok = hap_reply_ok(cmds[i], replies[i].text, replies[i].len);
 
+		if (rc->journal)
+			journal_cmd(rc->journal, now_wall_ms(), cmds[i], replies[i].text, replies[i].len, ok);
 		if (!ok) {
 			rc->stats.commands_failed++;
 			log_err("haproxy: '%s' failed: %.*s", cmds[i], (int)(replies[i].len > 200 ? 200 : replies[i].len),
 				replies[i].text);
+			JADD(rc, "haproxy", "", i < rc->nmeta ? rc->meta[i].group : "", "command-failed", "%s: %.*s",
+			     cmds[i], (int)(replies[i].len > 120 ? 120 : replies[i].len), replies[i].text);
 			continue;
 		}
 		log_info("haproxy: %s", cmds[i]);
+		JADD(rc, "haproxy", "", i < rc->nmeta ? rc->meta[i].group : "", "command", "%s", cmds[i]);
 		if (i < rc->nmeta && rc->meta[i].write_ready) {
 			struct group *g = topo_find(rc->topo, rc->meta[i].group);
+			int64_t ms = now - rc->meta[i].switch_mono;
 
-			rc->stats.last_switch_apply_ms = now - rc->meta[i].switch_mono;
+			rc->stats.last_switch_apply_ms = ms;
+			rc->stats.apply_count++;
+			rc->stats.apply_sum_s += ms / 1000.0;
+			for (int b = 0; b < REC_APPLY_BUCKETS; b++)
+				if (b == REC_APPLY_BUCKETS - 1 || ms / 1000.0 <= rec_apply_bounds[b])
+					rc->stats.apply_buckets[b]++;
 			log_info("%s: writes go to %s, %lld ms after the decision", rc->meta[i].group,
-				 g ? g->hap_write_ready : "?", (long long)rc->stats.last_switch_apply_ms);
+				 g ? g->hap_write_ready : "?", (long long)ms);
+			JADD(rc, "agent", "", rc->meta[i].group, "writes-routed", "writes go to %s, %lld ms after the decision",
+			     g ? g->hap_write_ready : "?", (long long)ms);
+			JSTAGE(rc, rc->meta[i].group, TL_HAPROXY_ACKED, now_wall_ms(), NULL, NULL, 0);
 		}
 	}
 	if (status < 0) {
@@ -481,12 +518,36 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 }
 
 static int
+meta_reserve(struct reconciler *rc, size_t n)
+{
+	struct plan_meta *m;
+	size_t cap = rc->metacap ? rc->metacap : 64;
+
+	if (n <= rc->metacap)
+		goto done;
+	while (cap < n)
+		cap *= 2;
+	m = realloc(rc->meta, cap * sizeof(*m));
+	if (!m)
+		return -1;
+	rc->meta = m;
+	rc->metacap = cap;
+done:
+	for (size_t i = rc->nmeta; i < n; i++)
+		memset(&rc->meta[i], 0, sizeof(rc->meta[i]));
+	if (n > rc->nmeta)
+		rc->nmeta = n;
+	return 0;
+}
+
+/* Plan one group; returns the number of commands added (-1 out of memory). */
+static int
 plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl)
 {
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX], err[256];
 	size_t first, count, before;
 	struct plan_target *t;
-	size_t max = g->nnodes + 1, nt;
+	size_t max = g->nnodes + 1, nt, before_all = pl->n;
 	int write_ready_cmd = -1;
 
 	if (!config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
@@ -510,19 +571,6 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 		else
 			g->hap_write_ready[0] = '\0';
 		g->hap_known = 1;
-		if (write_ready_cmd >= 0) {
-			struct plan_meta *m = realloc(rc->meta, ((size_t)write_ready_cmd + 1) * sizeof(*m));
-
-			if (m) {
-				for (size_t i = rc->nmeta; i <= (size_t)write_ready_cmd; i++)
-					memset(&m[i], 0, sizeof(m[i]));
-				rc->meta = m;
-				rc->nmeta = (size_t)write_ready_cmd + 1;
-				str_copy(m[write_ready_cmd].group, g->name, sizeof(m[0].group));
-				m[write_ready_cmd].write_ready = 1;
-				m[write_ready_cmd].switch_mono = g->switch_mono;
-			}
-		}
 	} else if (!backend_warned(rc, wb)) {
 		log_err("%s: HAProxy has no backend '%s' (write)", g->name, wb);
 	}
@@ -545,7 +593,14 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 		}
 	}
 	free(t);
-	return 0;
+	if (pl->n > before_all && meta_reserve(rc, pl->n) == 0) {
+		for (size_t i = before_all; i < pl->n; i++) {
+			str_copy(rc->meta[i].group, g->name, sizeof(rc->meta[i].group));
+			rc->meta[i].write_ready = (int)i == write_ready_cmd;
+			rc->meta[i].switch_mono = g->switch_mono;
+		}
+	}
+	return (int)(pl->n - before_all);
 }
 
 static void
@@ -558,6 +613,7 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	struct plan pl;
 	struct cmdvec cv = { 0 };
 	char perr[256];
+	int drift = 0;
 	size_t i;
 
 	(void)cmds;
@@ -574,6 +630,8 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	if (hap_info_parse(replies[0].text, replies[0].len, &info) == 0) {
 		if (rc->hap_pid && (info.pid != rc->hap_pid || info.uptime_sec < rc->hap_uptime)) {
 			rc->stats.reloads_seen++;
+			rc->stats.last_reload_wall_ms = now_wall_ms();
+			JADD(rc, "haproxy", "", "", "reload", "pid %ld -> %ld", rc->hap_pid, info.pid);
 			log_warn("haproxy: reload or restart seen (pid %ld -> %ld): reapplying everything",
 				 rc->hap_pid, info.pid);
 			if (!rc->run_full)
@@ -593,15 +651,25 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	plan_init(&pl);
 	if (rc->run_full) {
 		for (i = 0; i < rc->topo->n; i++) {
-			rc->topo->groups[i]->dirty = 0;
-			(void)plan_group(rc, rc->topo->groups[i], &st, &pl);
+			struct group *g = rc->topo->groups[i];
+			int changed = g->generation != g->planned_generation;
+
+			g->dirty = 0;
+			/* Work for a group whose model did not change since it
+			 * was last planned: HAProxy drifted (a restart, a reload
+			 * without state file, somebody's command). */
+			if (plan_group(rc, g, &st, &pl) > 0 && !changed && g->planned_generation)
+				drift += 1;
+			g->planned_generation = g->generation;
 		}
 	} else {
 		for (i = 0; i < rc->nrun; i++) {
 			struct group *g = topo_find(rc->topo, rc->run_groups[i]);
 
-			if (g)
+			if (g) {
 				(void)plan_group(rc, g, &st, &pl);
+				g->planned_generation = g->generation;
+			}
 		}
 	}
 	hap_state_free(&st);
@@ -618,13 +686,16 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		run_done(rc);
 		return;
 	}
-	if (rc->run_full && !rc->run_had_dirty) {
-		/* A tick found work no event asked for: HAProxy drifted
-		 * (restart, reload without state file, someone's command). */
-		rc->stats.drift_corrections++;
-		log_warn("haproxy: state differs from the desired state (%zu commands): correcting", cv.n);
+	if (drift) {
+		rc->stats.drift_corrections += drift;
+		JADD(rc, "haproxy", "", "", "drift", "HAProxy differs from the desired state in %d group(s): correcting",
+		     drift);
+		log_warn("haproxy: state differs from the desired state in %d group(s): correcting", drift);
 	}
 	rc->stats.commands_sent += cv.n;
+	for (i = 0; i < rc->nmeta; i++)
+		if (rc->meta[i].write_ready)
+			JSTAGE(rc, rc->meta[i].group, TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
 	if (hap_submit(rc->hap, (const char *const *)cv.v, cv.n, apply_cb, rc) < 0) {
 		log_err("haproxy: cannot queue %zu commands", cv.n);
 		run_done(rc);
@@ -642,12 +713,9 @@ run(struct reconciler *rc)
 	if (rc->in_flight)
 		return;
 	rc->want_any = rc->want_full = 0;
-	rc->run_had_dirty = 0;
 	if (cmdvec_add(&cv, "show info") < 0)
 		goto fail;
 	if (full) {
-		for (size_t i = 0; i < rc->topo->n; i++)
-			rc->run_had_dirty |= rc->topo->groups[i]->dirty;
 		if (cmdvec_add(&cv, "show servers state") < 0)
 			goto fail;
 	} else {
@@ -745,6 +813,12 @@ rec_free(struct reconciler *rc)
 	free(rc->run_groups);
 	free(rc->meta);
 	free(rc);
+}
+
+void
+rec_set_journal(struct reconciler *rc, struct journal *j)
+{
+	rc->journal = j;
 }
 
 void

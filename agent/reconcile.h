@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "haproxy.h"
+#include "journal.h"
 #include "topo.h"
 
 struct reconciler;
@@ -32,6 +33,8 @@ const char *group_state_name(enum group_state s);
 struct reconciler *rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
 			   struct hap_client *hap);
 void rec_free(struct reconciler *rc);
+/* Where decisions, commands and failover stages are recorded (borrowed). */
+void rec_set_journal(struct reconciler *rc, struct journal *j);
 
 /* From the Sentinel side: g's views or replicas changed. Decides (topo_decide),
  * logs switches, starts ROLE probes and schedules a reconcile of g. */
@@ -40,6 +43,8 @@ void rec_group_updated(struct reconciler *rc, struct group *g);
 void rec_tick(struct reconciler *rc);
 
 enum group_state rec_group_state(const struct reconciler *rc, const struct group *g);
+
+#define REC_APPLY_BUCKETS 10
 
 struct rec_stats {
 	uint64_t runs, full_runs;
@@ -50,7 +55,14 @@ struct rec_stats {
 	long hap_pid;
 	int64_t last_run_wall_ms;
 	int64_t last_switch_apply_ms;   /* decision -> HAProxy acknowledged, last switch; -1 none */
+	int64_t last_reload_wall_ms;    /* when a reload or restart was last seen, 0 never */
+	/* decision -> HAProxy acknowledged, every switch: a histogram */
+	uint64_t apply_count;
+	double apply_sum_s;
+	uint64_t apply_buckets[REC_APPLY_BUCKETS];   /* cumulative counts per REC_APPLY_BOUNDS */
 };
+/* Upper bounds in seconds of the histogram buckets (the last is +Inf). */
+extern const double rec_apply_bounds[REC_APPLY_BUCKETS - 1];
 void rec_get_stats(const struct reconciler *rc, struct rec_stats *out);
 
 #endif

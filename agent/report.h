@@ -13,4 +13,12 @@ json_t *report_handle(void *arg, struct status_client *cl, const struct status_r
 /* {"version":..., "sentinels":[...], "haproxy":{...}, "masters":[...]}: new reference. */
 json_t *report_status(const struct agent *ag);
 
+/* One journal event as JSON (for "events" and the "subscribe" stream). */
+json_t *report_event_json(const struct jevent *e);
+
+/* Prometheus text format; malloc'd, NULL when out of memory. The _cb form
+ * is a metrics_render_fn (arg is the agent). */
+char *report_metrics(const struct agent *ag);
+char *report_metrics_cb(void *arg);
+
 #endif

@@ -23,6 +23,7 @@ struct sentinel_link {
 	int64_t last_ok_wall;
 	uint64_t rounds;
 	uint64_t events;
+	uint64_t malformed;
 	int round_pending;        /* replies outstanding in the current round */
 };
 
@@ -414,6 +415,7 @@ on_event(struct sentinel_link *sl, const char *chan, size_t chlen, const char *p
 	char line[512];
 
 	if (sev_parse(chan, chlen, payload, plen, &ev) < 0) {
+		sl->malformed++;
 		log_warn("sentinel %s: malformed event ignored (%zu bytes on channel '%.*s')", sl->addr,
 			 plen, (int)(chlen > 64 ? 64 : chlen), chan);
 		return;
@@ -670,6 +672,7 @@ sentinels_info(const struct sentinels *s, int si, struct sentinel_info *out)
 	out->last_ok_wall_ms = sl->last_ok_wall;
 	out->last_error = rlink_last_error(sl->cmd);
 	out->events = sl->events;
+	out->malformed = sl->malformed;
 	out->rounds = sl->rounds;
 }
 

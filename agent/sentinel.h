@@ -46,6 +46,7 @@ struct sentinel_info {
 	int64_t last_ok_wall_ms;   /* last answered query, 0 never */
 	const char *last_error;
 	uint64_t events;           /* events received */
+	uint64_t malformed;        /* messages that did not parse (ignored) */
 	uint64_t rounds;
 };
 int sentinels_count(const struct sentinels *s);

@@ -264,7 +264,10 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	}
 	if (disagree)
 		return TOPO_DISAGREE;
-	g->master_flags = best->flags;
+	if (g->master_flags != best->flags) {
+		g->master_flags = best->flags;
+		g->generation++;
+	}
 	if (is_master_addr(g, best->ip, best->port)) {
 		if (best->epoch > g->epoch)
 			g->epoch = best->epoch;

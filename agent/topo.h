@@ -99,6 +99,7 @@ struct group {
 	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
 	/* Owned by the reconciler (reconcile.c), not by the model. */
 	int dirty;               /* must be reconciled */
+	uint64_t planned_generation;  /* generation when last planned */
 	int64_t switch_mono;     /* when the current master was chosen (monotonic ms) */
 	int state_logged;        /* last group state logged (enum in reconcile.c) */
 	void *probe;             /* ROLE probe in flight, reconcile.c's */

@@ -138,6 +138,9 @@ static const struct { const char *key, *value; } good[] = {
 	{ "syslog",                 "yes" },
 	{ "syslog-ident",           "hs-test" },
 	{ "pidfile",                "/run/hasentinel.pid" },
+	{ "notify-exec",            "/usr/local/bin/on-switch" },
+	{ "notify-timeout",         "2500" },
+	{ "metrics-listen",         "127.0.0.1:9121" },
 };
 #define NGOOD ((int)(sizeof(good) / sizeof(good[0])))
 
@@ -198,6 +201,12 @@ check_good(int i)
 		ck_assert_str_eq(C.syslog_ident, "hs-test");
 	} else if (!strcmp(k, "pidfile")) {
 		ck_assert_str_eq(C.pidfile, "/run/hasentinel.pid");
+	} else if (!strcmp(k, "notify-exec")) {
+		ck_assert_str_eq(C.notify_exec, "/usr/local/bin/on-switch");
+	} else if (!strcmp(k, "notify-timeout")) {
+		ck_assert_int_eq(C.notify_timeout_ms, 2500);
+	} else if (!strcmp(k, "metrics-listen")) {
+		ck_assert_str_eq(C.metrics_listen, "127.0.0.1:9121");
 	} else {
 		ck_abort_msg("no check for key %s", k);
 	}
@@ -256,7 +265,7 @@ START_TEST(test_keys_covered)
 			ck_assert_msg(!strstr(err, "unknown key"), "%s: %s", *k, err);
 	}
 	ck_assert_int_eq(n, NGOOD);
-	ck_assert_int_eq(n, 23);
+	ck_assert_int_eq(n, 26);
 }
 END_TEST
 

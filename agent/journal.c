@@ -1,0 +1,185 @@
+#include "journal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const stage_names[TL_NSTAGES] = {
+	"sdown", "odown", "failover-start", "promoted", "switch-master-seen",
+	"decision", "role-confirmed", "haproxy-sent", "haproxy-acked",
+};
+
+const char *
+tl_stage_name(enum tl_stage st)
+{
+	return (unsigned)st < TL_NSTAGES ? stage_names[st] : "?";
+}
+
+void
+journal_init(struct journal *j)
+{
+	memset(j, 0, sizeof(*j));
+}
+
+void
+journal_add(struct journal *j, int64_t at_ms, const char *source, const char *sentinel,
+	    const char *master, const char *type, const char *fmt, ...)
+{
+	struct jevent *e = &j->ev[j->ev_head];
+	va_list ap;
+
+	memset(e, 0, sizeof(*e));
+	e->at_ms = at_ms;
+	e->seq = ++j->ev_total;
+	str_copy(e->source, source ? source : "", sizeof(e->source));
+	str_copy(e->sentinel, sentinel ? sentinel : "", sizeof(e->sentinel));
+	str_copy(e->master, master ? master : "", sizeof(e->master));
+	str_copy(e->type, type ? type : "", sizeof(e->type));
+	va_start(ap, fmt);
+	vsnprintf(e->text, sizeof(e->text), fmt, ap);
+	va_end(ap);
+	j->ev_head = (j->ev_head + 1) % JOURNAL_EVENTS;
+	if (j->ev_count < JOURNAL_EVENTS)
+		j->ev_count++;
+	if (j->on_event)
+		j->on_event(j->on_event_arg, e);
+}
+
+const struct jevent *
+journal_event(const struct journal *j, size_t i)
+{
+	if (i >= j->ev_count)
+		return NULL;
+	return &j->ev[(j->ev_head + JOURNAL_EVENTS - 1 - i) % JOURNAL_EVENTS];
+}
+
+void
+journal_cmd(struct journal *j, int64_t at_ms, const char *command, const char *reply,
+	    size_t reply_len, int ok)
+{
+	struct jcmd *c = &j->cmds[j->cmd_head];
+	size_t n = reply_len < sizeof(c->reply) - 1 ? reply_len : sizeof(c->reply) - 1;
+
+	c->at_ms = at_ms;
+	c->ok = ok;
+	str_copy(c->command, command, sizeof(c->command));
+	memcpy(c->reply, reply ? reply : "", reply ? n : 0);
+	c->reply[reply ? n : 0] = '\0';
+	/* One line: newlines of multi-line replies become spaces. */
+	for (char *p = c->reply; *p; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	j->cmd_head = (j->cmd_head + 1) % JOURNAL_CMDS;
+	if (j->cmd_count < JOURNAL_CMDS)
+		j->cmd_count++;
+}
+
+const struct jcmd *
+journal_cmd_at(const struct journal *j, size_t i)
+{
+	if (i >= j->cmd_count)
+		return NULL;
+	return &j->cmds[(j->cmd_head + JOURNAL_CMDS - 1 - i) % JOURNAL_CMDS];
+}
+
+int64_t
+tl_start(const struct tl_record *r)
+{
+	int64_t s = 0;
+
+	for (int i = 0; i < TL_NSTAGES; i++)
+		if (r->at[i] && (!s || r->at[i] < s))
+			s = r->at[i];
+	return s;
+}
+
+int64_t
+tl_end(const struct tl_record *r)
+{
+	int64_t e = 0;
+
+	for (int i = 0; i < TL_NSTAGES; i++)
+		if (r->at[i] > e)
+			e = r->at[i];
+	return e;
+}
+
+static struct tl_record *
+newest_record(struct journal *j, const char *master)
+{
+	for (size_t i = 0; i < j->tl_count; i++) {
+		struct tl_record *r = &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+
+		if (strcmp(r->master, master) == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static struct tl_record *
+open_record(struct journal *j, const char *master, int64_t now)
+{
+	for (size_t i = 0; i < j->tl_count; i++) {
+		struct tl_record *r = &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+
+		if (strcmp(r->master, master) != 0)
+			continue;
+		/* The newest record of this master decides. */
+		if (r->complete || now - tl_start(r) > JOURNAL_TL_OPEN_MS)
+			return NULL;
+		return r;
+	}
+	return NULL;
+}
+
+struct tl_record *
+journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t at_ms,
+	      const char *from, const char *to, uint64_t epoch)
+{
+	struct tl_record *r;
+
+	if ((unsigned)st >= TL_NSTAGES || !master || !*master)
+		return NULL;
+	r = open_record(j, master, at_ms);
+	if (!r) {
+		/* Other Sentinels announce a switch after it is done: an echo
+		 * of the newest failover, not a new one. */
+		struct tl_record *last = newest_record(j, master);
+
+		if (last && last->complete && st != TL_SDOWN && st != TL_ODOWN && st != TL_FAILOVER_START &&
+		    at_ms - tl_end(last) < JOURNAL_TL_ECHO_MS && (!to || !*to || strcmp(to, last->to) == 0))
+			return last;
+		if (st == TL_ROLE_CONFIRMED || st == TL_HAPROXY_SENT || st == TL_HAPROXY_ACKED)
+			return NULL;
+		r = &j->tl[j->tl_head];
+		memset(r, 0, sizeof(*r));
+		str_copy(r->master, master, sizeof(r->master));
+		j->tl_head = (j->tl_head + 1) % JOURNAL_TIMELINES;
+		if (j->tl_count < JOURNAL_TIMELINES)
+			j->tl_count++;
+	}
+	if (!r->at[st])
+		r->at[st] = at_ms;
+	if (from && *from && !r->from[0])
+		str_copy(r->from, from, sizeof(r->from));
+	if (to && *to) {
+		/* The decision names the address writes go to: it wins. */
+		if (!r->to[0] || st == TL_DECISION)
+			str_copy(r->to, to, sizeof(r->to));
+	}
+	if (epoch > r->epoch)
+		r->epoch = epoch;
+	if (r->at[TL_HAPROXY_ACKED] && r->at[TL_SWITCH_SEEN])
+		r->complete = 1;
+	return r;
+}
+
+const struct tl_record *
+journal_timeline(const struct journal *j, size_t i)
+{
+	if (i >= j->tl_count)
+		return NULL;
+	return &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+}
