@@ -19,7 +19,7 @@
 #include "hapapi.h"
 #include "util.h"
 
-#define PLAN_CMD_MAX 384
+#define PLAN_CMD_MAX 320
 
 struct plan_target {
 	char ip[ADDR_IP_MAX];
