@@ -150,6 +150,27 @@ on_journal(void *arg, const struct jevent *e)
 	json_decref(o);
 }
 
+/* Passwords given in the environment are wiped from it once read, so they
+ * do not stay readable in /proc/PID/environ for the daemon's lifetime. */
+static void
+wipe_secret_env(void)
+{
+	static const char *const secret[] = { "HASENTINEL_SENTINEL_PASSWORD=", "HASENTINEL_REDIS_PASSWORD=" };
+
+	for (char **e = environ; e && *e; e++) {
+		for (size_t i = 0; i < sizeof(secret) / sizeof(secret[0]); i++) {
+			size_t n = strlen(secret[i]);
+
+			if (strncmp(*e, secret[i], n) == 0) {
+				volatile char *v = *e + n;
+
+				while (*v)
+					*v++ = '\0';
+			}
+		}
+	}
+}
+
 static int
 load_config(struct config *cfg, const char *file, int file_given, char **opts, int nopts)
 {
@@ -162,6 +183,7 @@ load_config(struct config *cfg, const char *file, int file_given, char **opts, i
 	}
 	if (config_apply_env(cfg, environ, err, sizeof(err)) < 0)
 		goto fail;
+	wipe_secret_env();
 	for (int i = 0; i < nopts; i++) {
 		char *eq = strchr(opts[i], '=');
 

@@ -71,6 +71,9 @@
 #   HS_STATUS_SOCKET     the agent's status socket
 #   HASENTINEL, HASENTINELCTL   the binaries (from `make check`, or the build dir)
 #   HS_KEEP=1            keep the temp dir and print where it is
+#   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
+#                        requirepass/auth-pass on every sentinel (config files
+#                        only; hs_cli passes it through REDISCLI_AUTH)
 #
 # Needs bash >= 5 (EPOCHREALTIME), coreutils `timeout`, socat, redis-cli, ss
 # (iproute2; /dev/tcp is the fallback) and jq (status JSON).
@@ -378,7 +381,12 @@ _hs_port_in_use() {
 hs_cli() {
 	local port=$1
 	shift
-	timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+	# REDISCLI_AUTH keeps the password out of redis-cli's argv.
+	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
+		REDISCLI_AUTH=$HS_REDIS_PASSWORD timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+	else
+		timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+	fi
 }
 
 # hs_start_redis NAME [replicaof PORT]. A NAME started before gets its port
@@ -397,7 +405,13 @@ hs_start_redis() {
 	HS_PORT[$name]=$port
 	dir=$HS_TMP/$name
 	mkdir -p "$dir"
-	_hs_spawn "$HS_TMP/$name.log" redis-server --port "$port" --bind 127.0.0.1 \
+	# With HS_REDIS_PASSWORD the password goes into a config file, never
+	# into argv.
+	: >"$dir/redis.conf"
+	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
+		printf 'requirepass "%s"\nmasterauth "%s"\n' "$HS_REDIS_PASSWORD" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
+	fi
+	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 \
 		--save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no "${args[@]}"
 	hs_register "$name" "$HS_BG_PID"
 	[[ " ${HS_REDIS_NAMES[*]} " == *" $name "* ]] || HS_REDIS_NAMES+=("$name")
@@ -426,6 +440,10 @@ hs_start_sentinel() {
 			sentinel failover-timeout $HS_MASTER $HS_FAILOVER_TIMEOUT_MS
 			sentinel parallel-syncs $HS_MASTER 1
 		EOF
+		if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
+			printf 'requirepass "%s"\nsentinel auth-pass %s "%s"\n' "$HS_REDIS_PASSWORD" \
+				"$HS_MASTER" "$HS_REDIS_PASSWORD" >>"$conf"
+		fi
 	fi
 	_hs_spawn "$HS_TMP/$name.log" redis-sentinel "$conf"
 	hs_register "$name" "$HS_BG_PID"
