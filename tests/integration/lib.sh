@@ -71,6 +71,8 @@
 #   HS_STATUS_SOCKET     the agent's status socket
 #   HASENTINEL, HASENTINELCTL   the binaries (from `make check`, or the build dir)
 #   HS_KEEP=1            keep the temp dir and print where it is
+#   HS_AGENT_WRAPPER     a command prefix for the agent (valgrind), with
+#   HS_AGENT_START_S     seconds the agent may take to answer (default 5)
 #   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
 #                        requirepass/auth-pass on every sentinel (config files
 #                        only; hs_cli passes it through REDISCLI_AUTH)
@@ -636,9 +638,12 @@ hs_start_agent() {
 			echo "$line"
 		done
 	} >"$conf"
-	_hs_spawn "$HS_TMP/agent.log" "$HASENTINEL" -c "$conf"
+	# HS_AGENT_WRAPPER (e.g. "valgrind --log-file=...") runs the agent
+	# under a tool; it execs, so the recorded pid is the agent's.
+	# shellcheck disable=SC2086
+	_hs_spawn "$HS_TMP/agent.log" ${HS_AGENT_WRAPPER:-} "$HASENTINEL" -c "$conf"
 	hs_register agent "$HS_BG_PID"
-	_hs_wait_started agent 5 'hs_agent_status'
+	_hs_wait_started agent "${HS_AGENT_START_S:-5}" 'hs_agent_status'
 }
 
 hs_agent_status() {

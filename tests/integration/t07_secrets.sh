@@ -35,7 +35,11 @@ hs_wait_until 5 '[ "$(hs_ready_servers "$HS_WRITE_BACKEND")" = "$new" ]' "the wr
 pid=$(hs_pid agent)
 leak() { grep -a -F -q -- "$HS_REDIS_PASSWORD"; }
 tr '\0' ' ' <"/proc/$pid/cmdline" | leak && hs_fail "the password is in the agent's argv"
-tr '\0' '\n' <"/proc/$pid/environ" | leak && hs_fail "the password is still in /proc/$pid/environ"
+# Under a wrapper (valgrind) /proc/PID/environ is the wrapper's copy, which
+# the agent cannot wipe.
+if [ -z "${HS_AGENT_WRAPPER:-}" ]; then
+	tr '\0' '\n' <"/proc/$pid/environ" | leak && hs_fail "the password is still in /proc/$pid/environ"
+fi
 ps -ww -o args= -p "$pid" | leak && hs_fail "the password shows in ps"
 for c in status topology sentinels haproxy "events 512" timeline metrics check; do
 	# shellcheck disable=SC2086
