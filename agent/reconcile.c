@@ -22,6 +22,7 @@ struct probe {
 	ev_timer timer;          /* retry delay, or deferred free */
 	int delay_ms;
 	int done;                /* free on the next timer run */
+	int replica;             /* a replica's link check, not a master's confirmation */
 	struct probe *next;      /* every probe alive, for rec_free */
 };
 
@@ -110,22 +111,65 @@ probe_free(struct probe *p)
 			break;
 		}
 	}
-	if (g && g->probe == p)
+	if (g && !p->replica && g->probe == p)
 		g->probe = NULL;
+	if (g && p->replica) {
+		struct node *n = group_find_node(g, p->ip, p->port);
+
+		if (n && n->probe == p)
+			n->probe = NULL;
+	}
 	ev_timer_stop(p->rc->loop, &p->timer);
 	rlink_free(p->rl);
 	free(p);
 }
 
-/* The group's candidate changed or was confirmed: is this probe still useful? */
+/* Is this probe still useful? A master's: the group's candidate is still
+ * that node. A replica's: the node is still known. */
 static struct group *
 probe_group(struct probe *p)
 {
 	struct group *g = topo_find(p->rc->topo, p->group);
+	struct node *n;
 
-	if (!g || g->probe != p || g->master_port != p->port || !addr_ip_equal(g->master_ip, p->ip))
+	if (!g)
+		return NULL;
+	if (p->replica) {
+		n = group_find_node(g, p->ip, p->port);
+		return n && n->probe == p ? g : NULL;
+	}
+	if (g->probe != p || g->master_port != p->port || !addr_ip_equal(g->master_ip, p->ip))
 		return NULL;
 	return g;
+}
+
+/* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. */
+static void
+probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
+{
+	enum role_seen role = ROLE_UNKNOWN;
+	const char *mip = "";
+	int mport = 0, link = 0;
+
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+		if (strcmp(r->element[0]->str, "master") == 0) {
+			role = ROLE_MASTER;
+		} else if (strcmp(r->element[0]->str, "slave") == 0 && r->elements >= 4 &&
+			   r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER &&
+			   r->element[3]->type == REDIS_REPLY_STRING) {
+			role = ROLE_SLAVE;
+			mip = r->element[1]->str;
+			mport = (int)r->element[2]->integer;
+			link = strcmp(r->element[3]->str, "connected") == 0;
+		}
+	}
+	if (topo_replica_role(g, p->ip, p->port, role, mip, mport, link, now_mono_ms())) {
+		log_debug("%s: ROLE on %s:%d: %s of %s:%d, link %s", g->name, p->ip, p->port,
+			  role_seen_name(role), mip, mport, link ? "up" : "down");
+		g->dirty = 1;
+		schedule(p->rc, 0);
+	}
+	probe_finish(p);
 }
 
 static void
@@ -135,6 +179,11 @@ probe_retry(struct probe *p, const char *why)
 
 	if (!g) {
 		probe_finish(p);
+		return;
+	}
+	if (p->replica) {
+		/* Unreachable: its link is not known to be up. The next tick asks again. */
+		probe_replica_answer(p, g, NULL);
 		return;
 	}
 	p->delay_ms = p->delay_ms ? p->delay_ms * 2 : PROBE_RETRY_MIN_MS;
@@ -168,6 +217,10 @@ probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	g = probe_group(p);
 	if (!g) {
 		probe_finish(p);
+		return;
+	}
+	if (p->replica) {
+		probe_replica_answer(p, g, r);
 		return;
 	}
 	if (role == ROLE_UNKNOWN) {
@@ -272,6 +325,42 @@ probe_start(struct reconciler *rc, struct group *g)
 	ev_timer_start(rc->loop, &p->timer);
 }
 
+/* Sentinel refreshes what it knows of a replica every 10 s: after a switch
+ * it says "link down" long after the replica has synced with the new
+ * master. Ask the replicas Sentinel sees up but unlinked ourselves. */
+static void
+probe_replicas(struct reconciler *rc, struct group *g)
+{
+	int64_t now = now_mono_ms();
+
+	if (!g->master_ip[0])
+		return;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct node *n = &g->nodes[i];
+		struct probe *p;
+
+		if (n->probe || !n->seen_by || !(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) ||
+		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !addr_is_ip(n->ip) ||
+		    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)) ||
+		    (n->role_at_ms && now - n->role_at_ms < PROBE_RETRY_MIN_MS * 4))
+			continue;
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return;
+		p->rc = rc;
+		p->replica = 1;
+		str_copy(p->group, g->name, sizeof(p->group));
+		str_copy(p->ip, n->ip, sizeof(p->ip));
+		p->port = n->port;
+		ev_timer_init(&p->timer, probe_timer_cb, 0., 0.);
+		p->timer.data = p;
+		p->next = rc->probes;
+		rc->probes = p;
+		n->probe = p;
+		ev_timer_start(rc->loop, &p->timer);
+	}
+}
+
 /* ---------------------------------------------------------------- decisions */
 
 static void
@@ -341,6 +430,7 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 	}
 	if (g->master_ip[0] && g->confirmed != 1 && !g->probe)
 		probe_start(rc, g);
+	probe_replicas(rc, g);
 	log_state_change(rc, g);
 	g->dirty = 1;
 	schedule(rc, 0);
@@ -359,6 +449,7 @@ rec_tick(struct reconciler *rc)
 		 * behind Sentinel's back leaves the write backend. */
 		if (g->master_ip[0] && !g->probe && (g->confirmed != 1 || rc->ticks % RECHECK_EVERY == 0))
 			probe_start(rc, g);
+		probe_replicas(rc, g);
 	}
 	schedule(rc, 1);
 }
@@ -511,7 +602,7 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 			continue;   /* HAProxy's "set server addr" takes IP literals */
 		str_copy(t[n].ip, nd->ip, sizeof(t[n].ip));
 		t[n].port = nd->port;
-		t[n].ready = write ? 0 : topo_node_read_ready(g, nd);
+		t[n].ready = write ? 0 : topo_node_read_ready(g, nd, now_wall_ms());
 		n++;
 	}
 	return n;

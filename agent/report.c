@@ -77,7 +77,7 @@ group_json(const struct agent *ag, const struct group *g)
 			"flags", flags,
 			"link", (n->flags & NODE_LINK_DOWN) ? "err" : "ok",
 			"role", (n->flags & NODE_ROLE_MASTER) ? "master" : "slave",
-			"read_ready", topo_node_read_ready(g, n),
+			"read_ready", topo_node_read_ready(g, n, now_wall_ms()),
 			"priority", n->priority,
 			"link_down_ms", (json_int_t)n->lag_ms));
 	}

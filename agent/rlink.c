@@ -28,6 +28,7 @@ struct rlink {
 	int pending;             /* deadline-covered commands in flight */
 	int backoff_ms;
 	int freeing;
+	int closing;             /* rlink_close() asked for it: not a failure */
 	int64_t up_since;
 	char last_error[128];
 };
@@ -90,10 +91,13 @@ link_lost(struct rlink *rl, const char *why)
 	ev_timer_stop(rl->loop, &rl->connect_timer);
 	ev_timer_stop(rl->loop, &rl->cmd_timer);
 	str_copy(rl->last_error, why, sizeof(rl->last_error));
-	if (was_up)
+	if (rl->closing)
+		log_debug("%s: closed: %s", rl->name, why);
+	else if (was_up)
 		log_warn("%s: link down: %s", rl->name, why);
 	else
 		log_debug("%s: connect failed: %s", rl->name, why);
+	rl->closing = 0;
 	set_state(rl, RLINK_IDLE);
 	if (rl->freeing)
 		return;
@@ -275,6 +279,7 @@ rlink_close(struct rlink *rl, const char *why)
 	if (!ac)
 		return;
 	str_copy(rl->last_error, why, sizeof(rl->last_error));
+	rl->closing = 1;
 	if (rl->state == RLINK_CONNECTING) {
 		rl->ac = NULL;
 		ac->data = NULL;

@@ -151,15 +151,24 @@ topo_replicas_begin(struct group *g, int si)
 	(void)si;
 }
 
+/* Any Sentinel's report of trouble counts, except "disconnected": that is a
+ * Sentinel's own link to the node (every replica is "disconnected" for a
+ * moment after a Sentinel switches and re-creates them), so it counts only
+ * when every Sentinel that lists the node says so. */
 static unsigned
 merge_flags(const struct node *n)
 {
-	unsigned f = 0;
+	unsigned any = 0, all = ~0u;
 
-	for (int i = 0; i < TOPO_MAX_SENTINELS; i++)
-		if (n->seen_by & (1u << i))
-			f |= n->sflags[i];
-	return f;
+	for (int i = 0; i < TOPO_MAX_SENTINELS; i++) {
+		if (n->seen_by & (1u << i)) {
+			any |= n->sflags[i];
+			all &= n->sflags[i];
+		}
+	}
+	if (!n->seen_by)
+		return 0;
+	return (any & ~NODE_DISCONNECTED) | (all & NODE_DISCONNECTED);
 }
 
 void
@@ -167,6 +176,8 @@ topo_replica_update(struct group *g, int si, const struct node *r)
 {
 	struct node *n;
 	unsigned bit = 1u << si;
+	const char *r_master_ip = r->master_ip;
+	int r_master_port = r->master_port;
 
 	if (si < 0 || si >= TOPO_MAX_SENTINELS)
 		return;
@@ -178,12 +189,24 @@ topo_replica_update(struct group *g, int si, const struct node *r)
 	n->seen_by |= bit;
 	n->sflags[si] = r->flags;
 	merged = merge_flags(n);
-	if (n->flags != merged || n->master_port != r->master_port ||
-	    !addr_ip_equal(n->master_ip, r->master_ip))
+	/* A Sentinel that just re-created the replica does not know its master
+	 * yet ("?", 0): keep what another one said. */
+	if (r->master_port <= 0 || !addr_is_ip(r->master_ip)) {
+		r_master_ip = n->master_ip;
+		r_master_port = n->master_port;
+	}
+	if (n->flags != merged || n->master_port != r_master_port ||
+	    !addr_ip_equal(n->master_ip, r_master_ip))
 		g->generation++;
+	/* Sentinel newly sees the node claim master: our last ROLE answer no
+	 * longer counts until asked again. */
+	if ((merged & ~n->flags) & NODE_ROLE_MASTER)
+		n->role_link_up = 0;
 	n->flags = merged;
-	str_copy(n->master_ip, r->master_ip, sizeof(n->master_ip));
-	n->master_port = r->master_port;
+	if (r_master_ip != n->master_ip) {
+		str_copy(n->master_ip, r_master_ip, sizeof(n->master_ip));
+		n->master_port = r_master_port;
+	}
 	n->priority = r->priority;
 	n->repl_offset = r->repl_offset;
 	n->lag_ms = r->lag_ms;
@@ -300,8 +323,10 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	g->epoch = best->epoch;
 	g->confirmed = 0;
 	/* ROLE answers were about the old configuration. */
-	for (size_t i = 0; i < g->nnodes; i++)
+	for (size_t i = 0; i < g->nnodes; i++) {
 		g->nodes[i].role = ROLE_UNKNOWN;
+		g->nodes[i].role_link_up = 0;
+	}
 	g->generation++;
 	return TOPO_NEW_MASTER;
 }
@@ -331,24 +356,55 @@ topo_role_result(struct group *g, const char *ip, int port, enum role_seen role,
 }
 
 int
-topo_node_read_ready(const struct group *g, const struct node *n)
+topo_replica_role(struct group *g, const char *ip, int port, enum role_seen role,
+		  const char *master_ip, int master_port, int link_up, int64_t now)
+{
+	struct node *n = group_find_node(g, ip, port);
+	int changed;
+
+	if (!n)
+		return 0;
+	if (!master_ip || strlen(master_ip) >= sizeof(n->role_master_ip))
+		master_ip = "";
+	changed = n->role != role || n->role_link_up != link_up || n->role_master_port != master_port ||
+		  !addr_ip_equal(n->role_master_ip, master_ip);
+	n->role = role;
+	n->role_at_ms = now;
+	n->role_link_up = role == ROLE_SLAVE && link_up;
+	str_copy(n->role_master_ip, master_ip, sizeof(n->role_master_ip));
+	n->role_master_port = master_port;
+	if (changed)
+		g->generation++;
+	return changed;
+}
+
+int
+topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wall_ms)
 {
 	if (is_master_addr(g, n->ip, n->port))
 		return 0;   /* the master serves reads only with master-reads (caller decides) */
 	if (!n->seen_by)
 		return 0;
-	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED | NODE_ROLE_MASTER))
+	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED))
 		return 0;
 	/* Fenced by our own ROLE check: a node that says master is no replica. */
-	if (n->role == ROLE_MASTER)
+	if (n->role == ROLE_MASTER || !g->master_ip[0])
 		return 0;
-	if (!g->master_ip[0])
+	/* Our own ROLE answer is fresher than Sentinel's view of the link and
+	 * the role (Sentinel asks replicas every 10 s). */
+	if (n->role == ROLE_SLAVE && n->role_link_up && n->role_master_port == g->master_port &&
+	    addr_ip_equal(n->role_master_ip, g->master_ip))
+		return 1;
+	if (n->flags & NODE_ROLE_MASTER)
 		return 0;
 	if (n->master_port == g->master_port && addr_ip_equal(n->master_ip, g->master_ip)) {
 		if (!(n->flags & NODE_LINK_DOWN))
 			return 1;
 		/* Link down because the master is: serve stale reads meanwhile. */
-		return (g->master_flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)) != 0;
+		if (g->master_flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER))
+			return 1;
+		/* Resyncing with the master that just took over. */
+		return g->last_switch.from[0] && now_wall_ms - g->last_switch.at_wall_ms < TOPO_SWITCH_GRACE_MS;
 	}
 	/* Still following the master just replaced (down, or it would not
 	 * have been replaced): serve until Sentinel reconfigures it. */

@@ -16,10 +16,13 @@
  *     as it is.
  * Replicas are read-ready when no Sentinel that lists them sees them down,
  * they report role slave, and they replicate from the current master with
- * the link up. While the master they follow is down (s_down, o_down, a
+ * the link up (Sentinel refreshes a replica's link state only every 10 s:
+ * while it says the link is down, ROLE on the replica itself is asked, and
+ * its answer counts). While the master they follow is down (s_down, o_down, a
  * failover under way, or the master just replaced) a replica whose link is
  * down keeps serving reads, possibly stale, as Redis's
- * replica-serve-stale-data does: a master failure is no read outage. */
+ * replica-serve-stale-data does: a master failure is no read outage; so does
+ * a replica resyncing with a new master just after a switch. */
 #ifndef HASENTINEL_TOPO_H
 #define HASENTINEL_TOPO_H
 
@@ -56,6 +59,10 @@ struct node {
 	/* our own ROLE check */
 	enum role_seen role;     /* what ROLE said last */
 	int64_t role_at_ms;      /* monotonic time of that answer, 0 = never */
+	char role_master_ip[ADDR_IP_MAX];  /* a replica's ROLE: the master it follows */
+	int role_master_port;
+	int role_link_up;        /* ... and its link state is "connected" */
+	void *probe;             /* ROLE probe in flight (reconcile.c's) */
 	int listed_round;        /* internal: listed in the replica list being applied */
 };
 
@@ -157,8 +164,19 @@ enum topo_decision topo_decide(struct topo *t, struct group *g, int64_t now, int
  * changed what HAProxy should look like. */
 int topo_role_result(struct group *g, const char *ip, int port, enum role_seen role, int64_t now);
 
-/* Whether a replica should serve reads. */
-int topo_node_read_ready(const struct group *g, const struct node *n);
+/* Record ROLE on a replica node: its role, the master it follows and
+ * whether its link is connected. Returns 1 when something changed. */
+int topo_replica_role(struct group *g, const char *ip, int port, enum role_seen role,
+		      const char *master_ip, int master_port, int link_up, int64_t now);
+
+/* Whether a replica should serve reads at wall clock now_wall_ms. */
+int topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wall_ms);
+
+/* For this long after a switch a replica resyncing with the new master
+ * (link down, following it) keeps serving reads: Sentinel reports a replica's
+ * link state only every 10 s, and the data it serves is as fresh as at the
+ * switch. */
+#define TOPO_SWITCH_GRACE_MS 10000
 
 /* Whether the group has a usable decision (some view counted). */
 int topo_group_frozen(const struct topo *t, const struct group *g, int64_t now);

@@ -7,6 +7,8 @@
 #include "topo.h"
 
 #define TTL 3000
+/* a wall clock well after every switch these tests make */
+#define LATER (TOPO_SWITCH_GRACE_MS + 1000000)
 
 static struct topo t;
 
@@ -170,39 +172,39 @@ START_TEST(test_replicas_and_read_ready)
 	topo_replicas_end(g, 0);
 	ck_assert_int_eq(g->replicas_known, 1);
 	ck_assert_uint_eq(g->nnodes, 2);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 1);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001), LATER), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 0);
 
 	/* link down, role reported master, linked to another master: not ready */
 	r1.flags = NODE_LINK_DOWN;
 	topo_replica_update(g, 0, &r1);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001), LATER), 0);
 	r1.flags = NODE_ROLE_MASTER;
 	topo_replica_update(g, 0, &r1);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001), LATER), 0);
 	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 6999, 0);
 	topo_replica_update(g, 0, &r1);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001), LATER), 0);
 	/* our own ROLE check says master: fenced out of reads */
 	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
 	topo_replica_update(g, 0, &r1);
 	n = group_find_node(g, "127.0.0.1", 7001);
-	ck_assert_int_eq(topo_node_read_ready(g, n), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
 	(void)topo_role_result(g, "127.0.0.1", 7001, ROLE_MASTER, 200);
-	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
 
 	/* the master is down: a replica whose link is down keeps serving reads */
 	r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, NODE_LINK_DOWN);
 	n->role = ROLE_UNKNOWN;
 	topo_replica_update(g, 0, &r1);
-	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_S_DOWN | NODE_O_DOWN, 300);
 	(void)topo_decide(&t, g, 300, 0);
-	ck_assert_int_eq(topo_node_read_ready(g, n), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
 	/* but not when Sentinel sees the replica itself down */
 	r1.flags = NODE_LINK_DOWN | NODE_S_DOWN;
 	topo_replica_update(g, 0, &r1);
-	ck_assert_int_eq(topo_node_read_ready(g, n), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
 
 	/* a replica no Sentinel lists any more is dropped */
 	r1.flags = 0;
@@ -231,16 +233,52 @@ START_TEST(test_reads_during_failover)
 	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
 	r2.flags = NODE_LINK_DOWN;
 	topo_replica_update(g, 0, &r2);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 1);
 	/* the new master is no read server */
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001)), 0);
-	/* reconfigured to the new master, not yet linked, master healthy: out */
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7001), LATER), 0);
+	/* reconfigured to the new master, not yet linked, master healthy: in
+	 * for the grace period after the switch, out after it */
 	r2 = replica("127.0.0.1", 7002, "127.0.0.1", 7001, NODE_LINK_DOWN);
 	topo_replica_update(g, 0, &r2);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), TOPO_SWITCH_GRACE_MS - 1), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 0);
 	r2.flags = 0;
 	topo_replica_update(g, 0, &r2);
-	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002)), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 1);
+}
+END_TEST
+
+START_TEST(test_replica_role_probe)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, NODE_LINK_DOWN);
+	struct node *n;
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	topo_replica_update(g, 0, &r1);
+	n = group_find_node(g, "127.0.0.1", 7001);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* ROLE on the replica: synced with the current master. Sentinel's
+	 * 10 s old "link down" no longer keeps it out. */
+	ck_assert_int_eq(topo_replica_role(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, 200), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	ck_assert_int_eq(topo_replica_role(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, 300), 0);
+	/* following another master, or still syncing: out */
+	(void)topo_replica_role(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 6999, 1, 400);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	(void)topo_replica_role(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, 500);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* Sentinel newly sees it claim master: our answer stops counting */
+	(void)topo_replica_role(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, 600);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	r1.flags = NODE_LINK_DOWN | NODE_ROLE_MASTER;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* and ROLE saying master fences it */
+	(void)topo_replica_role(g, "127.0.0.1", 7001, ROLE_MASTER, "", 0, 0, 700);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	ck_assert_int_eq(topo_replica_role(g, "127.0.0.1", 7999, ROLE_SLAVE, "x", 1, 1, 800), 0);
 }
 END_TEST
 
@@ -260,6 +298,12 @@ START_TEST(test_flags_merged_over_sentinels)
 	ck_assert_uint_eq(n->flags, NODE_S_DOWN);
 	topo_replica_update(g, 0, &r1);
 	ck_assert_uint_eq(n->flags, 0);
+	/* "disconnected" is one Sentinel's own link: it counts only when all say so */
+	r1.flags = NODE_DISCONNECTED;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_uint_eq(n->flags, 0);
+	topo_replica_update(g, 1, &r1);
+	ck_assert_uint_eq(n->flags, NODE_DISCONNECTED);
 }
 END_TEST
 
@@ -351,6 +395,7 @@ topo_suite(void)
 	tcase_add_test(tc, test_replica_seen_by_two);
 	tcase_add_test(tc, test_reads_during_failover);
 	tcase_add_test(tc, test_flags_merged_over_sentinels);
+	tcase_add_test(tc, test_replica_role_probe);
 	tcase_add_test(tc, test_ipv6_equal_forms);
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_remove_and_names);
