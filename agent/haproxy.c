@@ -140,20 +140,6 @@ batch_free(struct hap_batch *b)
 	free(b);
 }
 
-static int
-set_nonblock_cloexec(int fd)
-{
-	int fl;
-
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	fl = fcntl(fd, F_GETFD);
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return -1;
-	return 0;
-}
-
 static void
 conn_close(struct hap_client *hc)
 {
@@ -294,7 +280,7 @@ conn_open(struct hap_client *hc)
 		batch_fail(hc, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (set_nonblock_cloexec(fd) < 0) {
+	if (fd_nonblock_cloexec(fd) < 0) {
 		int e = errno;
 		close(fd);
 		batch_fail(hc, "fcntl: %s", strerror(e));

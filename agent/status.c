@@ -124,20 +124,6 @@ status_parse_request(const char *line, size_t len, struct status_request *out,
 
 /* ------------------------------------------------------------ clients */
 
-static int
-set_nonblock_cloexec(int fd)
-{
-	int fl;
-
-	fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-		return -1;
-	fl = fcntl(fd, F_GETFD);
-	if (fl < 0 || fcntl(fd, F_SETFD, fl | FD_CLOEXEC) < 0)
-		return -1;
-	return 0;
-}
-
 static void
 set_client_state(struct status_client *cl, enum status_client_state s)
 {
@@ -490,7 +476,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 			ev_timer_start(loop, &srv->accept_retry);
 			return;
 		}
-		if (set_nonblock_cloexec(fd) < 0) {
+		if (fd_nonblock_cloexec(fd) < 0) {
 			close(fd);
 			continue;
 		}
@@ -520,7 +506,7 @@ socket_in_use(const struct sockaddr_un *sun, char *err, size_t errlen)
 		return -1;
 	}
 	/* Non-blocking, so a full backlog cannot block start-up. */
-	if (set_nonblock_cloexec(fd) < 0) {
+	if (fd_nonblock_cloexec(fd) < 0) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		close(fd);
 		return -1;
@@ -586,7 +572,7 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return NULL;
 	}
-	if (set_nonblock_cloexec(fd) < 0) {
+	if (fd_nonblock_cloexec(fd) < 0) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		close(fd);
 		return NULL;

@@ -29,6 +29,9 @@ int parse_long(const char *s, long min, long max, long *out)
 /* Copy with truncation, always NUL-terminated; returns strlen(src) like strlcpy. */
 size_t str_copy(char *dst, const char *src, size_t len);
 
+/* O_NONBLOCK (F_SETFL) and FD_CLOEXEC (F_SETFD) on fd. 0 or -1 (errno). */
+int fd_nonblock_cloexec(int fd) __attribute__((warn_unused_result));
+
 /* Milliseconds on CLOCK_MONOTONIC and on CLOCK_REALTIME. */
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);
