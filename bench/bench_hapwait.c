@@ -1,0 +1,224 @@
+/* bench_hapwait: how long until HAProxy routes every group's writes to the
+ * expected master, for the scale part of `make bench`.
+ *
+ *   bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K [-t TIMEOUT_MS]
+ *                 [-i POLL_MS] [-u PID,PID,...]
+ *
+ * The groups are fake_sentinel's (-r 1): group g is "mymaster" when GROUPS
+ * is 1, else "mymaster-g"; its nodes are 127.0.0.1:BASE_PORT+2g+k, k = 0
+ * (the first master) or 1 (the master after one failover). Done means: in
+ * every backend "<group>_write" exactly one slot is ready (admin state not
+ * maint/drain) and it holds 127.0.0.1:BASE_PORT+2g+K.
+ *
+ * It polls "show servers state" on the admin socket every POLL_MS (default
+ * 2) until done or TIMEOUT_MS (default 30000). A socket that does not answer
+ * yet (HAProxy restarting) is retried every millisecond. With -u, SIGUSR1 is
+ * sent to each PID first (fake_sentinel: fail every group over) and t0 is
+ * that moment. Prints one line, wall clock in ms (CLOCK_REALTIME):
+ *   t0 T sock_up T first_ok T done T polls N ok N groups N poll_ms_max X
+ * first_ok is the first poll where at least one group was done. Exit 0 when
+ * done, 1 on timeout (the line still says how far it got). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hapapi.h"
+
+static long long
+wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static double
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+pause_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/* One "show servers state" exchange; the answer in *buf (owned, reused).
+ * -1 when the socket is not there or the answer is cut. */
+static int
+ask(const char *path, char **buf, size_t *cap, size_t *len)
+{
+	struct sockaddr_un sa;
+	static const char cmd[] = "show servers state\n";
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, cmd, sizeof(cmd) - 1) != (ssize_t)(sizeof(cmd) - 1)) {
+		close(fd);
+		return -1;
+	}
+	*len = 0;
+	for (;;) {
+		if (*cap - *len < 65536) {
+			*cap = *cap ? *cap * 2 : 1 << 20;
+			*buf = realloc(*buf, *cap);
+			if (!*buf)
+				exit(1);
+		}
+		r = read(fd, *buf + *len, *cap - *len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		*len += (size_t)r;
+	}
+	close(fd);
+	(*buf)[*len] = '\0';
+	/* A complete answer starts with the format version and ends with an
+	 * empty line. */
+	if (*len < 3 || (*buf)[0] != '1' || memcmp(*buf + *len - 2, "\n\n", 2) != 0)
+		return -1;
+	return 0;
+}
+
+/* Group index of "<prefix>[-g]_write", or -1. */
+static int
+write_group(const char *be, int groups)
+{
+	const char *p;
+	size_t n = strlen(be);
+	char *end;
+	long g;
+
+	if (n < 6 || strcmp(be + n - 6, "_write") != 0 || strncmp(be, "mymaster", 8) != 0)
+		return -1;
+	if (groups == 1)
+		return n == 14 ? 0 : -1;
+	if (be[8] != '-')
+		return -1;
+	p = be + 9;
+	g = strtol(p, &end, 10);
+	if (end == p || strcmp(end, "_write") != 0 || g < 0 || g >= groups)
+		return -1;
+	return (int)g;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *sock = NULL;
+	char *pids = NULL, *buf = NULL;
+	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0;
+	long timeout = 30000, poll_iv = 2;
+	long long t0, sock_up = 0, first_ok = 0, t_done = 0, polls = 0;
+	double start, poll_max = 0;
+	size_t cap = 0, len = 0;
+	int *ready, *good;
+
+	while ((opt = getopt(argc, argv, "s:g:b:k:t:i:u:")) != -1) {
+		switch (opt) {
+		case 's': sock = optarg; break;
+		case 'g': groups = atoi(optarg); break;
+		case 'b': base = atoi(optarg); break;
+		case 'k': k = atoi(optarg); break;
+		case 't': timeout = atol(optarg); break;
+		case 'i': poll_iv = atol(optarg); break;
+		case 'u': pids = optarg; break;
+		default:
+			fprintf(stderr, "usage: bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K "
+				"[-t TIMEOUT_MS] [-i POLL_MS] [-u PID,...]\n");
+			return 2;
+		}
+	}
+	if (!sock || groups < 1 || base < 1 || k < 0 || timeout < 1 || poll_iv < 0) {
+		fprintf(stderr, "bench_hapwait: -s, -g and -b are required\n");
+		return 2;
+	}
+	ready = calloc((size_t)groups, sizeof(*ready));
+	good = calloc((size_t)groups, sizeof(*good));
+	if (!ready || !good)
+		return 1;
+
+	start = mono_ms();
+	t0 = wall_ms();
+	if (pids) {
+		for (char *p = strtok(pids, ","); p; p = strtok(NULL, ","))
+			if (kill((pid_t)atol(p), SIGUSR1) < 0)
+				perror("bench_hapwait: kill");
+	}
+	while (mono_ms() - start < (double)timeout) {
+		struct hap_state st = { 0 };
+		char err[256];
+		double p0 = mono_ms();
+
+		if (ask(sock, &buf, &cap, &len) < 0) {
+			pause_ms(1);
+			continue;
+		}
+		if (!sock_up)
+			sock_up = wall_ms();
+		polls++;
+		if (hap_state_parse(buf, len, &st, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench_hapwait: %s\n", err);
+			hap_state_free(&st);
+			pause_ms(1);
+			continue;
+		}
+		memset(ready, 0, (size_t)groups * sizeof(*ready));
+		memset(good, 0, (size_t)groups * sizeof(*good));
+		for (size_t i = 0; i < st.n; i++) {
+			int g = write_group(st.srv[i].backend, groups);
+
+			if (g < 0 || !hap_server_is_ready(&st.srv[i]))
+				continue;
+			ready[g]++;
+			if (st.srv[i].port == base + 2 * g + k && strcmp(st.srv[i].addr, "127.0.0.1") == 0)
+				good[g] = 1;
+		}
+		hap_state_free(&st);
+		nok = 0;
+		for (int g = 0; g < groups; g++)
+			nok += ready[g] == 1 && good[g];
+		if (mono_ms() - p0 > poll_max)
+			poll_max = mono_ms() - p0;
+		if (nok > 0 && !first_ok)
+			first_ok = wall_ms();
+		if (nok == groups) {
+			t_done = wall_ms();
+			done = 1;
+			break;
+		}
+		if (poll_iv > 0)
+			pause_ms(poll_iv);
+	}
+	printf("t0 %lld sock_up %lld first_ok %lld done %lld polls %lld ok %d groups %d poll_ms_max %.1f\n",
+	       t0, sock_up, first_ok, t_done, polls, nok, groups, poll_max);
+	free(buf);
+	free(ready);
+	free(good);
+	return done ? 0 : 1;
+}
