@@ -274,6 +274,10 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 	size_t idx[HAP_COL_COUNT], need = 0, lineno = 0, col;
 	int have_header = 0, ended = 0, c;
 
+	/* New rows may move the array the index points into. */
+	free(out->index);
+	out->index = NULL;
+	out->nindex = 0;
 	if (!text || !len || !hap_next_line(&pos, end, &line, NULL)) {
 		hap_errf(err, errlen, "show servers state: empty reply");
 		return -1;
@@ -353,6 +357,9 @@ hap_state_free(struct hap_state *st)
 {
 	if (!st)
 		return;
+	free(st->index);
+	st->index = NULL;
+	st->nindex = 0;
 	free(st->srv);
 	st->srv = NULL;
 	st->n = 0;
@@ -370,6 +377,26 @@ hap_state_backend(const struct hap_state *st, const char *backend, size_t *first
 {
 	size_t i, j;
 
+	if (st->index) {
+		size_t lo = 0, hi = st->nindex;
+
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			int c = strcmp(st->index[mid].name, backend);
+
+			if (c == 0) {
+				*first = st->index[mid].first;
+				*count = st->index[mid].count;
+				return 0;
+			}
+			if (c < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		return -1;
+	}
+
 	for (i = 0; i < st->n; i++) {
 		if (strcmp(st->srv[i].backend, backend) != 0)
 			continue;
@@ -380,6 +407,57 @@ hap_state_backend(const struct hap_state *st, const char *backend, size_t *first
 		return 0;
 	}
 	return -1;
+}
+
+static int
+span_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hap_backend_span *)a)->name, ((const struct hap_backend_span *)b)->name);
+}
+
+int
+hap_state_index(struct hap_state *st)
+{
+	struct hap_backend_span *ix;
+	size_t n = 0;
+
+	free(st->index);
+	st->index = NULL;
+	st->nindex = 0;
+	if (st->n == 0)
+		return 0;
+	ix = malloc(st->n * sizeof(*ix));
+	if (!ix)
+		return -1;
+	for (size_t i = 0; i < st->n; i++) {
+		/* The first run of a name wins, as in the scan. */
+		if (n && strcmp(ix[n - 1].name, st->srv[i].backend) == 0) {
+			ix[n - 1].count++;
+			continue;
+		}
+		ix[n].name = st->srv[i].backend;
+		ix[n].first = i;
+		ix[n].count = 1;
+		n++;
+	}
+	/* A name whose rows are not contiguous keeps its first run only. */
+	qsort(ix, n, sizeof(*ix), span_cmp);
+	{
+		size_t w = 0;
+
+		for (size_t r = 0; r < n; r++) {
+			if (w && strcmp(ix[w - 1].name, ix[r].name) == 0) {
+				if (ix[r].first < ix[w - 1].first)
+					ix[w - 1] = ix[r];
+				continue;
+			}
+			ix[w++] = ix[r];
+		}
+		n = w;
+	}
+	st->index = ix;
+	st->nindex = n;
+	return 0;
 }
 
 /* ------------------------------------------------------------ show info */

@@ -398,6 +398,7 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 	switch (d) {
 	case TOPO_NEW_MASTER:
 		g->switch_mono = now_mono_ms();
+		g->switch_acked = 0;
 		rc->stats.switches++;
 		if (g->last_switch.from[0]) {
 			log_info("switch %s %s -> %s epoch %llu", g->name, g->last_switch.from,
@@ -547,6 +548,12 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		if (i < rc->nmeta && rc->meta[i].write_ready) {
 			struct group *g = topo_find(rc->topo, rc->meta[i].group);
 			int64_t ms = now - rc->meta[i].switch_mono;
+
+			/* Only the first time after a decision is a switch's
+			 * latency; later ones put a restarted HAProxy back. */
+			if (!g || g->switch_acked)
+				continue;
+			g->switch_acked = 1;
 
 			rc->stats.last_switch_apply_ms = ms;
 			rc->stats.apply_count++;
@@ -739,6 +746,7 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			log_err("haproxy: cannot parse '%s': %s", cmds[i], perr);
 	}
 
+	(void)hap_state_index(&st);
 	plan_init(&pl);
 	if (rc->run_full) {
 		for (i = 0; i < rc->topo->n; i++) {

@@ -108,6 +108,7 @@ struct group {
 	int dirty;               /* must be reconciled */
 	uint64_t planned_generation;  /* generation when last planned */
 	int64_t switch_mono;     /* when the current master was chosen (monotonic ms) */
+	int switch_acked;        /* HAProxy acknowledged writes to it since */
 	int state_logged;        /* last group state logged (enum in reconcile.c) */
 	void *probe;             /* ROLE probe in flight, reconcile.c's */
 	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */

@@ -68,6 +68,54 @@ parse_str(const char *text, struct hap_state *st, char *err, size_t errlen)
 
 /* ------------------------------------------------------------ show servers state */
 
+/* The index answers exactly as the scan does, for every name, and parsing
+ * more rows drops it (the rows may move). */
+START_TEST(test_state_index)
+{
+	struct hap_state st = { 0 };
+	char err[256] = "", text[65536];
+	size_t off, f1, c1, f2, c2;
+	const char *names[] = { "b9", "b0", "a", "b5", "zz", "nope", "b" };
+	int ra, rb;
+
+	off = (size_t)snprintf(text, sizeof(text), "1\n# be_id be_name srv_id srv_name srv_addr srv_op_state "
+		"srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status "
+		"srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id "
+		"srv_f_forced_id srv_fqdn srv_port srvrecord\n");
+	for (int b = 9; b >= 0; b--)
+		for (int k = 1; k <= 3; k++)
+			off += (size_t)snprintf(text + off, sizeof(text) - off,
+				"%d b%d %d r%d 127.0.0.1 0 5 1 1 1 1 0 0 8 0 0 0 - %d -\n", b, b, k, k, 7000 + k);
+	off += (size_t)snprintf(text + off, sizeof(text) - off,
+		"20 a 1 r1 127.0.0.1 0 5 1 1 1 1 0 0 8 0 0 0 - 1 -\n"
+		"21 zz 1 r1 127.0.0.1 0 5 1 1 1 1 0 0 8 0 0 0 - 1 -\n");
+	ck_assert_int_eq(parse_str(text, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.n, 32);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ck_assert_ptr_null(st.index);
+		ra = hap_state_backend(&st, names[i], &f1, &c1);
+		ck_assert_int_eq(hap_state_index(&st), 0);
+		ck_assert_uint_eq(st.nindex, 12);
+		rb = hap_state_backend(&st, names[i], &f2, &c2);
+		ck_assert_int_eq(ra, rb);
+		if (ra == 0) {
+			ck_assert_uint_eq(f1, f2);
+			ck_assert_uint_eq(c1, c2);
+		}
+		/* parsing again drops the index */
+		ck_assert_int_eq(parse_str("1\n# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state "
+			"srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result "
+			"srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id "
+			"srv_fqdn srv_port srvrecord\n", &st, err, sizeof(err)), 0);
+	}
+	ck_assert_int_eq(hap_state_backend(&st, "b5", &f1, &c1), 0);
+	ck_assert_uint_eq(f1, 12);
+	ck_assert_uint_eq(c1, 3);
+	hap_state_free(&st);
+	ck_assert_ptr_null(st.index);
+}
+END_TEST
+
 START_TEST(test_state_initial)
 {
 	struct hap_state st = { 0 };
@@ -573,6 +621,7 @@ hapapi_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_state_initial);
+	tcase_add_test(tc, test_state_index);
 	tcase_add_test(tc, test_state_ready_flags);
 	tcase_add_test(tc, test_state_unresolved_fqdn);
 	tcase_add_test(tc, test_state_append);
