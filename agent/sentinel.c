@@ -24,6 +24,9 @@ struct sentinel_link {
 	uint64_t rounds;
 	uint64_t events;
 	uint64_t malformed;
+	int64_t malformed_window;     /* start of the current minute of warnings */
+	int malformed_logged;
+	uint64_t malformed_quiet;     /* not logged in the current minute */
 	int round_pending;        /* replies outstanding in the current round */
 };
 
@@ -415,9 +418,26 @@ on_event(struct sentinel_link *sl, const char *chan, size_t chlen, const char *p
 	char line[512];
 
 	if (sev_parse(chan, chlen, payload, plen, &ev) < 0) {
+		int64_t now = now_mono_ms();
+
 		sl->malformed++;
-		log_warn("sentinel %s: malformed event ignored (%zu bytes on channel '%.*s')", sl->addr,
-			 plen, (int)(chlen > 64 ? 64 : chlen), chan);
+		/* A Sentinel that sends garbage must not flood the log: the
+		 * first few per minute, then a count. */
+		if (now - sl->malformed_window >= 60000) {
+			if (sl->malformed_quiet)
+				log_warn("sentinel %s: %llu more malformed events ignored in the last minute",
+					 sl->addr, (unsigned long long)sl->malformed_quiet);
+			sl->malformed_window = now;
+			sl->malformed_logged = 0;
+			sl->malformed_quiet = 0;
+		}
+		if (sl->malformed_logged < 5) {
+			sl->malformed_logged++;
+			log_warn("sentinel %s: malformed event ignored (%zu bytes on channel '%.*s')", sl->addr,
+				 plen, (int)(chlen > 64 ? 64 : chlen), chan);
+		} else {
+			sl->malformed_quiet++;
+		}
 		return;
 	}
 	sl->events++;

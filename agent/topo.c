@@ -385,7 +385,9 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 		return 0;   /* the master serves reads only with master-reads (caller decides) */
 	if (!n->seen_by)
 		return 0;
-	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED))
+	int grace = g->last_switch.from[0] && now_wall_ms - g->last_switch.at_wall_ms < TOPO_SWITCH_GRACE_MS;
+
+	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN))
 		return 0;
 	/* Fenced by our own ROLE check: a node that says master is no replica. */
 	if (n->role == ROLE_MASTER || !g->master_ip[0])
@@ -395,6 +397,12 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 	if (n->role == ROLE_SLAVE && n->role_link_up && n->role_master_port == g->master_port &&
 	    addr_ip_equal(n->role_master_ip, g->master_ip))
 		return 1;
+	/* "disconnected" is a Sentinel's own link to the node. Every Sentinel
+	 * that has just switched re-creates its replicas as disconnected, so
+	 * right after a switch it says nothing about the replica (HAProxy's
+	 * health check on the read backend still catches a dead one). */
+	if ((n->flags & NODE_DISCONNECTED) && !grace)
+		return 0;
 	if (n->flags & NODE_ROLE_MASTER)
 		return 0;
 	if (n->master_port == g->master_port && addr_ip_equal(n->master_ip, g->master_ip)) {
@@ -404,7 +412,7 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 		if (g->master_flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER))
 			return 1;
 		/* Resyncing with the master that just took over. */
-		return g->last_switch.from[0] && now_wall_ms - g->last_switch.at_wall_ms < TOPO_SWITCH_GRACE_MS;
+		return grace;
 	}
 	/* Still following the master just replaced (down, or it would not
 	 * have been replaced): serve until Sentinel reconfigures it. */

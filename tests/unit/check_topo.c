@@ -245,6 +245,15 @@ START_TEST(test_reads_during_failover)
 	r2.flags = 0;
 	topo_replica_update(g, 0, &r2);
 	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 1);
+	/* every Sentinel re-creates its replicas as disconnected when it
+	 * switches: during the grace period that does not take reads away */
+	r2.flags = NODE_DISCONNECTED | NODE_LINK_DOWN;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), TOPO_SWITCH_GRACE_MS - 1), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), LATER), 0);
+	r2.flags = NODE_S_DOWN;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", 7002), TOPO_SWITCH_GRACE_MS - 1), 0);
 }
 END_TEST
 
