@@ -258,7 +258,8 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 	s->cbs.group_updated(s->arg, g);
 }
 
-static void
+/* 0, or -1 when the entry has no usable address (none, too long, bad port). */
+static int
 replica_from_reply(const redisReply *e, struct node *n)
 {
 	const char *ip = kv_str(e, "ip");
@@ -280,6 +281,9 @@ replica_from_reply(const redisReply *e, struct node *n)
 	n->priority = (int)kv_ll(e, "slave-priority", kv_ll(e, "replica-priority", 100));
 	n->repl_offset = kv_ll(e, "slave-repl-offset", 0);
 	n->lag_ms = kv_ll(e, "master-link-down-time", -1);
+	if (!ip || !*ip || strlen(ip) >= sizeof(n->ip) || n->port <= 0 || n->port > 65535)
+		return -1;
+	return 0;
 }
 
 static void
@@ -296,9 +300,7 @@ on_replicas(struct sentinel_link *sl, const char *name, const redisReply *r)
 	for (size_t i = 0; i < r->elements; i++) {
 		struct node n;
 
-		replica_from_reply(r->element[i], &n);
-		if (!n.ip[0] || strlen(kv_str(r->element[i], "ip") ? kv_str(r->element[i], "ip") : "") >= ADDR_IP_MAX ||
-		    n.port <= 0 || n.port > 65535)
+		if (replica_from_reply(r->element[i], &n) < 0)
 			continue;
 		topo_replica_update(g, sl->index, &n);
 	}
