@@ -381,38 +381,34 @@ report_metrics(const struct agent *ag)
 	const struct hap_stats *hs = hap_client_stats(ag->hap);
 	struct sbuf b = { 0 };
 	struct rec_stats rs;
+	struct sentinel_info si[CONF_MAX_SENTINELS];
 	char l1[160], l2[160];
+	int nsi;
 
 	rec_get_stats(ag->rec, &rs);
 	sb_printf(&b, "# HELP hasentinel_up Always 1 while the agent answers.\n# TYPE hasentinel_up gauge\nhasentinel_up 1\n");
 	sb_printf(&b, "# HELP hasentinel_uptime_seconds Seconds since the agent started.\n"
 		  "# TYPE hasentinel_uptime_seconds gauge\nhasentinel_uptime_seconds %.3f\n",
 		  (now_mono_ms() - ag->started_mono_ms) / 1000.0);
+	/* Each Sentinel's state is read once for the three families below. */
+	nsi = sentinels_count(ag->sentinels);
+	for (int i = 0; i < nsi && i < CONF_MAX_SENTINELS; i++)
+		sentinels_info(ag->sentinels, i, &si[i]);
+	if (nsi > CONF_MAX_SENTINELS)
+		nsi = CONF_MAX_SENTINELS;
 	sb_printf(&b, "# HELP hasentinel_sentinel_link_up Command link to the Sentinel is up.\n"
 		  "# TYPE hasentinel_sentinel_link_up gauge\n");
-	for (int i = 0; i < sentinels_count(ag->sentinels); i++) {
-		struct sentinel_info si;
-
-		sentinels_info(ag->sentinels, i, &si);
-		sb_printf(&b, "hasentinel_sentinel_link_up{sentinel=\"%s\"} %d\n", lv(si.addr, l1, sizeof(l1)),
-			  strcmp(si.cmd_state, "up") == 0);
-	}
+	for (int i = 0; i < nsi; i++)
+		sb_printf(&b, "hasentinel_sentinel_link_up{sentinel=\"%s\"} %d\n", lv(si[i].addr, l1, sizeof(l1)),
+			  strcmp(si[i].cmd_state, "up") == 0);
 	sb_printf(&b, "# HELP hasentinel_sentinel_tilt The Sentinel is in TILT mode.\n# TYPE hasentinel_sentinel_tilt gauge\n");
-	for (int i = 0; i < sentinels_count(ag->sentinels); i++) {
-		struct sentinel_info si;
-
-		sentinels_info(ag->sentinels, i, &si);
-		sb_printf(&b, "hasentinel_sentinel_tilt{sentinel=\"%s\"} %d\n", lv(si.addr, l1, sizeof(l1)), si.tilt);
-	}
+	for (int i = 0; i < nsi; i++)
+		sb_printf(&b, "hasentinel_sentinel_tilt{sentinel=\"%s\"} %d\n", lv(si[i].addr, l1, sizeof(l1)), si[i].tilt);
 	sb_printf(&b, "# HELP hasentinel_sentinel_events_total Events received from the Sentinel.\n"
 		  "# TYPE hasentinel_sentinel_events_total counter\n");
-	for (int i = 0; i < sentinels_count(ag->sentinels); i++) {
-		struct sentinel_info si;
-
-		sentinels_info(ag->sentinels, i, &si);
-		sb_printf(&b, "hasentinel_sentinel_events_total{sentinel=\"%s\"} %llu\n", lv(si.addr, l1, sizeof(l1)),
-			  (unsigned long long)si.events);
-	}
+	for (int i = 0; i < nsi; i++)
+		sb_printf(&b, "hasentinel_sentinel_events_total{sentinel=\"%s\"} %llu\n", lv(si[i].addr, l1, sizeof(l1)),
+			  (unsigned long long)si[i].events);
 	sb_printf(&b, "# HELP hasentinel_haproxy_link_up The last runtime API batch was answered.\n"
 		  "# TYPE hasentinel_haproxy_link_up gauge\nhasentinel_haproxy_link_up %d\n", hs->state == HAP_LINK_UP);
 	sb_printf(&b, "# HELP hasentinel_haproxy_commands_total Runtime API commands sent to change state.\n"
