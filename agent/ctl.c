@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "metrics.h"
 #include "status.h"
 #include "util.h"
 
@@ -52,24 +54,6 @@ on_sigint(int sig)
 	got_sigint = 1;
 }
 
-/* Every command the daemon answers, for `help`. The daemon decides what
- * exists: an unknown command is its "unknown command" error, not ours. */
-static const struct {
-	const char *synopsis, *what;
-} command_help[] = {
-	{ "status", "daemon, Sentinel links, HAProxy link and every master" },
-	{ "topology [MASTER]", "each master and its replicas as a tree, with Sentinels' views" },
-	{ "sentinels", "Sentinel links: state, tilt, last answer, events seen" },
-	{ "haproxy", "runtime API link, counters and the last commands sent" },
-	{ "events [N]", "the last N events, one per line" },
-	{ "timeline [MASTER]", "failovers stage by stage, with offsets and deltas" },
-	{ "metrics", "Prometheus text exposition, printed as is" },
-	{ "resync", "query every Sentinel again and reconcile HAProxy now" },
-	{ "check", "OK, or one problem per line and exit 1" },
-	{ "subscribe", "print events as they happen, until EOF or Ctrl-C" },
-	{ "help", "this text" },
-};
-
 static void
 usage(FILE *f)
 {
@@ -82,11 +66,15 @@ usage(FILE *f)
 		"  -p, --pretty         with --json: indent it\n"
 		"  -t, --timeout MS     connect and answer deadline (default %d)\n"
 		"  -h, --help           this text\n"
+		"      --list WHAT      print the names of the daemon's status commands,\n"
+		"                       config keys or metric families (WHAT: commands,\n"
+		"                       config-keys, metrics), one per line\n"
 		"\n"
 		"commands:\n",
 		CTL_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
-	for (size_t i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++)
-		fprintf(f, "  %-20s %s\n", command_help[i].synopsis, command_help[i].what);
+	/* The daemon's own table (status.h): what it answers is what is listed. */
+	for (size_t i = 0; i < status_ncommands; i++)
+		fprintf(f, "  %-20s %s\n", status_commands[i].synopsis, status_commands[i].help);
 	fprintf(f,
 		"\n"
 		"exit: 0 ok, 1 the daemon answered an error (check: a problem), 2 usage,\n"
@@ -1300,6 +1288,27 @@ print_human(const char *cmd, const json_t *root)
 
 /* ------------------------------------------------------------ main */
 
+/* --list WHAT: the names in one of the tables the daemon is built from,
+ * one per line (for scripts and the documentation test). Exit code. */
+static int
+list_names(const char *what)
+{
+	if (strcmp(what, "commands") == 0) {
+		for (size_t i = 0; i < status_ncommands; i++)
+			printf("%s\n", status_commands[i].name);
+	} else if (strcmp(what, "config-keys") == 0) {
+		for (size_t i = 0; config_keys[i]; i++)
+			printf("%s\n", config_keys[i]);
+	} else if (strcmp(what, "metrics") == 0) {
+		for (size_t i = 0; i < metrics_nfamilies; i++)
+			printf("%s\n", metrics_family_names[i]);
+	} else {
+		ctl_err("--list: expected commands, config-keys or metrics, got '%s'", what);
+		return CTL_EXIT_USAGE;
+	}
+	return fflush(stdout) == 0 ? CTL_EXIT_OK : CTL_EXIT_ERROR;
+}
+
 struct opts {
 	const char *socket;
 	int json, pretty;
@@ -1317,6 +1326,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "pretty", no_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "list", required_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	size_t off = 0;
@@ -1348,6 +1358,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'h':
 			usage(stdout);
 			exit(CTL_EXIT_OK);
+		case 'L':
+			exit(list_names(optarg));
 		default:
 			usage(stderr);
 			return -1;

@@ -10,8 +10,294 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "log.h"
+#include "notify.h"
+#include "tk.h"
 #include "util.h"
+
+/* ------------------------------------------------------------ families */
+
+#define METRICS_NAME(id, type, help) "hasentinel_" #id,
+const char *const metrics_family_names[] = {
+	METRIC_FAMILIES(METRICS_NAME)
+};
+#undef METRICS_NAME
+const size_t metrics_nfamilies = sizeof(metrics_family_names) / sizeof(metrics_family_names[0]);
+
+/* What the emitters read: gathered once per rendering. */
+struct mctx {
+	const struct agent *ag;
+	const struct hap_stats *hs;
+	struct rec_stats rs;
+	struct sentinel_info si[CONF_MAX_SENTINELS];
+	int nsi;
+	char l1[160], l2[160];   /* label values */
+};
+
+/* Label values: escape backslash, quote and newline. Names here are HAProxy-
+ * safe already, but Sentinel addresses come from the network. */
+static const char *
+lv(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Emitters: the samples of one family (name is its full name). -1 when the
+ * family has nothing to report and is left out, header included. */
+#define METRICS_EMIT_DECL(id, type, help) \
+	static int emit_##id(struct tk_buf *b, const char *name, struct mctx *m);
+METRIC_FAMILIES(METRICS_EMIT_DECL)
+#undef METRICS_EMIT_DECL
+
+static const struct {
+	const char *type, *help;
+	int (*emit)(struct tk_buf *b, const char *name, struct mctx *m);
+} families[] = {
+#define METRICS_ENTRY(id, type, help) { type, help, emit_##id },
+	METRIC_FAMILIES(METRICS_ENTRY)
+#undef METRICS_ENTRY
+};
+
+static int
+emit_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	(void)m;
+	tk_buf_printf(b, "%s 1\n", name);
+	return 0;
+}
+
+static int
+emit_uptime_seconds(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	tk_buf_printf(b, "%s %.3f\n", name, (now_mono_ms() - m->ag->started_mono_ms) / 1000.0);
+	return 0;
+}
+
+static int
+emit_sentinel_link_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	for (int i = 0; i < m->nsi; i++)
+		tk_buf_printf(b, "%s{sentinel=\"%s\"} %d\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
+			      strcmp(m->si[i].cmd_state, "up") == 0);
+	return 0;
+}
+
+static int
+emit_sentinel_tilt(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	for (int i = 0; i < m->nsi; i++)
+		tk_buf_printf(b, "%s{sentinel=\"%s\"} %d\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
+			      m->si[i].tilt);
+	return 0;
+}
+
+static int
+emit_sentinel_events_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	for (int i = 0; i < m->nsi; i++)
+		tk_buf_printf(b, "%s{sentinel=\"%s\"} %llu\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
+			      (unsigned long long)m->si[i].events);
+	return 0;
+}
+
+static int
+emit_haproxy_link_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	tk_buf_printf(b, "%s %d\n", name, m->hs->state == HAP_LINK_UP);
+	return 0;
+}
+
+static int
+emit_counter(struct tk_buf *b, const char *name, uint64_t v)
+{
+	tk_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+	return 0;
+}
+
+static int
+emit_haproxy_commands_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_counter(b, name, m->rs.commands_sent);
+}
+
+static int
+emit_haproxy_commands_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_counter(b, name, m->rs.commands_failed);
+}
+
+static int
+emit_haproxy_reloads_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_counter(b, name, m->rs.reloads_seen);
+}
+
+static int
+emit_resyncs_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_counter(b, name, m->rs.full_runs);
+}
+
+static int
+emit_drift_corrections_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_counter(b, name, m->rs.drift_corrections);
+}
+
+static int
+emit_switch_apply_seconds(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	for (int i = 0; i < REC_APPLY_BUCKETS; i++) {
+		if (i < REC_APPLY_BUCKETS - 1)
+			tk_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, rec_apply_bounds[i],
+				      (unsigned long long)m->rs.apply_buckets[i]);
+		else
+			tk_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+				      (unsigned long long)m->rs.apply_buckets[i]);
+	}
+	tk_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, m->rs.apply_sum_s, name,
+		      (unsigned long long)m->rs.apply_count);
+	return 0;
+}
+
+static int
+emit_failovers_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++)
+		tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(t->groups[i]->name, m->l1, sizeof(m->l1)),
+			      t->groups[i]->nswitches);
+	return 0;
+}
+
+static int
+emit_master_config_epoch(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++)
+		tk_buf_printf(b, "%s{master=\"%s\"} %llu\n", name, lv(t->groups[i]->name, m->l1, sizeof(m->l1)),
+			      (unsigned long long)t->groups[i]->epoch);
+	return 0;
+}
+
+static int
+emit_write_ready(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+
+		if (g->hap_known)
+			tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(g->name, m->l1, sizeof(m->l1)),
+				      g->hap_write_ready[0] != '\0');
+	}
+	return 0;
+}
+
+static int
+emit_read_ready(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+
+		if (g->hap_known)
+			tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(g->name, m->l1, sizeof(m->l1)),
+				      g->hap_read_ready);
+	}
+	return 0;
+}
+
+static int
+emit_group_state(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+		enum group_state cur = rec_group_state(m->ag->rec, g);
+
+		for (int st = GS_OK; st <= GS_FROZEN; st++)
+			tk_buf_printf(b, "%s{master=\"%s\",state=\"%s\"} %d\n", name,
+				      lv(g->name, m->l1, sizeof(m->l1)),
+				      lv(group_state_name((enum group_state)st), m->l2, sizeof(m->l2)),
+				      (int)cur == st);
+	}
+	return 0;
+}
+
+static int
+emit_notify_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	struct notify_stats ns;
+
+	if (!m->ag->notify)
+		return -1;
+	notifier_stats(m->ag->notify, &ns);
+	return emit_counter(b, name, ns.started);
+}
+
+static int
+emit_notify_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	struct notify_stats ns;
+
+	if (!m->ag->notify)
+		return -1;
+	notifier_stats(m->ag->notify, &ns);
+	return emit_counter(b, name, ns.failed + ns.timed_out + ns.dropped);
+}
+
+char *
+metrics_render(const struct agent *ag)
+{
+	struct tk_buf b = { 0 };
+	struct mctx *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->ag = ag;
+	m->hs = hap_client_stats(ag->hap);
+	rec_get_stats(ag->rec, &m->rs);
+	/* Each Sentinel's state is read once for the per-Sentinel families. */
+	m->nsi = sentinels_count(ag->sentinels);
+	if (m->nsi > CONF_MAX_SENTINELS)
+		m->nsi = CONF_MAX_SENTINELS;
+	for (int i = 0; i < m->nsi; i++)
+		sentinels_info(ag->sentinels, i, &m->si[i]);
+	for (size_t f = 0; f < metrics_nfamilies; f++) {
+		const char *name = metrics_family_names[f];
+		size_t mark = b.len;
+
+		tk_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, families[f].help, name,
+			      families[f].type);
+		if (families[f].emit(&b, name, m) < 0 && !b.failed) {
+			b.len = mark;       /* nothing to report: no header either */
+			b.p[mark] = '\0';
+		}
+	}
+	free(m);
+	return tk_buf_steal(&b);
+}
 
 struct mclient {
 	struct metrics_server *ms;

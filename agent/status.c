@@ -66,6 +66,15 @@ struct status_server {
 	unsigned long next_id;
 };
 
+/* ------------------------------------------------------------ commands */
+
+#define STATUS_CMD_ENTRY(name, synopsis, help) { #name, synopsis, help },
+const struct status_command status_commands[] = {
+	STATUS_COMMANDS(STATUS_CMD_ENTRY)
+};
+#undef STATUS_CMD_ENTRY
+const size_t status_ncommands = sizeof(status_commands) / sizeof(status_commands[0]);
+
 /* ------------------------------------------------------------ parser */
 
 static int
