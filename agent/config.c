@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tk.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -331,18 +332,21 @@ conf_set_str(struct config *c, const struct conf_key *k, const char *v,
 
 	switch (k->type) {
 	case T_HAPSOCK:
-		if (!*v || v[0] == '/' || !strchr(v, ':')) {
-			if (strlen(v) >= CONF_SUN_PATH_MAX)
-				return conf_err(err, errlen, loc, k,
-						"unix socket path longer than %zu bytes",
-						CONF_SUN_PATH_MAX - 1);
-		} else {
-			char host[CONF_HOST_MAX];
-			int port;
+		/* The one rule for this address (tk_sockaddr_parse): what passes
+		 * here is what the HAProxy client connects to. */
+		if (*v) {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+			char why[128];
 
-			if (addr_parse(v, host, sizeof(host), &port) < 0)
+			if (v[0] != '/' && !strchr(v, ':'))
 				return conf_err(err, errlen, loc, k,
-						"expected a unix socket path or HOST:PORT, got '%s'",
+						"'%s' is a relative path: give the unix socket's "
+						"absolute path, or IP:PORT",
+						conf_show(show, sizeof(show), v));
+			if (tk_sockaddr_parse(v, &ss, &sl, why, sizeof(why)) < 0)
+				return v[0] == '/' ? conf_err(err, errlen, loc, k, "%s", why) :
+				       conf_err(err, errlen, loc, k, "%s, got '%s'", why,
 						conf_show(show, sizeof(show), v));
 		}
 		break;
