@@ -36,6 +36,8 @@
 #define CONF_MASTERS_MAX 1024
 #define CONF_SHOW_MAX    64              /* bytes of a bad value quoted back */
 #define CONF_ENV_PREFIX  "HASENTINEL_"
+#define CONF_WORD_SEPS   " \t\r\v\f\n"   /* between words: conf_is_ws() and newline */
+#define CONF_LIST_SEPS   "," CONF_WORD_SEPS   /* between list items */
 
 /* sizeof(sun_path), without a variable */
 #define CONF_SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -388,31 +390,25 @@ conf_set_sentinel(struct config *c, const struct conf_key *k, const char *v,
 		  const struct conf_loc *loc, char *err, size_t errlen)
 {
 	char tok[CONF_HOST_MAX + 16], host[CONF_HOST_MAX], show[CONF_SHOW_MAX + 8];
+	size_t n;
 	int any = 0;
 
 	if (c->sentinels_src != loc->src) {
 		c->nsentinels = 0;
 		c->sentinels_src = loc->src;
 	}
-	for (const char *p = v;;) {
-		size_t n;
+	for (const char *p = v, *end = v + strlen(v), *t; tk_token(&p, end, CONF_LIST_SEPS, &t, &n);) {
 		int port;
 
-		while (*p == ',' || conf_is_ws(*p) || *p == '\n')
-			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, ", \t\r\n\v\f");
 		any = 1;
 		if (n >= sizeof(tok)) {
-			memcpy(tok, p, sizeof(tok) - 1);
+			memcpy(tok, t, sizeof(tok) - 1);
 			tok[sizeof(tok) - 1] = '\0';
 			return conf_err(err, errlen, loc, k, "expected HOST:PORT, got '%s'",
 					conf_show(show, sizeof(show), tok));
 		}
-		memcpy(tok, p, n);
+		memcpy(tok, t, n);
 		tok[n] = '\0';
-		p += n;
 		if (addr_parse(tok, host, sizeof(host), &port) < 0)
 			return conf_err(err, errlen, loc, k, "expected HOST:PORT, got '%s'",
 					conf_show(show, sizeof(show), tok));
@@ -441,22 +437,12 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 		const struct conf_loc *loc, char *err, size_t errlen)
 {
 	char words[3][CONF_NAME_MAX], show[CONF_SHOW_MAX + 8];
-	const char *end = e + len, *p = e;
+	const char *end = e + len, *p = e, *w;
 	struct conf_master *m;
+	size_t n;
 	int nw = 0;
 
-	for (;;) {
-		const char *w;
-		size_t n;
-
-		while (p < end && (conf_is_ws(*p) || *p == '\n'))
-			p++;
-		if (p == end)
-			break;
-		w = p;
-		while (p < end && !conf_is_ws(*p) && *p != '\n')
-			p++;
-		n = (size_t)(p - w);
+	while (tk_token(&p, end, CONF_WORD_SEPS, &w, &n)) {
 		if (nw == 3)
 			goto usage;
 		if (n >= CONF_NAME_MAX)
@@ -495,10 +481,8 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 	}
 	if (c->nmasters >= CONF_MASTERS_MAX)
 		return conf_err(err, errlen, loc, k, "too many masters (max %d)", CONF_MASTERS_MAX);
-	m = realloc(c->masters, sizeof(*m) * (size_t)(c->nmasters + 1));
-	if (!m)
+	if (tk_grow(&c->masters, &c->masters_cap, (size_t)c->nmasters + 1, sizeof(*c->masters)) < 0)
 		return conf_err(err, errlen, loc, k, "out of memory");
-	c->masters = m;
 	m = &c->masters[c->nmasters++];
 	memset(m, 0, sizeof(*m));
 	str_copy(m->name, words[0], sizeof(m->name));
@@ -510,7 +494,6 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 usage:
 	{
 		char entry[CONF_SHOW_MAX + 1];
-		size_t n;
 
 		while (len && (conf_is_ws(*e) || *e == '\n')) {
 			e++;
@@ -532,28 +515,25 @@ static int
 conf_set_master(struct config *c, const struct conf_key *k, const char *v,
 		const struct conf_loc *loc, char *err, size_t errlen)
 {
+	size_t n;
 	int any = 0;
 
 	if (c->masters_src != loc->src) {
 		free(c->masters);
 		c->masters = NULL;
 		c->nmasters = 0;
+		c->masters_cap = 0;
 		c->masters_src = loc->src;
 	}
-	for (const char *p = v;;) {
-		size_t n = strcspn(p, ";");
-		size_t i;
+	for (const char *p = v, *end = v + strlen(v), *e; tk_token(&p, end, ";", &e, &n);) {
+		const char *q = e, *w;
+		size_t wn;
 
-		for (i = 0; i < n && (conf_is_ws(p[i]) || p[i] == '\n'); i++)
-			;
-		if (i < n) {
-			if (conf_add_master(c, k, p, n, loc, err, errlen) < 0)
-				return -1;
-			any = 1;
-		}
-		if (!p[n])
-			break;
-		p += n + 1;
+		if (!tk_token(&q, e + n, CONF_WORD_SEPS, &w, &wn))
+			continue;   /* a blank entry */
+		if (conf_add_master(c, k, e, n, loc, err, errlen) < 0)
+			return -1;
+		any = 1;
 	}
 	if (!any)
 		return conf_err(err, errlen, loc, k,

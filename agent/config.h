@@ -58,6 +58,7 @@ struct config {
 	 * with backends named by the formats below. */
 	struct conf_master *masters;    /* owned array */
 	int nmasters;
+	size_t masters_cap;             /* internal to config.c: allocated entries */
 	char *write_backend_format;     /* write-backend-format, default "%s_write" */
 	char *read_backend_format;      /* read-backend-format, default "%s_read" */
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk.h"
+
 /* A bound on what one "show servers state" may add: a runaway or hostile
  * reply must not make the daemon allocate without limit. */
 #define HAP_STATE_MAX_ROWS 100000
@@ -86,18 +88,15 @@ hap_is_blank(const char *s, size_t len)
 static int
 hap_next_field(struct hap_span *rest, struct hap_span *field)
 {
-	while (rest->len && (*rest->p == ' ' || *rest->p == '\t')) {
-		rest->p++;
-		rest->len--;
-	}
-	if (!rest->len)
+	const char *p = rest->p, *end = rest->p + rest->len;
+
+	if (!tk_token(&p, end, " \t", &field->p, &field->len)) {
+		rest->p = end;
+		rest->len = 0;
 		return 0;
-	field->p = rest->p;
-	while (rest->len && *rest->p != ' ' && *rest->p != '\t') {
-		rest->p++;
-		rest->len--;
 	}
-	field->len = (size_t)(rest->p - field->p);
+	rest->len = (size_t)(end - p);
+	rest->p = p;
 	return 1;
 }
 
@@ -201,18 +200,9 @@ hap_state_header(const struct hap_span *line, size_t idx[HAP_COL_COUNT], size_t 
 static int
 hap_state_grow(struct hap_state *out)
 {
-	struct hap_server *n;
-	size_t cap;
+	size_t need = out->n + 1 < HAP_STATE_MIN_CAP ? HAP_STATE_MIN_CAP : out->n + 1;
 
-	if (out->n < out->cap)
-		return 0;
-	cap = out->cap ? out->cap * 2 : HAP_STATE_MIN_CAP;
-	n = realloc(out->srv, cap * sizeof(*n));
-	if (!n)
-		return -1;
-	out->srv = n;
-	out->cap = cap;
-	return 0;
+	return tk_grow(&out->srv, &out->cap, need, sizeof(*out->srv));
 }
 
 /* One data row; the fields of interest are in f[] (by column). */

@@ -169,19 +169,26 @@ tk_buf_free(struct tk_buf *b)
 
 /* ------------------------------------------------------------ tokenizer */
 
+/* strchr() would also match the NUL: a NUL byte in the span is text. */
+static int
+is_sep(const char *seps, char ch)
+{
+	return ch != '\0' && strchr(seps, ch) != NULL;
+}
+
 int
 tk_token(const char **p, const char *end, const char *seps, const char **tok, size_t *len)
 {
 	const char *s = *p, *t;
 
-	while (s < end && *s && strchr(seps, *s))
+	while (s < end && is_sep(seps, *s))
 		s++;
-	if (s >= end || !*s) {
+	if (s >= end) {
 		*p = s;
 		return 0;
 	}
 	t = s;
-	while (s < end && *s && !strchr(seps, *s))
+	while (s < end && !is_sep(seps, *s))
 		s++;
 	*tok = t;
 	*len = (size_t)(s - t);

@@ -62,7 +62,9 @@ void tk_buf_free(struct tk_buf *b);
 
 /* The next token of [*p, end): separators (any byte of seps) are skipped,
  * then the token runs to the next separator or end. *tok and *len describe
- * it, *p moves past it. 1 when a token was found, 0 at the end. */
+ * it, *p moves past it. 1 when a token was found, 0 at the end. The span is
+ * bytes, not a C string: a NUL in it is part of a token (for a C string s,
+ * end is s + strlen(s)). */
 int tk_token(const char **p, const char *end, const char *seps, const char **tok, size_t *len);
 
 /* Blanks as config files and requests know them (no newline). */

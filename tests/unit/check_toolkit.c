@@ -128,6 +128,17 @@ START_TEST(test_token)
 	ck_assert_int_eq(tk_token(&p, t + 5, TK_BLANKS, &t, &n), 1);
 	ck_assert_uint_eq(n, 1);
 	ck_assert_int_eq(*t, 't');
+	/* A NUL inside the span is a byte of a token. */
+	{
+		static const char nul[] = { 'a', '\0', 'b', ' ', 'c' };
+
+		p = nul;
+		ck_assert_int_eq(tk_token(&p, nul + sizeof(nul), " ", &t, &n), 1);
+		ck_assert_uint_eq(n, 3);
+		ck_assert_int_eq(tk_token(&p, nul + sizeof(nul), " ", &t, &n), 1);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_int_eq(*t, 'c');
+	}
 	/* Empty and all separators. */
 	p = "";
 	ck_assert_int_eq(tk_token(&p, p, TK_BLANKS, &t, &n), 0);
