@@ -1,9 +1,7 @@
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,9 +304,9 @@ struct mclient {
 	ev_timer timer;
 	char req[METRICS_REQ_MAX];
 	size_t reqlen;
-	char *out;
-	size_t outlen, outoff;
-	struct mclient *next;
+	struct tk_buf out;         /* the response; sent from outoff */
+	size_t outoff;
+	struct tk_list link;       /* in metrics_server.clients */
 };
 
 struct metrics_server {
@@ -317,35 +315,28 @@ struct metrics_server {
 	ev_io io;
 	metrics_render_fn render;
 	void *arg;
-	struct mclient *clients;
+	struct tk_list clients;
 	int nclients;
 };
 
 static void
 client_free(struct mclient *c)
 {
-	struct mclient **pp;
-
-	for (pp = &c->ms->clients; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+	tk_list_del(&c->link);
 	ev_io_stop(c->ms->loop, &c->io);
 	ev_timer_stop(c->ms->loop, &c->timer);
 	close(c->fd);
 	c->ms->nclients--;
-	free(c->out);
+	tk_buf_free(&c->out);
 	free(c);
 }
 
 static void
 respond(struct mclient *c)
 {
+	static const char not_found[] = "not found: try GET /metrics\n";
 	char *body = NULL;
 	const char *status = "404 Not Found", *ctype = "text/plain";
-	size_t blen, hlen;
-	char head[256];
 
 	if (strncmp(c->req, "GET /metrics ", 13) == 0 || strncmp(c->req, "GET /metrics\r", 13) == 0) {
 		body = c->ms->render(c->ms->arg);
@@ -356,26 +347,15 @@ respond(struct mclient *c)
 			status = "500 Internal Server Error";
 		}
 	}
-	if (!body)
-		body = strdup("not found: try GET /metrics\n");
-	if (!body) {
-		client_free(c);
-		return;
-	}
-	blen = strlen(body);
-	hlen = (size_t)snprintf(head, sizeof(head),
-				"HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				status, ctype, blen);
-	c->out = malloc(hlen + blen);
-	if (!c->out) {
-		free(body);
-		client_free(c);
-		return;
-	}
-	memcpy(c->out, head, hlen);
-	memcpy(c->out + hlen, body, blen);
+	tk_buf_printf(&c->out,
+		      "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		      status, ctype, strlen(body ? body : not_found));
+	tk_buf_puts(&c->out, body ? body : not_found);
 	free(body);
-	c->outlen = hlen + blen;
+	if (c->out.failed) {
+		client_free(c);
+		return;
+	}
 	ev_io_stop(c->ms->loop, &c->io);
 	ev_io_set(&c->io, c->fd, EV_WRITE);
 	ev_io_start(c->ms->loop, &c->io);
@@ -409,7 +389,7 @@ client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (revents & EV_WRITE) {
-		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		n = send(c->fd, c->out.p + c->outoff, c->out.len - c->outoff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -417,7 +397,7 @@ client_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->outoff += (size_t)n;
-		if (c->outoff == c->outlen)
+		if (c->outoff == c->out.len)
 			client_free(c);
 	}
 }
@@ -458,8 +438,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_init(&c->timer, client_timeout, METRICS_TIMEOUT_MS / 1000.0, 0.);
 	c->timer.data = c;
 	ev_timer_start(loop, &c->timer);
-	c->next = ms->clients;
-	ms->clients = c;
+	tk_list_push(&ms->clients, &c->link);
 	ms->nclients++;
 }
 
@@ -478,15 +457,7 @@ metrics_server_new(struct ev_loop *loop, const char *addr, metrics_render_fn ren
 		snprintf(err, errlen, "metrics-listen: expected IP:PORT, got '%s'", addr);
 		return NULL;
 	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in6);
-	} else {
+	if (tk_sockaddr_ip(host, port, &ss, &sl) < 0) {
 		snprintf(err, errlen, "metrics-listen: '%s' is not an IP address", host);
 		return NULL;
 	}
@@ -509,6 +480,7 @@ metrics_server_new(struct ev_loop *loop, const char *addr, metrics_render_fn ren
 	}
 	ms->loop = loop;
 	ms->fd = fd;
+	tk_list_init(&ms->clients);
 	ms->render = render;
 	ms->arg = arg;
 	ev_io_init(&ms->io, accept_cb, fd, EV_READ);
@@ -522,8 +494,8 @@ metrics_server_free(struct metrics_server *ms)
 {
 	if (!ms)
 		return;
-	while (ms->clients)
-		client_free(ms->clients);
+	while (!tk_list_empty(&ms->clients))
+		client_free(tk_container_of(ms->clients.next, struct mclient, link));
 	ev_io_stop(ms->loop, &ms->io);
 	close(ms->fd);
 	free(ms);
