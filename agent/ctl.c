@@ -10,7 +10,6 @@
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -22,13 +21,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "metrics.h"
 #include "status.h"
+#include "tk.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -113,29 +112,26 @@ ms_left(int64_t deadline)
 static int
 ctl_connect(const char *path, int64_t deadline, char *err, size_t errlen)
 {
-	struct sockaddr_un sun;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	int fd, rc;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "path too long");
+	if (tk_sockaddr_unix(path, &sa, &salen) < 0) {
+		snprintf(err, errlen, "%s", *path ? "path too long" : "empty path");
 		return -1;
 	}
-	str_copy(sun.sun_path, path, sizeof(sun.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) < 0) {
+	if (fd_nonblock_cloexec(fd) < 0) {
 		snprintf(err, errlen, "fcntl: %s", strerror(errno));
 		close(fd);
 		return -1;
 	}
 	for (;;) {
-		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
+		rc = connect(fd, (struct sockaddr *)&sa, salen);
 		if (rc == 0)
 			return fd;
 		if (errno == EINTR)
@@ -229,20 +225,17 @@ read_line(struct reader *rd, int64_t deadline, char **line, char *err, size_t er
 			return READ_LINE;
 		}
 		if (rd->cap - rd->len < 4096) {
-			size_t ncap = rd->cap ? rd->cap * 2 : 65536;
-			char *nb;
+			/* 64 KiB first, then doubling, up to CTL_REPLY_MAX. */
+			size_t need = rd->cap ? rd->cap * 2 : 65536;
 
-			if (ncap > CTL_REPLY_MAX) {
+			if (need > CTL_REPLY_MAX) {
 				snprintf(err, errlen, "answer too long");
 				return READ_ERROR;
 			}
-			nb = realloc(rd->buf, ncap);
-			if (!nb) {
+			if (tk_grow(&rd->buf, &rd->cap, need, 1) < 0) {
 				snprintf(err, errlen, "out of memory");
 				return READ_ERROR;
 			}
-			rd->buf = nb;
-			rd->cap = ncap;
 		}
 		r = recv(rd->fd, rd->buf + rd->len, rd->cap - rd->len - 1, 0);
 		if (r > 0) {
@@ -402,15 +395,8 @@ table_row(struct table *t, ...)
 {
 	va_list ap;
 
-	if (t->nrow == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 8;
-		void *nb = realloc(t->cells, ncap * sizeof(*t->cells));
-
-		if (!nb)
-			return;
-		t->cells = nb;
-		t->cap = ncap;
-	}
+	if (tk_grow(&t->cells, &t->cap, t->nrow + 1, sizeof(*t->cells)) < 0)
+		return;
 	va_start(ap, t);
 	for (size_t c = 0; c < t->ncol; c++) {
 		const char *v = va_arg(ap, const char *);
