@@ -263,23 +263,6 @@ conf_err(char *err, size_t errlen, const struct conf_loc *loc,
 	return -1;
 }
 
-/* A message with no location (config_finish, config_load_file). */
-static int conf_msg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-conf_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Check a backend name format: exactly one %s, no other %, only characters
  * HAProxy accepts in names, and room for a master name. 0 or -1. */
 static int
@@ -859,9 +842,9 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 
 	if (conf_read_file(path, CONF_FILE_MAX, &buf, &n, &why) < 0) {
 		if (why)
-			return conf_msg(err, errlen, "%s: %s (max %d bytes)", path, why,
+			return tk_errf(err, errlen, "%s: %s (max %d bytes)", path, why,
 					CONF_FILE_MAX);
-		return conf_msg(err, errlen, "%s: %s", path, strerror(errno));
+		return tk_errf(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	rc = config_parse_buffer(c, path, buf, n, err, errlen);
 	conf_wipe(buf, n);
@@ -904,9 +887,9 @@ conf_read_secret(const char *key, const char *path, char **pass, char *err, size
 
 	if (conf_read_file(path, CONF_SECRET_MAX, &buf, &n, &why) < 0) {
 		if (why)
-			return conf_msg(err, errlen, "%s: %s: larger than %d bytes", key, path,
+			return tk_errf(err, errlen, "%s: %s: larger than %d bytes", key, path,
 					CONF_SECRET_MAX);
-		return conf_msg(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+		return tk_errf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
 	}
 	if (n && buf[n - 1] == '\n') {
 		buf[--n] = '\0';
@@ -916,11 +899,11 @@ conf_read_secret(const char *key, const char *path, char **pass, char *err, size
 	if (memchr(buf, '\0', n)) {
 		conf_wipe(buf, n);
 		free(buf);
-		return conf_msg(err, errlen, "%s: %s: contains a NUL byte", key, path);
+		return tk_errf(err, errlen, "%s: %s: contains a NUL byte", key, path);
 	}
 	if (!n) {
 		free(buf);
-		return conf_msg(err, errlen, "%s: %s: is empty", key, path);
+		return tk_errf(err, errlen, "%s: %s: is empty", key, path);
 	}
 	conf_str_free(pass);
 	*pass = buf;
@@ -935,13 +918,13 @@ conf_finish_auth(const char *who, char *user, char **pass, const char *file,
 
 	snprintf(key, sizeof(key), "%s-password-file", who);
 	if (*pass && file)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"%s-password and %s-password-file are both set; use only one",
 				who, who);
 	if (file && conf_read_secret(key, file, pass, err, errlen) < 0)
 		return -1;
 	if (user && !*pass)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"%s-user is set but %s-password (or %s-password-file) is not",
 				who, who, who);
 	return 0;
@@ -951,10 +934,10 @@ int
 config_finish(struct config *c, char *err, size_t errlen)
 {
 	if (c->nsentinels < 1)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"no sentinel configured: set sentinel (or HASENTINEL_SENTINEL)");
 	if (!c->haproxy_socket)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"haproxy-socket is not set (or HASENTINEL_HAPROXY_SOCKET)");
 	if (conf_finish_auth("sentinel", c->sentinel_user, &c->sentinel_password,
 			     c->sentinel_password_file, err, errlen) < 0)
@@ -963,20 +946,20 @@ config_finish(struct config *c, char *err, size_t errlen)
 			     c->redis_password_file, err, errlen) < 0)
 		return -1;
 	if (!c->write_backend_format || conf_format_ok(c->write_backend_format) < 0)
-		return conf_msg(err, errlen, "write-backend-format: invalid format");
+		return tk_errf(err, errlen, "write-backend-format: invalid format");
 	if (!c->read_backend_format ||
 	    (*c->read_backend_format && conf_format_ok(c->read_backend_format) < 0))
-		return conf_msg(err, errlen, "read-backend-format: invalid format");
+		return tk_errf(err, errlen, "read-backend-format: invalid format");
 	if (!c->syslog_ident || !*c->syslog_ident)
-		return conf_msg(err, errlen, "syslog-ident: must not be empty");
+		return tk_errf(err, errlen, "syslog-ident: must not be empty");
 	if (c->notify_exec && c->notify_exec[0] != '/')
-		return conf_msg(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
+		return tk_errf(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
 	if (c->metrics_listen) {
 		char host[CONF_HOST_MAX];
 		int port;
 
 		if (addr_parse(c->metrics_listen, host, sizeof(host), &port) < 0 || !addr_is_ip(host))
-			return conf_msg(err, errlen, "metrics-listen: expected IP:PORT, got '%s'",
+			return tk_errf(err, errlen, "metrics-listen: expected IP:PORT, got '%s'",
 					c->metrics_listen);
 	}
 	return 0;

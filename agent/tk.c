@@ -306,3 +306,39 @@ tk_list_del(struct tk_list *e)
 	e->next->prev = e->prev;
 	e->prev = e->next = e;
 }
+
+/* ------------------------------------------------------------ rings */
+
+size_t
+tk_ring_push(size_t *head, size_t *count, size_t cap)
+{
+	size_t slot = *head;
+
+	*head = (*head + 1) % cap;
+	if (*count < cap)
+		(*count)++;
+	return slot;
+}
+
+size_t
+tk_ring_at(size_t head, size_t count, size_t cap, size_t i)
+{
+	if (i >= count)
+		return TK_RING_NONE;
+	return (head + cap - 1 - i) % cap;
+}
+
+/* ------------------------------------------------------------ errors */
+
+int
+tk_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}

@@ -5,7 +5,9 @@
  *   struct tk_buf      string builder: bounded and formatted appends
  *   tk_token           tokenizer over a span of text
  *   tk_sockaddr_*      IP literal + port, or a unix path, -> sockaddr
- *   struct tk_list     intrusive doubly linked list */
+ *   struct tk_list     intrusive doubly linked list
+ *   tk_ring_*          slot arithmetic of fixed-size rings (newest first)
+ *   tk_errf            "0 or -1 with err" in one call */
 #ifndef HASENTINEL_TK_H
 #define HASENTINEL_TK_H
 
@@ -111,5 +113,24 @@ void tk_list_del(struct tk_list *e);
 #define tk_list_for_each_safe(pos, tmp, head) \
 	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head); \
 	     (pos) = (tmp), (tmp) = (pos)->next)
+
+/* ------------------------------------------------------------ rings */
+
+/* A ring of cap slots kept by the caller as head (the next slot to write)
+ * and count (slots in use, at most cap). */
+#define TK_RING_NONE ((size_t)-1)
+
+/* The slot to write next; head and count advance (the oldest entry is
+ * overwritten once the ring is full). */
+size_t tk_ring_push(size_t *head, size_t *count, size_t cap);
+/* The slot of the i-th newest entry (0: the newest), or TK_RING_NONE when
+ * there are not that many. */
+size_t tk_ring_at(size_t head, size_t count, size_t cap, size_t i);
+
+/* ------------------------------------------------------------ errors */
+
+/* Format into err (when err and errlen are set) and return -1, so a
+ * failure is "return tk_errf(err, errlen, ...);". */
+int tk_errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

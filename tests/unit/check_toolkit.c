@@ -239,6 +239,34 @@ START_TEST(test_list)
 }
 END_TEST
 
+START_TEST(test_ring)
+{
+	size_t head = 0, count = 0, slots[5];
+
+	ck_assert_uint_eq(tk_ring_at(head, count, 3, 0), TK_RING_NONE);
+	for (int i = 0; i < 5; i++)
+		slots[i] = tk_ring_push(&head, &count, 3);
+	ck_assert_uint_eq(slots[0], 0);
+	ck_assert_uint_eq(slots[2], 2);
+	ck_assert_uint_eq(slots[3], 0);   /* full: the oldest is overwritten */
+	ck_assert_uint_eq(count, 3);
+	ck_assert_uint_eq(tk_ring_at(head, count, 3, 0), slots[4]);
+	ck_assert_uint_eq(tk_ring_at(head, count, 3, 1), slots[3]);
+	ck_assert_uint_eq(tk_ring_at(head, count, 3, 2), slots[2]);
+	ck_assert_uint_eq(tk_ring_at(head, count, 3, 3), TK_RING_NONE);
+}
+END_TEST
+
+START_TEST(test_errf)
+{
+	char err[8];
+
+	ck_assert_int_eq(tk_errf(err, sizeof(err), "bad %d", 12345), -1);
+	ck_assert_str_eq(err, "bad 123");
+	ck_assert_int_eq(tk_errf(NULL, 0, "x"), -1);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -254,6 +282,8 @@ main(void)
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_sockaddr);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_ring);
+	tcase_add_test(tc, test_errf);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
