@@ -71,12 +71,52 @@ static const struct {
 #undef METRICS_ENTRY
 };
 
+/* One sample per Sentinel / per master group: {sentinel="..."} v. */
+static void
+per_sentinel(struct tk_buf *b, const char *name, struct mctx *m,
+	     unsigned long long (*val)(const struct sentinel_info *si))
+{
+	for (int i = 0; i < m->nsi; i++)
+		tk_buf_printf(b, "%s{sentinel=\"%s\"} %llu\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
+			      val(&m->si[i]));
+}
+
+/* known_only: only groups whose HAProxy state is known. */
+static void
+per_group(struct tk_buf *b, const char *name, struct mctx *m, int known_only,
+	  unsigned long long (*val)(const struct group *g))
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+
+		if (!known_only || g->hap_known)
+			tk_buf_printf(b, "%s{master=\"%s\"} %llu\n", name, lv(g->name, m->l1, sizeof(m->l1)),
+				      val(g));
+	}
+}
+
+static int
+emit_value(struct tk_buf *b, const char *name, unsigned long long v)
+{
+	tk_buf_printf(b, "%s %llu\n", name, v);
+	return 0;
+}
+
+static unsigned long long si_link_up(const struct sentinel_info *si) { return strcmp(si->cmd_state, "up") == 0; }
+static unsigned long long si_tilt(const struct sentinel_info *si) { return (unsigned long long)si->tilt; }
+static unsigned long long si_events(const struct sentinel_info *si) { return (unsigned long long)si->events; }
+static unsigned long long g_switches(const struct group *g) { return (unsigned long long)g->nswitches; }
+static unsigned long long g_epoch(const struct group *g) { return (unsigned long long)g->epoch; }
+static unsigned long long g_write_ready(const struct group *g) { return g->hap_write_ready[0] != '\0'; }
+static unsigned long long g_read_ready(const struct group *g) { return (unsigned long long)g->hap_read_ready; }
+
 static int
 emit_up(struct tk_buf *b, const char *name, struct mctx *m)
 {
 	(void)m;
-	tk_buf_printf(b, "%s 1\n", name);
-	return 0;
+	return emit_value(b, name, 1);
 }
 
 static int
@@ -89,72 +129,58 @@ emit_uptime_seconds(struct tk_buf *b, const char *name, struct mctx *m)
 static int
 emit_sentinel_link_up(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	for (int i = 0; i < m->nsi; i++)
-		tk_buf_printf(b, "%s{sentinel=\"%s\"} %d\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
-			      strcmp(m->si[i].cmd_state, "up") == 0);
+	per_sentinel(b, name, m, si_link_up);
 	return 0;
 }
 
 static int
 emit_sentinel_tilt(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	for (int i = 0; i < m->nsi; i++)
-		tk_buf_printf(b, "%s{sentinel=\"%s\"} %d\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
-			      m->si[i].tilt);
+	per_sentinel(b, name, m, si_tilt);
 	return 0;
 }
 
 static int
 emit_sentinel_events_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	for (int i = 0; i < m->nsi; i++)
-		tk_buf_printf(b, "%s{sentinel=\"%s\"} %llu\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
-			      (unsigned long long)m->si[i].events);
+	per_sentinel(b, name, m, si_events);
 	return 0;
 }
 
 static int
 emit_haproxy_link_up(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	tk_buf_printf(b, "%s %d\n", name, m->hs->state == HAP_LINK_UP);
-	return 0;
-}
-
-static int
-emit_counter(struct tk_buf *b, const char *name, uint64_t v)
-{
-	tk_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
-	return 0;
+	return emit_value(b, name, m->hs->state == HAP_LINK_UP);
 }
 
 static int
 emit_haproxy_commands_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	return emit_counter(b, name, m->rs.commands_sent);
+	return emit_value(b, name, m->rs.commands_sent);
 }
 
 static int
 emit_haproxy_commands_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	return emit_counter(b, name, m->rs.commands_failed);
+	return emit_value(b, name, m->rs.commands_failed);
 }
 
 static int
 emit_haproxy_reloads_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	return emit_counter(b, name, m->rs.reloads_seen);
+	return emit_value(b, name, m->rs.reloads_seen);
 }
 
 static int
 emit_resyncs_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	return emit_counter(b, name, m->rs.full_runs);
+	return emit_value(b, name, m->rs.full_runs);
 }
 
 static int
 emit_drift_corrections_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	return emit_counter(b, name, m->rs.drift_corrections);
+	return emit_value(b, name, m->rs.drift_corrections);
 }
 
 static int
@@ -176,52 +202,28 @@ emit_switch_apply_seconds(struct tk_buf *b, const char *name, struct mctx *m)
 static int
 emit_failovers_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	const struct topo *t = &m->ag->topo;
-
-	for (size_t i = 0; i < t->n; i++)
-		tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(t->groups[i]->name, m->l1, sizeof(m->l1)),
-			      t->groups[i]->nswitches);
+	per_group(b, name, m, 0, g_switches);
 	return 0;
 }
 
 static int
 emit_master_config_epoch(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	const struct topo *t = &m->ag->topo;
-
-	for (size_t i = 0; i < t->n; i++)
-		tk_buf_printf(b, "%s{master=\"%s\"} %llu\n", name, lv(t->groups[i]->name, m->l1, sizeof(m->l1)),
-			      (unsigned long long)t->groups[i]->epoch);
+	per_group(b, name, m, 0, g_epoch);
 	return 0;
 }
 
 static int
 emit_write_ready(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	const struct topo *t = &m->ag->topo;
-
-	for (size_t i = 0; i < t->n; i++) {
-		const struct group *g = t->groups[i];
-
-		if (g->hap_known)
-			tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(g->name, m->l1, sizeof(m->l1)),
-				      g->hap_write_ready[0] != '\0');
-	}
+	per_group(b, name, m, 1, g_write_ready);
 	return 0;
 }
 
 static int
 emit_read_ready(struct tk_buf *b, const char *name, struct mctx *m)
 {
-	const struct topo *t = &m->ag->topo;
-
-	for (size_t i = 0; i < t->n; i++) {
-		const struct group *g = t->groups[i];
-
-		if (g->hap_known)
-			tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(g->name, m->l1, sizeof(m->l1)),
-				      g->hap_read_ready);
-	}
+	per_group(b, name, m, 1, g_read_ready);
 	return 0;
 }
 
@@ -251,7 +253,7 @@ emit_notify_total(struct tk_buf *b, const char *name, struct mctx *m)
 	if (!m->ag->notify)
 		return -1;
 	notifier_stats(m->ag->notify, &ns);
-	return emit_counter(b, name, ns.started);
+	return emit_value(b, name, ns.started);
 }
 
 static int
@@ -262,7 +264,7 @@ emit_notify_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
 	if (!m->ag->notify)
 		return -1;
 	notifier_stats(m->ag->notify, &ns);
-	return emit_counter(b, name, ns.failed + ns.timed_out + ns.dropped);
+	return emit_value(b, name, ns.failed + ns.timed_out + ns.dropped);
 }
 
 char *

@@ -143,11 +143,27 @@ report_status(const struct agent *ag)
 
 /* ---------------------------------------------------------------- commands */
 
-static const char *
-arg_or_null(const struct status_request *req)
-{
-	return req->arg[0] ? req->arg : NULL;
-}
+/* What a command handler gets: the agent, the client (for subscribe) and
+ * the request's argument (NULL when there is none). */
+struct cmd_req {
+	struct agent *ag;
+	struct status_client *cl;
+	const char *arg;
+};
+
+/* One handler per entry of STATUS_COMMANDS (status.h): cmd_NAME. */
+#define REPORT_CMD_DECL(name, synopsis, help) static json_t *cmd_##name(const struct cmd_req *r);
+STATUS_COMMANDS(REPORT_CMD_DECL)
+#undef REPORT_CMD_DECL
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(const struct cmd_req *r);
+} report_cmds[] = {
+#define REPORT_CMD_ENTRY(name, synopsis, help) { #name, cmd_##name },
+	STATUS_COMMANDS(REPORT_CMD_ENTRY)
+#undef REPORT_CMD_ENTRY
+};
 
 static json_t *
 error_json(const char *fmt, ...)
@@ -162,8 +178,10 @@ error_json(const char *fmt, ...)
 }
 
 static json_t *
-topology_json(const struct agent *ag, const char *master)
+cmd_topology(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
+	const char *master = r->arg;
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < ag->topo.n; i++)
@@ -177,8 +195,9 @@ topology_json(const struct agent *ag, const char *master)
 }
 
 static json_t *
-haproxy_detail_json(const struct agent *ag)
+cmd_haproxy(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
 	json_t *o = haproxy_json(ag), *cmds = json_array();
 	struct rec_stats rs;
 
@@ -210,8 +229,10 @@ report_event_json(const struct jevent *e)
 }
 
 static json_t *
-events_json(const struct agent *ag, const char *arg)
+cmd_events(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
+	const char *arg = r->arg;
 	long n = 50;
 	json_t *arr = json_array();
 
@@ -230,8 +251,10 @@ events_json(const struct agent *ag, const char *arg)
 }
 
 static json_t *
-timeline_json(const struct agent *ag, const char *master)
+cmd_timeline(const struct cmd_req *req)
 {
+	const struct agent *ag = req->ag;
+	const char *master = req->arg;
 	json_t *arr = json_array();
 
 	/* Oldest first. */
@@ -275,8 +298,9 @@ timeline_json(const struct agent *ag, const char *master)
 }
 
 static json_t *
-check_json(const struct agent *ag)
+cmd_check(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
 	const struct hap_stats *hs = hap_client_stats(ag->hap);
 	json_t *problems = json_array();
 	int usable = sentinels_usable(ag->sentinels);
@@ -308,6 +332,73 @@ check_json(const struct agent *ag)
 	return json_pack("{s:b, s:i, s:o}", "ok", n == 0, "exit_code", n ? 1 : 0, "problems", problems);
 }
 
+static json_t *
+cmd_status(const struct cmd_req *r)
+{
+	return report_status(r->ag);
+}
+
+static json_t *
+cmd_sentinels(const struct cmd_req *r)
+{
+	return json_pack("{s:i, s:o}", "usable", sentinels_usable(r->ag->sentinels),
+			 "sentinels", sentinels_json(r->ag));
+}
+
+static json_t *
+cmd_metrics(const struct cmd_req *r)
+{
+	char *text = report_metrics(r->ag);
+	json_t *o;
+
+	if (!text)
+		return error_json("out of memory");
+	o = json_pack("{s:s, s:s}", "content_type", "text/plain; version=0.0.4", "text", text);
+	free(text);
+	return o;
+}
+
+static json_t *
+cmd_resync(const struct cmd_req *r)
+{
+	log_info("resync requested on the status socket");
+	sentinels_resync(r->ag->sentinels);
+	rec_tick(r->ag->rec);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *
+cmd_subscribe(const struct cmd_req *r)
+{
+	status_client_stream(r->cl);
+	return json_null();
+}
+
+static json_t *
+cmd_help(const struct cmd_req *r)
+{
+	json_t *arr = json_array();
+
+	(void)r;
+	for (size_t i = 0; i < status_ncommands; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
+			"name", status_commands[i].name,
+			"synopsis", status_commands[i].synopsis,
+			"help", status_commands[i].help));
+	return json_pack("{s:o}", "commands", arr);
+}
+
+json_t *
+report_handle(void *arg, struct status_client *cl, const struct status_request *req)
+{
+	struct cmd_req r = { arg, cl, req->arg[0] ? req->arg : NULL };
+
+	for (size_t i = 0; i < sizeof(report_cmds) / sizeof(report_cmds[0]); i++)
+		if (strcmp(req->cmd, report_cmds[i].name) == 0)
+			return report_cmds[i].fn(&r);
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- metrics */
 
 char *
@@ -320,133 +411,4 @@ char *
 report_metrics_cb(void *arg)
 {
 	return report_metrics(arg);
-}
-
-/* One handler per entry of STATUS_COMMANDS (status.h): cmd_NAME. arg is
- * the request's argument, NULL when there is none. */
-#define REPORT_CMD_DECL(name, synopsis, help) \
-	static json_t *cmd_##name(struct agent *ag, struct status_client *cl, const char *arg);
-STATUS_COMMANDS(REPORT_CMD_DECL)
-#undef REPORT_CMD_DECL
-
-static const struct {
-	const char *name;
-	json_t *(*fn)(struct agent *ag, struct status_client *cl, const char *arg);
-} report_cmds[] = {
-#define REPORT_CMD_ENTRY(name, synopsis, help) { #name, cmd_##name },
-	STATUS_COMMANDS(REPORT_CMD_ENTRY)
-#undef REPORT_CMD_ENTRY
-};
-
-static json_t *
-cmd_status(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	(void)arg;
-	return report_status(ag);
-}
-
-static json_t *
-cmd_topology(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	return topology_json(ag, arg);
-}
-
-static json_t *
-cmd_sentinels(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	(void)arg;
-	return json_pack("{s:i, s:o}", "usable", sentinels_usable(ag->sentinels), "sentinels", sentinels_json(ag));
-}
-
-static json_t *
-cmd_haproxy(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	(void)arg;
-	return haproxy_detail_json(ag);
-}
-
-static json_t *
-cmd_events(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	return events_json(ag, arg);
-}
-
-static json_t *
-cmd_timeline(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	return timeline_json(ag, arg);
-}
-
-static json_t *
-cmd_check(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	(void)arg;
-	return check_json(ag);
-}
-
-static json_t *
-cmd_metrics(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	char *text = report_metrics(ag);
-	json_t *o;
-
-	(void)cl;
-	(void)arg;
-	if (!text)
-		return error_json("out of memory");
-	o = json_pack("{s:s, s:s}", "content_type", "text/plain; version=0.0.4", "text", text);
-	free(text);
-	return o;
-}
-
-static json_t *
-cmd_resync(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)cl;
-	(void)arg;
-	log_info("resync requested on the status socket");
-	sentinels_resync(ag->sentinels);
-	rec_tick(ag->rec);
-	return json_pack("{s:b}", "ok", 1);
-}
-
-static json_t *
-cmd_subscribe(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	(void)ag;
-	(void)arg;
-	status_client_stream(cl);
-	return json_null();
-}
-
-static json_t *
-cmd_help(struct agent *ag, struct status_client *cl, const char *arg)
-{
-	json_t *arr = json_array();
-
-	(void)ag;
-	(void)cl;
-	(void)arg;
-	for (size_t i = 0; i < status_ncommands; i++)
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
-			"name", status_commands[i].name,
-			"synopsis", status_commands[i].synopsis,
-			"help", status_commands[i].help));
-	return json_pack("{s:o}", "commands", arr);
-}
-
-json_t *
-report_handle(void *arg, struct status_client *cl, const struct status_request *req)
-{
-	for (size_t i = 0; i < sizeof(report_cmds) / sizeof(report_cmds[0]); i++)
-		if (strcmp(req->cmd, report_cmds[i].name) == 0)
-			return report_cmds[i].fn(arg, cl, arg_or_null(req));
-	return NULL;
 }
