@@ -120,14 +120,9 @@ ctl_connect(const char *path, int64_t deadline, char *err, size_t errlen)
 		snprintf(err, errlen, "%s", *path ? "path too long" : "empty path");
 		return -1;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (fd_nonblock_cloexec(fd) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
 		return -1;
 	}
 	for (;;) {
@@ -831,25 +826,33 @@ print_topology_master(const json_t *m)
 	print_views(json_object_get(m, "sentinel_views"));
 }
 
+/* Each object of root[key] printed by one, a blank line between them;
+ * none_msg when there is none. -1 when root[key] is not an array. */
 static int
-print_topology(const json_t *root)
+print_each(const json_t *root, const char *key, void (*one)(const json_t *o), const char *none_msg)
 {
-	const json_t *masters = json_object_get(root, "masters");
+	const json_t *arr = json_object_get(root, key);
 	size_t i, n = 0;
-	json_t *m;
+	json_t *o;
 
-	if (!json_is_array(masters))
+	if (!json_is_array(arr))
 		return -1;
-	json_array_foreach(masters, i, m) {
-		if (!json_is_object(m))
+	json_array_foreach(arr, i, o) {
+		if (!json_is_object(o))
 			continue;
 		if (n++)
 			putchar('\n');
-		print_topology_master(m);
+		one(o);
 	}
 	if (n == 0)
-		printf("no masters\n");
+		printf("%s\n", none_msg);
 	return CTL_EXIT_OK;
+}
+
+static int
+print_topology(const json_t *root)
+{
+	return print_each(root, "masters", print_topology_master, "no masters");
 }
 
 /* --- sentinels */
@@ -1163,22 +1166,7 @@ out:
 static int
 print_timelines(const json_t *root)
 {
-	const json_t *arr = json_object_get(root, "timelines");
-	size_t i, n = 0;
-	json_t *tl;
-
-	if (!json_is_array(arr))
-		return -1;
-	json_array_foreach(arr, i, tl) {
-		if (!json_is_object(tl))
-			continue;
-		if (n++)
-			putchar('\n');
-		print_timeline(tl);
-	}
-	if (n == 0)
-		printf("no failovers recorded\n");
-	return CTL_EXIT_OK;
+	return print_each(root, "timelines", print_timeline, "no failovers recorded");
 }
 
 /* --- metrics, resync, check */

@@ -486,17 +486,12 @@ static int
 socket_in_use(const char *path, const struct sockaddr_storage *sa, socklen_t salen,
 	      char *err, size_t errlen)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	/* Non-blocking, so a full backlog cannot block start-up. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	/* Non-blocking, so a full backlog cannot block start-up. */
-	if (fd_nonblock_cloexec(fd) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
 		return -1;
 	}
 	rc = connect(fd, (const struct sockaddr *)sa, salen);
@@ -553,14 +548,9 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 		return NULL;
 	}
 
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	if (fd_nonblock_cloexec(fd) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
 		return NULL;
 	}
 	/* The socket is born with the right mode (single-threaded: the umask
