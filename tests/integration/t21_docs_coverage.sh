@@ -22,7 +22,7 @@ export LC_ALL
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "${top_srcdir:-$here/../..}" && pwd)
 main_c=$top/agent/main.c
-ctl_c=$top/agent/ctl.c
+ctl_c=$top/ctl/ctl.c
 conf_man=$top/doc/hasentinel.conf.5
 conf_example=$top/doc/hasentinel.conf.example
 daemon_man=$top/doc/hasentinel.8
@@ -146,7 +146,7 @@ longopts() {
 }
 
 letters=$(optletters "$ctl_c")
-[ -n "$letters" ] || miss "no getopt_long option string found in agent/ctl.c"
+[ -n "$letters" ] || miss "no getopt_long option string found in ctl/ctl.c"
 for l in $letters; do
 	has_option_item "$ctl_man" "-$l" || miss "hasentinelctl option -$l is not an item of doc/hasentinelctl.1"
 done
