@@ -67,27 +67,27 @@ declare -A ITEMS=()
 for f in "$conf_man" "$daemon_man" "$ctl_man"; do
 	ITEMS[$f]=$(items "$f")
 done
-page_items() {
-	printf '%s\n' "${ITEMS[$1]}"
-}
+# The readers below take them as a here-string, not from a pipe: a reader
+# that stops at its first match (grep -q, awk's exit) would make the writer
+# of a pipe fail with SIGPIPE, and pipefail would turn a match into a miss.
 
 # True when a tag line of $1 starts with a font macro whose first word is $2
 # (".B key", ".BI key \" ARG\"", ".BR key \" [x]\"").
 has_item() {
-	page_items "$1" | awk -v w="$2" '
+	awk -v w="$2" '
 		$1 ~ /^\.(B|BI|BR|I|IR|IB)$/ {
 			v = $2
 			gsub(/"/, "", v)
 			if (v == w) { found = 1; exit }
 		}
-		END { exit !found }'
+		END { exit !found }' <<<"${ITEMS[$1]}"
 }
 
 # True when a tag line of $1 holds the option $2 ("-c", "--config") as a
 # word of its own: after a space, a quote or a font change (\fP), and
 # followed by a space, a quote, ',', '=' or the end.
 has_option_item() {
-	page_items "$1" | grep -q -E -- "(^|[ \"]|\\\\f[BIRP])$2([ \",=]|\$)"
+	grep -q -E -- "(^|[ \"]|\\\\f[BIRP])$2([ \",=]|\$)" <<<"${ITEMS[$1]}"
 }
 
 # ------------------------------------------------------------ configuration keys
