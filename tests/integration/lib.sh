@@ -638,6 +638,7 @@ hs_start_agent() {
 			echo "$line"
 		done
 	} >"$conf"
+	hs_log "agent: $HASENTINEL"
 	# HS_AGENT_WRAPPER (e.g. "valgrind --log-file=...") runs the agent
 	# under a tool; it execs, so the recorded pid is the agent's.
 	# shellcheck disable=SC2086
