@@ -3,7 +3,8 @@
 # variables set here are read by the tests that source this file (SC2034).
 # shellcheck disable=SC2016,SC2034
 # Helpers for the integration tests (and for `./run demo`): start real
-# redis-server, redis-sentinel, haproxy and hasentinel on 127.0.0.1, wait
+# redis-server, redis-sentinel, haproxy and hasentinel on 127.0.0.1 (or
+# HS_IP, e.g. ::1), wait
 # with deadlines, assert on HAProxy's real state.
 #
 # A test does:
@@ -48,11 +49,12 @@
 #   hs_hap CMD...                     one runtime API command on the admin socket
 #   hs_ready_servers BACKEND          "ip:port" of slots whose admin state is ready, sorted
 #   hs_last_change BACKEND IP:PORT    srv_time_since_last_change of that slot
-#   hs_cli PORT ARGS...               redis-cli -h 127.0.0.1 -p PORT ARGS (3 s deadline)
+#   hs_cli PORT ARGS...               redis-cli -h $HS_IP -p PORT ARGS (3 s deadline)
 #   hs_role_via PORT                  first line of ROLE through PORT (redis or haproxy)
 #   hs_redis_port_of_role ROLE        ports of the lab's live redis-servers with that role
 #   hs_sentinel_master [MASTER]       "ip:port" per the first sentinel that answers
-#   hs_replica_addrs                  "127.0.0.1:port" of the live replicas (ROLE slave), sorted
+#   hs_replica_addrs                  "$HS_IP:port" of the live replicas (ROLE slave), sorted
+#   hs_hostport PORT                  "$HS_IP:PORT", "[$HS_IP]:PORT" for IPv6 (agent config)
 #   hs_wait_applied SECONDS           until write = Sentinel's master and read = the replicas
 #   hs_agent_status                   `hasentinelctl status --json`
 #   hs_agent_names_master IP:PORT     the status JSON names that master for HS_MASTER
@@ -60,6 +62,11 @@
 #
 # Variables (set by the functions above; read them, don't set them, except
 # where noted)
+#   HS_IP                the address every server listens on and is
+#                        monitored at: 127.0.0.1 unless set before sourcing
+#                        this file (::1 runs the lab on IPv6). Addresses in
+#                        "ip:port" form (hs_sentinel_master, hs_ready_servers)
+#                        are then "::1:port", without brackets
 #   HS_TMP               the temp dir (./run demo sets it to .lab)
 #   HS_PID[NAME]         pid of each process still running
 #   HS_PORT[NAME]        port of each redis / sentinel (may be preset for fixed ports)
@@ -100,6 +107,7 @@ fi
 HASENTINELCTL=${HASENTINELCTL:-$(dirname "$HASENTINEL")/hasentinelctl}
 
 HS_MASTER=${HS_MASTER:-mymaster}
+HS_IP=${HS_IP:-127.0.0.1}
 export HS_MASTER
 HS_WRITE_BACKEND=${HS_MASTER}_write
 HS_READ_BACKEND=${HS_MASTER}_read
@@ -385,9 +393,9 @@ hs_cli() {
 	shift
 	# REDISCLI_AUTH keeps the password out of redis-cli's argv.
 	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
-		REDISCLI_AUTH=$HS_REDIS_PASSWORD timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+		REDISCLI_AUTH=$HS_REDIS_PASSWORD timeout 3 redis-cli -h "$HS_IP" -p "$port" "$@" 2>/dev/null
 	else
-		timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+		timeout 3 redis-cli -h "$HS_IP" -p "$port" "$@" 2>/dev/null
 	fi
 }
 
@@ -401,7 +409,7 @@ hs_start_redis() {
 		if [ "$1" != replicaof ] || [ -z "${2:-}" ]; then
 			hs_fail "hs_start_redis: usage: NAME [replicaof PORT]"
 		fi
-		args=(--replicaof 127.0.0.1 "$2")
+		args=(--replicaof "$HS_IP" "$2")
 	fi
 	port=${HS_PORT[$name]:-$(hs_free_port)}
 	HS_PORT[$name]=$port
@@ -413,7 +421,7 @@ hs_start_redis() {
 	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 		printf 'requirepass "%s"\nmasterauth "%s"\n' "$HS_REDIS_PASSWORD" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
 	fi
-	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 \
+	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind "$HS_IP" \
 		--save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no "${args[@]}"
 	hs_register "$name" "$HS_BG_PID"
 	[[ " ${HS_REDIS_NAMES[*]} " == *" $name "* ]] || HS_REDIS_NAMES+=("$name")
@@ -432,12 +440,12 @@ hs_start_sentinel() {
 	if [ ! -f "$conf" ]; then
 		cat >"$conf" <<-EOF
 			port $port
-			bind 127.0.0.1
+			bind $HS_IP
 			daemonize no
 			logfile ""
 			dir $dir
 			sentinel resolve-hostnames no
-			sentinel monitor $HS_MASTER 127.0.0.1 $mport 2
+			sentinel monitor $HS_MASTER $HS_IP $mport 2
 			sentinel down-after-milliseconds $HS_MASTER $HS_DOWN_AFTER_MS
 			sentinel failover-timeout $HS_MASTER $HS_FAILOVER_TIMEOUT_MS
 			sentinel parallel-syncs $HS_MASTER 1
@@ -525,7 +533,7 @@ hs_sentinel_master() {
 # HS_PID[haproxy] is the master. Ports and paths come from the HS_* variables
 # (preset ones are kept: a restart reuses them).
 hs_start_haproxy() {
-	HS_BIND=${HS_BIND:-127.0.0.1}
+	HS_BIND=${HS_BIND:-$HS_IP}
 	HS_WRITE_PORT=${HS_WRITE_PORT:-$(hs_free_port)}
 	HS_READ_PORT=${HS_READ_PORT:-$(hs_free_port)}
 	HS_STATS_PORT=${HS_STATS_PORT:-$(hs_free_port)}
@@ -541,7 +549,7 @@ hs_start_haproxy() {
 }
 
 _hs_port_listening() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	(exec 3<>"/dev/tcp/$HS_IP/$1") 2>/dev/null
 }
 
 _hs_hap_worker_pid() {
@@ -597,7 +605,7 @@ hs_last_change() {
 hs_replica_addrs() {
 	local p
 	for p in $(hs_redis_port_of_role slave); do
-		echo "127.0.0.1:$p"
+		echo "$HS_IP:$p"
 	done | sort
 }
 
@@ -627,7 +635,7 @@ hs_start_agent() {
 	{
 		echo "# written by tests/integration/lib.sh"
 		for n in "${HS_SENTINEL_NAMES[@]}"; do
-			echo "sentinel 127.0.0.1:${HS_PORT[$n]}"
+			echo "sentinel $(hs_hostport "${HS_PORT[$n]}")"
 		done
 		echo "haproxy-socket $HS_ADMIN_SOCKET"
 		echo "status-socket $HS_STATUS_SOCKET"
@@ -645,6 +653,10 @@ hs_start_agent() {
 	_hs_spawn "$HS_TMP/agent.log" ${HS_AGENT_WRAPPER:-} "$HASENTINEL" -c "$conf"
 	hs_register agent "$HS_BG_PID"
 	_hs_wait_started agent "${HS_AGENT_START_S:-5}" 'hs_agent_status'
+}
+
+hs_hostport() {
+	if [[ $HS_IP == *:* ]]; then echo "[$HS_IP]:$1"; else echo "$HS_IP:$1"; fi
 }
 
 hs_agent_status() {
