@@ -83,6 +83,13 @@
 #   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
 #                        requirepass/auth-pass on every sentinel (config files
 #                        only; hs_cli passes it through REDISCLI_AUTH)
+#   HS_ACL=1             (needs HS_REDIS_PASSWORD, then the default user's
+#                        password) the agent's own least-privilege ACL users:
+#                        HS_AGENT_USER with HS_ACL_REDIS_RULES in every
+#                        redis's ACL file (aclfile), with HS_ACL_SENTINEL_RULES
+#                        in every sentinel's config; hs_start_agent adds
+#                        sentinel-user/redis-user and the password file
+#                        (HS_AGENT_PASSWORD, random) to the agent's config
 #
 # Needs bash >= 5 (EPOCHREALTIME), coreutils `timeout`, socat, redis-cli, ss
 # (iproute2; /dev/tcp is the fallback) and jq (status JSON).
@@ -111,6 +118,16 @@ HS_IP=${HS_IP:-127.0.0.1}
 export HS_MASTER
 HS_WRITE_BACKEND=${HS_MASTER}_write
 HS_READ_BACKEND=${HS_MASTER}_read
+
+# The agent's least-privilege ACL users, exactly as README.md ("ACL users")
+# and hasentinel.conf(5) document them (t10_acl_users checks they match).
+# Sentinel: INFO, the SENTINEL subcommands of a resync round, PSUBSCRIBE *.
+HS_ACL_SENTINEL_RULES='resetchannels &* -@all +info +sentinel|masters +sentinel|master +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels +psubscribe'
+# Redis: ROLE only.
+HS_ACL_REDIS_RULES='resetchannels -@all +role'
+HS_ACL=${HS_ACL:-0}
+HS_AGENT_USER=${HS_AGENT_USER:-hasentinel}
+HS_AGENT_PASSWORD=${HS_AGENT_PASSWORD:-}
 
 # Sentinel timings shortened for tests (STYLE.md, Tests).
 HS_DOWN_AFTER_MS=1000
@@ -418,7 +435,14 @@ hs_start_redis() {
 	# With HS_REDIS_PASSWORD the password goes into a config file, never
 	# into argv.
 	: >"$dir/redis.conf"
-	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
+	if [ "$HS_ACL" = 1 ]; then
+		# Users from an ACL file: the default user (the tests, replication,
+		# the Sentinels) and the agent's.
+		_hs_acl_init
+		printf 'aclfile "%s"\nmasterauth "%s"\n' "$dir/users.acl" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
+		printf 'user default on >%s ~* &* +@all\nuser %s on >%s %s\n' "$HS_REDIS_PASSWORD" \
+			"$HS_AGENT_USER" "$HS_AGENT_PASSWORD" "$HS_ACL_REDIS_RULES" >"$dir/users.acl"
+	elif [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 		printf 'requirepass "%s"\nmasterauth "%s"\n' "$HS_REDIS_PASSWORD" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
 	fi
 	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind "$HS_IP" \
@@ -453,6 +477,11 @@ hs_start_sentinel() {
 		if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 			printf 'requirepass "%s"\nsentinel auth-pass %s "%s"\n' "$HS_REDIS_PASSWORD" \
 				"$HS_MASTER" "$HS_REDIS_PASSWORD" >>"$conf"
+		fi
+		if [ "$HS_ACL" = 1 ]; then
+			_hs_acl_init
+			printf 'user %s on >%s %s\n' "$HS_AGENT_USER" "$HS_AGENT_PASSWORD" \
+				"$HS_ACL_SENTINEL_RULES" >>"$conf"
 		fi
 	fi
 	_hs_spawn "$HS_TMP/$name.log" redis-sentinel "$conf"
@@ -642,6 +671,13 @@ hs_start_agent() {
 		echo "resync-interval $HS_RESYNC_MS"
 		echo "log-level debug"
 		echo "master-reads no"
+		if [ "$HS_ACL" = 1 ]; then
+			_hs_acl_init
+			echo "sentinel-user $HS_AGENT_USER"
+			echo "sentinel-password-file $HS_TMP/agent.pw"
+			echo "redis-user $HS_AGENT_USER"
+			echo "redis-password-file $HS_TMP/agent.pw"
+		fi
 		for line in "$@"; do
 			echo "$line"
 		done
@@ -653,6 +689,15 @@ hs_start_agent() {
 	_hs_spawn "$HS_TMP/agent.log" ${HS_AGENT_WRAPPER:-} "$HASENTINEL" -c "$conf"
 	hs_register agent "$HS_BG_PID"
 	_hs_wait_started agent "${HS_AGENT_START_S:-5}" 'hs_agent_status'
+}
+
+# HS_ACL=1: a random password for the agent's users, in $HS_TMP/agent.pw.
+_hs_acl_init() {
+	[ -n "${HS_REDIS_PASSWORD:-}" ] || hs_fail "HS_ACL=1 needs HS_REDIS_PASSWORD (the default user's password)"
+	[ -n "$HS_AGENT_PASSWORD" ] || HS_AGENT_PASSWORD=agent-$RANDOM$RANDOM$RANDOM
+	if [ ! -f "$HS_TMP/agent.pw" ]; then
+		(umask 077 && printf '%s\n' "$HS_AGENT_PASSWORD" >"$HS_TMP/agent.pw")
+	fi
 }
 
 hs_hostport() {
