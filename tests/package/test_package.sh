@@ -108,6 +108,10 @@ if getent group haproxy >/dev/null; then
 fi
 [ ! -e /etc/systemd/system/multi-user.target.wants/hasentinel.service ] ||
 	fail "the unit was enabled on a fresh install"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	SYSTEMD_LOG_LEVEL=notice systemd-analyze verify /lib/systemd/system/hasentinel.service ||
+		fail "systemd-analyze verify rejects the unit"
+fi
 say "installed: user $(id hasentinel), unit installed, not enabled"
 
 say "hasentinel -t (as the user hasentinel) against the installed configuration"
