@@ -5,12 +5,16 @@
 -- made true, and:
 --
 --   lua.hs_hold BACKEND LIMIT_MS   (tcp-request content action)
---       Holds a new connection while BACKEND has no usable server, polling
---       every 2 ms without blocking HAProxy (core.msleep yields), and lets
---       it proceed as soon as a server the agent made ready is usable.
---       After LIMIT_MS it lets it proceed anyway, which closes it as HAProxy
---       does without the action (no server available). With a usable server
---       the action returns at once: one sample fetch per connection.
+--       Holds a new connection while BACKEND has no usable server, looking
+--       again every 2 ms without blocking HAProxy (it yields), and lets it
+--       proceed as soon as a server the agent made ready is usable. After
+--       LIMIT_MS it lets it proceed anyway, which closes it as HAProxy does
+--       without the action (no server available). With a usable server the
+--       action returns at once: one sample fetch per connection.
+--
+--   lua.hs_tick                    (tcp service, on HS_TICK_SOCKET)
+--       The clock of the hold: sends one byte every 2 ms to each held
+--       connection's socket (see "Why a ticker" below).
 --
 --   lua.hasentinel                 (http service)
 --       /hasentinel       the agent's view as one self-contained HTML page
@@ -23,6 +27,7 @@
 -- when the file is loaded:
 --   HS_AGENT_SOCKET   the agent's status socket       (/run/hasentinel/hasentinel.sock)
 --   HS_PLACEHOLDER    address of an empty slot        (127.0.0.1:1)
+--   HS_TICK_SOCKET    the hs_tick service's unix socket (none: core.msleep only)
 --
 -- The JSON decoder below is strict (RFC 8259, no extensions) and bounded in
 -- depth; tests/lua/test_hasentinel.lua tests it with lua5.3.
@@ -33,14 +38,20 @@ local hs = {}
 
 hs.agent_socket = os.getenv("HS_AGENT_SOCKET") or "/run/hasentinel/hasentinel.sock"
 hs.placeholder = os.getenv("HS_PLACEHOLDER") or "127.0.0.1:1"
--- How often a held connection looks again. Not 1: HAProxy 2.6 computes the
--- wake-up of core.msleep(n) from the time of the scheduler pass and checks
--- it after updating the clock when the coroutine yields; a 1 ms sleep is
--- often already "expired" then, and the stream is not woken again until the
--- inspect-delay (measured: lost after 10 to 45 sleeps). 2 ms lost none in
--- 12000 sleeps on a loaded machine; should one be lost anyway, the
--- inspect-delay (= the hold limit) still ends the hold on time.
+-- Why a ticker. In a tcp-request action, HAProxy 2.6 computes the wake-up
+-- of core.msleep(n) from the time of the scheduler pass, and drops it when
+-- it has already passed by the time the coroutine yields (the clock is
+-- updated then). The stream then sleeps until the inspect-delay. Measured
+-- with 2.6.12: with msleep(1), lost after 10 to 45 sleeps; with msleep(2),
+-- none lost on an idle machine, but a held connection missed its release
+-- on a loaded one (load 22). A socket read is woken by an event instead of
+-- a timer, which is never lost; and timers of services and tasks are not
+-- dropped either. So a held connection reads one byte at a time from its
+-- own connection to lua.hs_tick, which sends one every poll_ms. Without
+-- HS_TICK_SOCKET (or when it cannot be reached) the hold falls back to
+-- msleep, and the inspect-delay (= the hold limit) still ends it on time.
 hs.poll_ms = 2
+hs.tick_socket = os.getenv("HS_TICK_SOCKET")
 hs.agent_timeout_s = 2         -- connect, and between two bytes of the answer
 hs.agent_deadline_ms = 3000    -- the whole exchange with the agent
 hs.agent_max_bytes = 4 * 1024 * 1024
@@ -139,6 +150,36 @@ local function hold_settings(backend, limit)
 	return s
 end
 
+-- A connection to the ticker, or nil (then the caller sleeps instead).
+local function tick_open()
+	if not hs.tick_socket or hs.tick_socket == "" then
+		return nil
+	end
+	local sock = core.tcp()
+	sock:settimeout(1)
+	local ok, err = sock:connect("unix@" .. hs.tick_socket)
+	if not ok then
+		warn_once("tick", string.format("hs_hold: cannot reach hs_tick on %s (%s): holding with core.msleep",
+			hs.tick_socket, tostring(err)))
+		sock:close()
+		return nil
+	end
+	return sock
+end
+
+-- Wait about poll_ms: a byte from the ticker, or a sleep. Returns the
+-- socket to use next time (nil once the ticker is gone).
+local function tick_wait(sock)
+	if sock then
+		if sock:receive(1) then
+			return sock
+		end
+		sock:close()
+	end
+	core.msleep(hs.poll_ms)
+	return nil
+end
+
 function hs.hold(txn, backend, limit)
 	-- Fast path: a usable server, the connection proceeds untouched.
 	if txn.f:nbsrv(backend) > 0 then
@@ -149,24 +190,38 @@ function hs.hold(txn, backend, limit)
 		return
 	end
 	local deadline = now_ms() + s.limit_ms
+	local sock = tick_open()
 	while true do
 		-- The client went away or filled the buffer: stop holding (a
 		-- yield would not be allowed any more).
 		if not txn.req:may_recv() then
-			return
+			break
 		end
-		core.msleep(hs.poll_ms)
+		sock = tick_wait(sock)
 		if txn.f:nbsrv(backend) > 0 and hs.ready_with_address(backend) then
-			return
+			break
 		end
 		if now_ms() >= deadline then
-			return
+			break
 		end
+	end
+	if sock then
+		sock:close()
+	end
+end
+
+-- The ticker: one byte every poll_ms to each connected held connection,
+-- until it closes.
+function hs.tick(applet)
+	while true do
+		applet:send("t")
+		core.msleep(hs.poll_ms)
 	end
 end
 
 if core then
 	core.register_action("hs_hold", { "tcp-req" }, hs.hold, 2)
+	core.register_service("hs_tick", "tcp", hs.tick)
 end
 
 return hs
