@@ -93,12 +93,17 @@ dpkg-query -L hasentinel | sort >"$TMP/files"
 for f in /usr/sbin/hasentinel /usr/bin/hasentinelctl /etc/hasentinel/hasentinel.conf \
 	/lib/systemd/system/hasentinel.service /usr/share/man/man8/hasentinel.8.gz \
 	/usr/share/man/man1/hasentinelctl.1.gz /usr/share/man/man5/hasentinel.conf.5.gz \
-	/usr/share/doc/hasentinel/examples/haproxy.cfg /usr/share/doc/hasentinel/README.Debian; do
+	/usr/share/doc/hasentinel/examples/haproxy.cfg /usr/share/doc/hasentinel/README.Debian \
+	/usr/share/doc/hasentinel/copyright; do
 	[ -e "$f" ] || fail "$f is not installed"
 done
 if [ -f "$TOP/haproxy/hasentinel.lua" ]; then
 	[ -f /usr/share/hasentinel/hasentinel.lua ] || fail "the Lua file is not installed"
 fi
+# The example haproxy.cfg is valid as installed (and finds the Lua file).
+HS_ADMIN_SOCKET=$TMP/admin.sock HS_STATE_FILE=$TMP/state \
+	haproxy -c -f /usr/share/doc/hasentinel/examples/haproxy.cfg >"$TMP/haproxy-c.log" 2>&1 ||
+	{ cat "$TMP/haproxy-c.log" >&2; fail "haproxy -c rejects the installed example haproxy.cfg"; }
 grep -qx /etc/hasentinel/hasentinel.conf /var/lib/dpkg/info/hasentinel.conffiles ||
 	fail "/etc/hasentinel/hasentinel.conf is not a conffile"
 getent passwd hasentinel >/dev/null || fail "postinst did not create the user hasentinel"
