@@ -910,6 +910,42 @@ conf_read_secret(const char *key, const char *path, char **pass, char *err, size
 	return 0;
 }
 
+/* Copy a password re-read from a file over the one in use (owned; wiped). */
+static void
+conf_secret_replace(char *dst, char **src)
+{
+	conf_wipe(dst, strlen(dst));
+	memcpy(dst, *src, strlen(*src) + 1);
+	conf_str_free(src);
+}
+
+int
+config_reload_secrets(struct config *c, char *err, size_t errlen)
+{
+	char *sp = NULL, *rp = NULL;
+	int n = 0;
+
+	/* A password from a file sits in a buffer of CONF_SECRET_MAX + 2 bytes
+	 * (conf_read_file), so a new one of any valid length fits in place. */
+	if (c->sentinel_password_file && c->sentinel_password &&
+	    conf_read_secret("sentinel-password-file", c->sentinel_password_file, &sp, err, errlen) < 0)
+		return -1;
+	if (c->redis_password_file && c->redis_password &&
+	    conf_read_secret("redis-password-file", c->redis_password_file, &rp, err, errlen) < 0) {
+		conf_str_free(&sp);
+		return -1;
+	}
+	if (sp) {
+		conf_secret_replace(c->sentinel_password, &sp);
+		n++;
+	}
+	if (rp) {
+		conf_secret_replace(c->redis_password, &rp);
+		n++;
+	}
+	return n;
+}
+
 static int
 conf_finish_auth(const char *who, char *user, char **pass, const char *file,
 		 char *err, size_t errlen)

@@ -110,6 +110,15 @@ int config_apply_env(struct config *c, char *const *envp, char *err, size_t errl
 int config_finish(struct config *c, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/* SIGHUP: read sentinel-password-file and redis-password-file again (after
+ * config_finish()). The new passwords replace the old ones in place: the
+ * links borrow c->sentinel_password and c->redis_password and send the new
+ * one at their next AUTH (their next connect). Passwords that did not come
+ * from a file are left alone. On any error nothing changes and err names the
+ * file (never the password). The number of passwords re-read, or -1. */
+int config_reload_secrets(struct config *c, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Backends for a master. 1 when this master is managed (buffers filled; read
  * may be "" when there is no read backend), 0 when it is not. */
 int config_backends(const struct config *c, const char *master,

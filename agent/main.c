@@ -53,8 +53,17 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	struct agent *ag = w->data;
 
+	char err[256];
+	int n;
+
 	(void)loop;
 	(void)revents;
+	/* Password rotation: the next AUTH of every link uses the new files. */
+	n = config_reload_secrets(&ag->cfg, err, sizeof(err));
+	if (n < 0)
+		log_err("SIGHUP: %s: the passwords in use are kept", err);
+	else if (n > 0)
+		log_info("SIGHUP: %d password file(s) read again, used from the next connection", n);
 	log_info("SIGHUP: resync with the Sentinels and HAProxy");
 	sentinels_resync(ag->sentinels);
 	rec_tick(ag->rec);

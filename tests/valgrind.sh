@@ -6,7 +6,8 @@
 #
 # Unit tests run with CK_FORK=no so valgrind sees the test bodies. The agent
 # runs under valgrind (HS_AGENT_WRAPPER) through real failovers, HAProxy
-# restarts and the status commands; each of its valgrind logs must be empty.
+# restarts, the status commands and a password rotation (SIGHUP); each of
+# its valgrind logs must be empty.
 set -u -o pipefail
 build=$(cd "${1:?usage: tests/valgrind.sh BUILDDIR}" && pwd)
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +34,7 @@ export top_srcdir=$src top_builddir=$build
 export HASENTINEL=$build/agent/hasentinel HASENTINELCTL=$build/agent/hasentinelctl
 export HS_AGENT_WRAPPER="${vg[*]} --log-file=$logs/agent.%p.log"
 export HS_AGENT_START_S=30
-for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view; do
+for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view t11_password_rotation; do
 	if bash "$src/tests/integration/$t.sh" >"$logs/$t.out" 2>&1; then
 		pass=$((pass + 1))
 		echo "PASS: valgrind agent in $t"

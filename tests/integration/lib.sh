@@ -3,7 +3,8 @@
 # variables set here are read by the tests that source this file (SC2034).
 # shellcheck disable=SC2016,SC2034
 # Helpers for the integration tests (and for `./run demo`): start real
-# redis-server, redis-sentinel, haproxy and hasentinel on 127.0.0.1, wait
+# redis-server, redis-sentinel, haproxy and hasentinel on 127.0.0.1 (or
+# HS_IP, e.g. ::1), wait
 # with deadlines, assert on HAProxy's real state.
 #
 # A test does:
@@ -48,11 +49,12 @@
 #   hs_hap CMD...                     one runtime API command on the admin socket
 #   hs_ready_servers BACKEND          "ip:port" of slots whose admin state is ready, sorted
 #   hs_last_change BACKEND IP:PORT    srv_time_since_last_change of that slot
-#   hs_cli PORT ARGS...               redis-cli -h 127.0.0.1 -p PORT ARGS (3 s deadline)
+#   hs_cli PORT ARGS...               redis-cli -h $HS_IP -p PORT ARGS (3 s deadline)
 #   hs_role_via PORT                  first line of ROLE through PORT (redis or haproxy)
 #   hs_redis_port_of_role ROLE        ports of the lab's live redis-servers with that role
 #   hs_sentinel_master [MASTER]       "ip:port" per the first sentinel that answers
-#   hs_replica_addrs                  "127.0.0.1:port" of the live replicas (ROLE slave), sorted
+#   hs_replica_addrs                  "$HS_IP:port" of the live replicas (ROLE slave), sorted
+#   hs_hostport PORT                  "$HS_IP:PORT", "[$HS_IP]:PORT" for IPv6 (agent config)
 #   hs_wait_applied SECONDS           until write = Sentinel's master and read = the replicas
 #   hs_agent_status                   `hasentinelctl status --json`
 #   hs_agent_names_master IP:PORT     the status JSON names that master for HS_MASTER
@@ -60,6 +62,11 @@
 #
 # Variables (set by the functions above; read them, don't set them, except
 # where noted)
+#   HS_IP                the address every server listens on and is
+#                        monitored at: 127.0.0.1 unless set before sourcing
+#                        this file (::1 runs the lab on IPv6). Addresses in
+#                        "ip:port" form (hs_sentinel_master, hs_ready_servers)
+#                        are then "::1:port", without brackets
 #   HS_TMP               the temp dir (./run demo sets it to .lab)
 #   HS_PID[NAME]         pid of each process still running
 #   HS_PORT[NAME]        port of each redis / sentinel (may be preset for fixed ports)
@@ -68,7 +75,10 @@
 #   HS_WRITE_BACKEND, HS_READ_BACKEND   ${HS_MASTER}_write, ${HS_MASTER}_read
 #   HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE
 #                        exported for haproxy.cfg (may be preset)
-#   HS_STATUS_SOCKET     the agent's status socket
+#   HS_STATUS_SOCKET     the agent's status socket (HAProxy's HS_AGENT_SOCKET)
+#   HS_LUA               haproxy/hasentinel.lua of this tree (may be preset)
+#   HS_HOLD_MS           the hold limit given to haproxy.cfg (may be preset;
+#                        haproxy.cfg's default otherwise)
 #   HASENTINEL, HASENTINELCTL   the binaries (from `make check`, or the build dir)
 #   HS_KEEP=1            keep the temp dir and print where it is
 #   HS_AGENT_WRAPPER     a command prefix for the agent (valgrind), with
@@ -76,6 +86,13 @@
 #   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
 #                        requirepass/auth-pass on every sentinel (config files
 #                        only; hs_cli passes it through REDISCLI_AUTH)
+#   HS_ACL=1             (needs HS_REDIS_PASSWORD, then the default user's
+#                        password) the agent's own least-privilege ACL users:
+#                        HS_AGENT_USER with HS_ACL_REDIS_RULES in every
+#                        redis's ACL file (aclfile), with HS_ACL_SENTINEL_RULES
+#                        in every sentinel's config; hs_start_agent adds
+#                        sentinel-user/redis-user and the password file
+#                        (HS_AGENT_PASSWORD, random) to the agent's config
 #
 # Needs bash >= 5 (EPOCHREALTIME), coreutils `timeout`, socat, redis-cli, ss
 # (iproute2; /dev/tcp is the fallback) and jq (status JSON).
@@ -100,9 +117,20 @@ fi
 HASENTINELCTL=${HASENTINELCTL:-$(dirname "$HASENTINEL")/hasentinelctl}
 
 HS_MASTER=${HS_MASTER:-mymaster}
+HS_IP=${HS_IP:-127.0.0.1}
 export HS_MASTER
 HS_WRITE_BACKEND=${HS_MASTER}_write
 HS_READ_BACKEND=${HS_MASTER}_read
+
+# The agent's least-privilege ACL users, exactly as README.md ("ACL users")
+# and hasentinel.conf(5) document them (t10_acl_users checks they match).
+# Sentinel: INFO, the SENTINEL subcommands of a resync round, PSUBSCRIBE *.
+HS_ACL_SENTINEL_RULES='resetchannels &* -@all +info +sentinel|masters +sentinel|master +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels +psubscribe'
+# Redis: ROLE only.
+HS_ACL_REDIS_RULES='resetchannels -@all +role'
+HS_ACL=${HS_ACL:-0}
+HS_AGENT_USER=${HS_AGENT_USER:-hasentinel}
+HS_AGENT_PASSWORD=${HS_AGENT_PASSWORD:-}
 
 # Sentinel timings shortened for tests (STYLE.md, Tests).
 HS_DOWN_AFTER_MS=1000
@@ -170,7 +198,8 @@ hs_setup() {
 	trap 'exit 143' TERM
 	# The test's ports and paths are its own, never the caller's.
 	unset HS_BIND HS_STATS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT \
-		HS_ADMIN_SOCKET HS_STATE_FILE HS_MAXCONN HS_STATUS_SOCKET
+		HS_ADMIN_SOCKET HS_STATE_FILE HS_MAXCONN HS_STATUS_SOCKET \
+		HS_LUA HS_HOLD_MS HS_AGENT_SOCKET
 	hs_log "temp dir $HS_TMP"
 }
 
@@ -385,9 +414,9 @@ hs_cli() {
 	shift
 	# REDISCLI_AUTH keeps the password out of redis-cli's argv.
 	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
-		REDISCLI_AUTH=$HS_REDIS_PASSWORD timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+		REDISCLI_AUTH=$HS_REDIS_PASSWORD timeout 3 redis-cli -h "$HS_IP" -p "$port" "$@" 2>/dev/null
 	else
-		timeout 3 redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null
+		timeout 3 redis-cli -h "$HS_IP" -p "$port" "$@" 2>/dev/null
 	fi
 }
 
@@ -401,7 +430,7 @@ hs_start_redis() {
 		if [ "$1" != replicaof ] || [ -z "${2:-}" ]; then
 			hs_fail "hs_start_redis: usage: NAME [replicaof PORT]"
 		fi
-		args=(--replicaof 127.0.0.1 "$2")
+		args=(--replicaof "$HS_IP" "$2")
 	fi
 	port=${HS_PORT[$name]:-$(hs_free_port)}
 	HS_PORT[$name]=$port
@@ -410,10 +439,17 @@ hs_start_redis() {
 	# With HS_REDIS_PASSWORD the password goes into a config file, never
 	# into argv.
 	: >"$dir/redis.conf"
-	if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
+	if [ "$HS_ACL" = 1 ]; then
+		# Users from an ACL file: the default user (the tests, replication,
+		# the Sentinels) and the agent's.
+		_hs_acl_init
+		printf 'aclfile "%s"\nmasterauth "%s"\n' "$dir/users.acl" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
+		printf 'user default on >%s ~* &* +@all\nuser %s on >%s %s\n' "$HS_REDIS_PASSWORD" \
+			"$HS_AGENT_USER" "$HS_AGENT_PASSWORD" "$HS_ACL_REDIS_RULES" >"$dir/users.acl"
+	elif [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 		printf 'requirepass "%s"\nmasterauth "%s"\n' "$HS_REDIS_PASSWORD" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
 	fi
-	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind 127.0.0.1 \
+	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind "$HS_IP" \
 		--save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no "${args[@]}"
 	hs_register "$name" "$HS_BG_PID"
 	[[ " ${HS_REDIS_NAMES[*]} " == *" $name "* ]] || HS_REDIS_NAMES+=("$name")
@@ -432,12 +468,12 @@ hs_start_sentinel() {
 	if [ ! -f "$conf" ]; then
 		cat >"$conf" <<-EOF
 			port $port
-			bind 127.0.0.1
+			bind $HS_IP
 			daemonize no
 			logfile ""
 			dir $dir
 			sentinel resolve-hostnames no
-			sentinel monitor $HS_MASTER 127.0.0.1 $mport 2
+			sentinel monitor $HS_MASTER $HS_IP $mport 2
 			sentinel down-after-milliseconds $HS_MASTER $HS_DOWN_AFTER_MS
 			sentinel failover-timeout $HS_MASTER $HS_FAILOVER_TIMEOUT_MS
 			sentinel parallel-syncs $HS_MASTER 1
@@ -445,6 +481,11 @@ hs_start_sentinel() {
 		if [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 			printf 'requirepass "%s"\nsentinel auth-pass %s "%s"\n' "$HS_REDIS_PASSWORD" \
 				"$HS_MASTER" "$HS_REDIS_PASSWORD" >>"$conf"
+		fi
+		if [ "$HS_ACL" = 1 ]; then
+			_hs_acl_init
+			printf 'user %s on >%s %s\n' "$HS_AGENT_USER" "$HS_AGENT_PASSWORD" \
+				"$HS_ACL_SENTINEL_RULES" >>"$conf"
 		fi
 	fi
 	_hs_spawn "$HS_TMP/$name.log" redis-sentinel "$conf"
@@ -525,13 +566,20 @@ hs_sentinel_master() {
 # HS_PID[haproxy] is the master. Ports and paths come from the HS_* variables
 # (preset ones are kept: a restart reuses them).
 hs_start_haproxy() {
-	HS_BIND=${HS_BIND:-127.0.0.1}
+	HS_BIND=${HS_BIND:-$HS_IP}
 	HS_WRITE_PORT=${HS_WRITE_PORT:-$(hs_free_port)}
 	HS_READ_PORT=${HS_READ_PORT:-$(hs_free_port)}
 	HS_STATS_PORT=${HS_STATS_PORT:-$(hs_free_port)}
 	HS_ADMIN_SOCKET=${HS_ADMIN_SOCKET:-$HS_TMP/haproxy.sock}
 	HS_STATE_FILE=${HS_STATE_FILE:-$HS_TMP/haproxy.state}
-	export HS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE
+	# The hold and the agent's page: this tree's Lua file, and the status
+	# socket the agent will use (hs_start_agent).
+	HS_LUA=${HS_LUA:-$HS_SRCDIR/haproxy/hasentinel.lua}
+	HS_STATUS_SOCKET=${HS_STATUS_SOCKET:-$HS_TMP/hasentinel.sock}
+	HS_AGENT_SOCKET=$HS_STATUS_SOCKET
+	export HS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE \
+		HS_LUA HS_AGENT_SOCKET
+	[ -z "${HS_HOLD_MS:-}" ] || export HS_HOLD_MS
 	haproxy -c -q -f "$HS_HAPROXY_CFG" >>"$HS_TMP/haproxy.log" 2>&1 ||
 		hs_fail "haproxy -c rejects $HS_HAPROXY_CFG (see haproxy.log)"
 	_hs_spawn "$HS_TMP/haproxy.log" haproxy -W -db -f "$HS_HAPROXY_CFG" -p "$HS_TMP/haproxy.pid"
@@ -541,7 +589,7 @@ hs_start_haproxy() {
 }
 
 _hs_port_listening() {
-	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+	(exec 3<>"/dev/tcp/$HS_IP/$1") 2>/dev/null
 }
 
 _hs_hap_worker_pid() {
@@ -597,7 +645,7 @@ hs_last_change() {
 hs_replica_addrs() {
 	local p
 	for p in $(hs_redis_port_of_role slave); do
-		echo "127.0.0.1:$p"
+		echo "$HS_IP:$p"
 	done | sort
 }
 
@@ -627,23 +675,44 @@ hs_start_agent() {
 	{
 		echo "# written by tests/integration/lib.sh"
 		for n in "${HS_SENTINEL_NAMES[@]}"; do
-			echo "sentinel 127.0.0.1:${HS_PORT[$n]}"
+			echo "sentinel $(hs_hostport "${HS_PORT[$n]}")"
 		done
 		echo "haproxy-socket $HS_ADMIN_SOCKET"
 		echo "status-socket $HS_STATUS_SOCKET"
 		echo "resync-interval $HS_RESYNC_MS"
 		echo "log-level debug"
 		echo "master-reads no"
+		if [ "$HS_ACL" = 1 ]; then
+			_hs_acl_init
+			echo "sentinel-user $HS_AGENT_USER"
+			echo "sentinel-password-file $HS_TMP/agent.pw"
+			echo "redis-user $HS_AGENT_USER"
+			echo "redis-password-file $HS_TMP/agent.pw"
+		fi
 		for line in "$@"; do
 			echo "$line"
 		done
 	} >"$conf"
+	hs_log "agent: $HASENTINEL"
 	# HS_AGENT_WRAPPER (e.g. "valgrind --log-file=...") runs the agent
 	# under a tool; it execs, so the recorded pid is the agent's.
 	# shellcheck disable=SC2086
 	_hs_spawn "$HS_TMP/agent.log" ${HS_AGENT_WRAPPER:-} "$HASENTINEL" -c "$conf"
 	hs_register agent "$HS_BG_PID"
 	_hs_wait_started agent "${HS_AGENT_START_S:-5}" 'hs_agent_status'
+}
+
+# HS_ACL=1: a random password for the agent's users, in $HS_TMP/agent.pw.
+_hs_acl_init() {
+	[ -n "${HS_REDIS_PASSWORD:-}" ] || hs_fail "HS_ACL=1 needs HS_REDIS_PASSWORD (the default user's password)"
+	[ -n "$HS_AGENT_PASSWORD" ] || HS_AGENT_PASSWORD=agent-$RANDOM$RANDOM$RANDOM
+	if [ ! -f "$HS_TMP/agent.pw" ]; then
+		(umask 077 && printf '%s\n' "$HS_AGENT_PASSWORD" >"$HS_TMP/agent.pw")
+	fi
+}
+
+hs_hostport() {
+	if [[ $HS_IP == *:* ]]; then echo "[$HS_IP]:$1"; else echo "$HS_IP:$1"; fi
 }
 
 hs_agent_status() {

@@ -759,6 +759,66 @@ START_TEST(test_password_file)
 }
 END_TEST
 
+/* SIGHUP: the files are read again, the passwords change in place (the
+ * links borrow the pointers); an error changes nothing. */
+START_TEST(test_password_reload)
+{
+	char spath[64], rpath[64], text[512];
+	static char longpw[4097];
+	const char *sp, *rp;
+	FILE *f;
+
+	temp_file(spath, "old-s\n", 6);
+	temp_file(rpath, "old-r", 5);
+	snprintf(text, sizeof(text), "sentinel-password-file %s\nredis-password-file %s\n", spath, rpath);
+	minimal();
+	ck_assert_int_eq(parse(text), 0);
+	ck_assert_msg(config_finish(&C, err, sizeof(err)) == 0, "%s", err);
+	sp = C.sentinel_password;
+	rp = C.redis_password;
+
+	/* the longest password a file may hold */
+	memset(longpw, 'x', 4096);
+	f = fopen(spath, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(longpw, f);
+	fclose(f);
+	f = fopen(rpath, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("new-r\n", f);
+	fclose(f);
+	ck_assert_int_eq(config_reload_secrets(&C, err, sizeof(err)), 2);
+	ck_assert_ptr_eq(C.sentinel_password, sp);
+	ck_assert_ptr_eq(C.redis_password, rp);
+	ck_assert_str_eq(C.sentinel_password, longpw);
+	ck_assert_str_eq(C.redis_password, "new-r");
+
+	/* an empty file, then a missing one: nothing changes */
+	f = fopen(rpath, "w");
+	ck_assert_ptr_nonnull(f);
+	fclose(f);
+	ck_assert_int_eq(config_reload_secrets(&C, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "is empty"));
+	unlink(rpath);
+	ck_assert_int_eq(config_reload_secrets(&C, err, sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	ck_assert_ptr_null(strstr(err, "new-r"));
+	ck_assert_str_eq(C.sentinel_password, longpw);
+	ck_assert_str_eq(C.redis_password, "new-r");
+	unlink(spath);
+}
+END_TEST
+
+START_TEST(test_password_reload_inline)
+{
+	minimal();
+	ck_assert_int_eq(parse("redis-password inline\n"), 0);
+	ck_assert_msg(config_finish(&C, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(config_reload_secrets(&C, err, sizeof(err)), 0);
+	ck_assert_str_eq(C.redis_password, "inline");
+}
+END_TEST
+
 START_TEST(test_password_file_plain)
 {
 	char path[64], text[256];
@@ -976,6 +1036,8 @@ config_suite(void)
 	tcase_add_test(tc, test_password_file);
 	tcase_add_test(tc, test_password_file_plain);
 	tcase_add_test(tc, test_password_file_missing);
+	tcase_add_test(tc, test_password_reload);
+	tcase_add_test(tc, test_password_reload_inline);
 	tcase_add_test(tc, test_password_file_bad);
 	suite_add_tcase(s, tc);
 
