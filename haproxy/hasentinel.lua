@@ -399,11 +399,11 @@ function hs.json_decode(str, max_depth)
 	end
 
 	value = function(depth)
-		if depth > max_depth then
-			fail("nested too deep")
-		end
 		skip_ws()
 		local c = str:sub(pos, pos)
+		if (c == "{" or c == "[") and depth >= max_depth then
+			fail("nested too deep")
+		end
 		if c == "{" then
 			return parse_object(depth + 1)
 		elseif c == "[" then
@@ -543,8 +543,10 @@ local function list(v)
 	return v
 end
 
+-- Integers only (the agent sends no fractions); anything else is shown as
+-- missing rather than breaking a format.
 local function num(v)
-	return math.type(v) and v or nil
+	return math.type(v) == "integer" and v or nil
 end
 
 local function fmt_ms(ms)
@@ -567,7 +569,11 @@ local function fmt_time(at_ms)
 	if not at_ms then
 		return ""
 	end
-	return os.date("!%Y-%m-%d %H:%M:%S", at_ms // 1000) .. string.format(".%03d UTC", at_ms % 1000)
+	local ok, d = pcall(os.date, "!%Y-%m-%d %H:%M:%S", at_ms // 1000)
+	if not ok or type(d) ~= "string" then
+		return tostring(at_ms)
+	end
+	return d .. string.format(".%03d UTC", at_ms % 1000)
 end
 
 -- Which HAProxy slot holds each address, in a backend: addr -> {name, status}.
