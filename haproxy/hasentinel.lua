@@ -685,9 +685,10 @@ local function render_sentinels(h, st)
 	h[#h + 1] = string.format("<section><h2>Sentinels <small>%s usable</small></h2>", esc(st.sentinels_usable))
 	h[#h + 1] = "<table><tr><th>address</th><th>commands</th><th>Pub/Sub</th><th>TILT</th><th>last answer</th>"
 		.. "<th>events</th><th>malformed</th><th>last error</th></tr>"
-	local now = num(st.now_ms)
+	-- The agent's clock at its answer (its start + its uptime), not ours.
+	local now = num(st.started_ms) and num(st.uptime_ms) and st.started_ms + st.uptime_ms
 	for _, s in ipairs(list(st.sentinels)) do
-		local age = (now and num(s.last_ok_ms) and s.last_ok_ms > 0) and (fmt_ms(now - s.last_ok_ms) .. " ago") or ""
+		local age = (now and num(s.last_ok_ms) and s.last_ok_ms > 0) and (fmt_ms(math.max(0, now - s.last_ok_ms)) .. " ago") or ""
 		h[#h + 1] = string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=num>%s</td>"
 			.. "<td class=num>%s</td><td>%s</td></tr>",
 			esc(s.addr), badge(s.cmd_link, link_class[s.cmd_link]), badge(s.pubsub_link, link_class[s.pubsub_link]),
@@ -748,9 +749,9 @@ function hs.render(st, tl, err)
 	else
 		local hp = st.haproxy
 		if type(hp) == "table" then
-			h[#h + 1] = string.format("<section><h2>HAProxy runtime API %s</h2><small>%s, pid %s, %s commands sent, "
+			h[#h + 1] = string.format("<section><h2>HAProxy runtime API %s</h2><small>pid %s, %s commands sent, "
 				.. "%s failed, %s reloads seen, last switch applied in %s%s</small></section>",
-				badge(hp.link, link_class[hp.link]), esc(hp.socket), esc(hp.pid), esc(hp.commands_sent),
+				badge(hp.link, link_class[hp.link]), esc(hp.pid), esc(hp.commands_sent),
 				esc(hp.commands_failed), esc(hp.reloads_seen),
 				num(hp.last_switch_apply_ms) and hp.last_switch_apply_ms >= 0 and esc(fmt_ms(hp.last_switch_apply_ms)) or "-",
 				hp.last_error and hp.last_error ~= hs.null and hp.last_error ~= "" and (", last error: " .. esc(hp.last_error)) or "")
@@ -799,7 +800,6 @@ function hs.service(applet)
 				.. (perr or "no \"version\" field")
 			st = nil
 		else
-			st.now_ms = now_ms()
 			tl = hs.json_decode(tline)
 			if type(tl) ~= "table" then
 				tl = nil
