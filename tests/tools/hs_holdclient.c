@@ -16,6 +16,10 @@
  *       acknowledgement) arrived, then the reply on one line.
  *
  * Plain sockets and poll(): no library, so the timing is the kernel's. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1  /* clock_gettime, MSG_NOSIGNAL under -std=c11 */
+#endif
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
