@@ -648,17 +648,22 @@ fence_apply(struct reconciler *rc, struct group *g)
 	int was = g->fence;
 	char a[ADDR_IP_MAX + 8];
 
+	str_copy(a, was == FENCE_NONE ? "" : g->fence_addr, sizeof(a));
 	if (!topo_fence_eval(rc->topo, g, sig, now_mono_ms(), now_wall_ms()))
 		return;
-	addr_format(a, sizeof(a), g->master_ip, g->master_port);
-	if (was == FENCE_NONE)
+	if (was == FENCE_NONE) {
+		str_copy(a, g->fence_addr, sizeof(a));
 		log_warn("%s: master %s fenced (%s): out of the write backend until it is back or replaced",
 			 g->name, a, topo_fence_name(g->fence));
-	else
-		log_info("%s: fence of %s: %s -> %s", g->name, g->fence != FENCE_NONE ? g->fence_addr : a,
-			 topo_fence_name(was), topo_fence_name(g->fence));
-	JADD(rc, "agent", "", g->name, g->fence != FENCE_NONE ? "fenced" : "unfenced", "%s: %s -> %s",
-	     g->fence != FENCE_NONE ? g->fence_addr : a, topo_fence_name(was), topo_fence_name(g->fence));
+	} else {
+		char m[ADDR_IP_MAX + 8];
+
+		addr_format(m, sizeof(m), g->master_ip, g->master_port);
+		log_info("%s: fence of %s: %s -> %s%s", g->name, a, topo_fence_name(was), topo_fence_name(g->fence),
+			 strcmp(a, m) != 0 ? " (replaced)" : "");
+	}
+	JADD(rc, "agent", "", g->name, g->fence != FENCE_NONE ? "fenced" : "unfenced", "%s: %s -> %s", a,
+	     topo_fence_name(was), topo_fence_name(g->fence));
 	if (g->master_ip[0] && g->confirmed != 1 && !g->probe) {
 		probe_start(rc, g);
 	} else if (g->confirmed != 1 && g->probe) {

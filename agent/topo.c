@@ -446,14 +446,17 @@ topo_fence_link(struct group *g, const char *ip, int port, int dead)
 	return 1;
 }
 
-/* F1b: a counted Sentinel that names the decided master reports it o_down. */
+/* F1b: a counted Sentinel that names the decided master reports it o_down.
+ * Not the failover leader (failover_in_progress): once it has promoted a
+ * replica it names that one, with the flags of the old master it replaces. */
 static int
 master_odown(const struct topo *t, const struct group *g, int64_t now)
 {
 	for (int i = 0; i < t->nsentinels; i++) {
 		const struct sview *v = &g->views[i];
 
-		if (view_counts(t, v, now) && is_master_addr(g, v->ip, v->port) && (v->flags & NODE_O_DOWN))
+		if (view_counts(t, v, now) && is_master_addr(g, v->ip, v->port) &&
+		    (v->flags & (NODE_O_DOWN | NODE_FAILOVER)) == NODE_O_DOWN)
 			return 1;
 	}
 	return 0;

@@ -39,7 +39,9 @@
  *        alone says nothing either (Sentinel's CLIENT KILL, Redis's timeout).
  *     b. a counted Sentinel reports it o_down: a quorum of Sentinels agreed
  *        it is down (a hang, a lost host: no reset to see), and a failover
- *        is about to replace it anyway.
+ *        is about to replace it anyway. Not the failover leader's view
+ *        (failover_in_progress): once it has promoted a replica it names
+ *        that one with the old master's flags.
  *     Reason: a fence only takes a server out, so it can never make two
  *     writable servers; the switch itself still follows rules 2-4.
  * F2. The fence ends, and the old master takes writes again at once, when no

@@ -509,10 +509,26 @@ START_TEST(test_fence_failover_decides)
 	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1200, 30), 0);
 	ck_assert_int_eq(g->fence, FENCE_ODOWN);
 	ck_assert_int_eq(g->confirmed, 1);
+	/* the leader has promoted 7001: it names it, with the old master's
+	 * flags; that o_down is not about 7001 */
+	topo_set_view(g, 0, "127.0.0.1", 7001, 2, NODE_O_DOWN | NODE_FAILOVER, 1250);
+	ck_assert_int_eq(topo_decide(&t, g, 1250, 35), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1250, 35), 1);
+	ck_assert(!topo_master_fenced(g));
+	(void)topo_role_result(g, "127.0.0.1", 7001, ROLE_MASTER, 1250);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1250, 35), 0);
+	ck_assert(!topo_master_fenced(g));
+	/* back to the old master (a test of the fence reset), then the switch */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 3, NODE_O_DOWN, 1260);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 3, 0, 1260);
+	ck_assert_int_eq(topo_decide(&t, g, 1260, 36), TOPO_NEW_MASTER);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1260);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1260, 36), 1);
+	ck_assert_int_eq(g->fence, FENCE_ODOWN);
 	/* the failover ends with a new master: the fence ends, rule 4 applies */
 	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 1);
-	topo_set_view(g, 0, "127.0.0.1", 7001, 2, 0, 1300);
-	topo_set_view(g, 1, "127.0.0.1", 7001, 2, 0, 1300);
+	topo_set_view(g, 0, "127.0.0.1", 7001, 4, 0, 1300);
+	topo_set_view(g, 1, "127.0.0.1", 7001, 4, 0, 1300);
 	ck_assert_int_eq(topo_decide(&t, g, 1300, 40), TOPO_NEW_MASTER);
 	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1300, 40), 1);
 	ck_assert(!topo_master_fenced(g));
@@ -520,8 +536,8 @@ START_TEST(test_fence_failover_decides)
 	ck_assert_int_eq(g->confirmed, 0);   /* rule 4: ROLE first */
 	/* the old master coming back as master of a later epoch is not fenced
 	 * by what was seen of it before */
-	topo_set_view(g, 0, "127.0.0.1", 7000, 3, 0, 1400);
-	topo_set_view(g, 1, "127.0.0.1", 7000, 3, 0, 1400);
+	topo_set_view(g, 0, "127.0.0.1", 7000, 5, 0, 1400);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 5, 0, 1400);
 	ck_assert_int_eq(topo_decide(&t, g, 1400, 50), TOPO_NEW_MASTER);
 	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1400, 50), 0);
 	ck_assert(!topo_master_fenced(g));
