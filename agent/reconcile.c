@@ -655,6 +655,7 @@ fence_apply(struct reconciler *rc, struct group *g)
 		str_copy(a, g->fence_addr, sizeof(a));
 		log_warn("%s: master %s fenced (%s): out of the write backend until it is back or replaced",
 			 g->name, a, topo_fence_name(g->fence));
+		JSTAGE(rc, g->name, TL_FENCED, g->fence_since_ms, a, NULL, 0);
 	} else {
 		char m[ADDR_IP_MAX + 8];
 
