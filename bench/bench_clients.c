@@ -6,8 +6,8 @@
  *
  *   bench_clients HOST PORT OUTFILE SECONDS WRITER_MS POOL POOL_MS
  *
- * One thread per connection; blocking hiredis with a 15 s deadline (longer
- * than any hold). OUTFILE gets one line per command:
+ * One thread per connection; blocking hiredis with a 10 s deadline (longer
+ * than the hold limit). OUTFILE gets one line per command:
  *   R <thread> <conn> <start_us> <latency_us> <ok> <first> <error>
  * thread 0 is the writer, 1..POOL the pool; conn counts the connections of
  * that thread; start_us is CLOCK_REALTIME in microseconds; ok is 1 for +OK;
@@ -83,7 +83,7 @@ static void *
 run(void *arg)
 {
 	struct worker *w = arg;
-	struct timeval ctv = { 2, 0 }, tv = { 15, 0 };
+	struct timeval ctv = { 2, 0 }, tv = { 10, 0 };
 	redisContext *c = NULL;
 	long long seq = 0;
 	int conn = 0, first = 0;

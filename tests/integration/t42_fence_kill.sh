@@ -72,7 +72,7 @@ hsf_wait_write_master "$HSF_FAILOVER_WAIT" "$old"
 hsf_converged_ms kill2
 promo=$(hsf_promotions | head -n 1 | awk '{ print $1 }')
 [ -n "$promo" ] || hs_fail "no promotion seen"
-ahead=$((promo - HSF_MARK[kill2] - t_fence))
+ahead=$((promo - ${HSF_MARK[kill2]} - t_fence))
 hs_log "fenced $ahead ms before Sentinel announced the promotion; new master $HSF_NEW ready $HSF_CONVERGE_MS ms after the kill"
 ((ahead > 0)) || hs_fail "the fence came after the promotion"
 hs_wait_until 5 '[ "$(fenced)" = none ]' "no fence once the new master takes writes"
