@@ -65,6 +65,7 @@ hs_log "SIGKILL to r0 for good"
 hsf_mark kill2
 hs_kill9 r0
 hsf_wait_sets 5 "" -
+fenced_at=$HSF_NOW
 t_fence=$(hsf_since kill2)
 hs_log "write backend empty $t_fence ms after the kill"
 ((t_fence <= FENCE_MAX_MS)) || hs_fail "fenced $t_fence ms after the kill (more than $FENCE_MAX_MS)"
@@ -80,8 +81,8 @@ hs_wait_until 10 '(($(hsf_acks_since $((HSF_MARK[kill2] + HSF_CONVERGE_MS))) >= 
 hsf_stop_sampler w
 multi=$(hsf_sampler_multi w "$HS_WRITE_BACKEND")
 [ "$multi" = 0 ] || hs_fail "$multi polls saw more than one ready server in $HS_WRITE_BACKEND"
-back=$(hsf_sampler_has w "$HS_WRITE_BACKEND" "$old" "${HSF_MARK[kill2]}")
-[ "$back" = 0 ] || hs_fail "the dead master $old was ready in $HS_WRITE_BACKEND at $back polls after the kill"
+back=$(hsf_sampler_has w "$HS_WRITE_BACKEND" "$old" $((fenced_at + 1)))
+[ "$back" = 0 ] || hs_fail "the dead master $old was ready in $HS_WRITE_BACKEND again at $back polls after the fence"
 grep -q '"fenced"' <(hs_agent_status) || hs_fail "no 'fenced' in the status JSON"
 HSF_RESULT_EXTRA="fence_restart_ms=$t_empty back_after_restart_ms=$t_back fence_ms=$t_fence fence_ahead_of_promotion_ms=$ahead"
 hsf_finish
