@@ -1,6 +1,7 @@
 #!/bin/bash
-# Take the README's screenshot of HAProxy's stats page during a failover, and
-# the matching hasentinelctl outputs, from the local lab (./run demo).
+# Take the README's screenshots of HAProxy's stats page and of the agent's
+# page (/hasentinel) during a failover, and the matching hasentinelctl
+# outputs, from the local lab (./run demo).
 #
 #   doc/screenshot.sh
 #   SCREENSHOT_AT_MS=1000 doc/screenshot.sh   the page 1 s after the switch
@@ -12,6 +13,10 @@
 #                          backend has no health check); in mymaster_read a
 #                          replica up and the old master not yet back
 #                          (see "When to take the page" below)
+#   hasentinel-failover.png  the agent's page served by HAProxy
+#                          (http://127.0.0.1:3000/hasentinel) right after the
+#                          switch: the group, which slot each node occupies,
+#                          the Sentinels' views, the failover's timeline
 #   topology-example.txt   `hasentinelctl topology`, taken at the same moment
 #   timeline-example.txt   `hasentinelctl timeline`, right after the failover
 #
@@ -31,6 +36,9 @@ WRITE_PORT=6379
 READ_PORT=6380
 STATS_URL=http://127.0.0.1:3000/
 PNG=$TOP/doc/stats-failover.png
+PAGE_URL=http://127.0.0.1:3000/hasentinel
+PAGE_PNG=$TOP/doc/hasentinel-failover.png
+PAGE_WINDOW=1300,1250
 TOPOLOGY=$TOP/doc/topology-example.txt
 TIMELINE=$TOP/doc/timeline-example.txt
 # Big enough for the whole page (every frontend and backend) at 100 %.
@@ -184,6 +192,8 @@ hap show servers state | awk -v w="${MASTER}_write" -v r="${MASTER}_read" \
 # The timeline once the agent has seen Sentinel's +switch-master.
 sleep 1
 "$CTL" -s "$LAB/hasentinel.sock" timeline >"$tmp/timeline.txt"
+# The agent's page at the same point, with this failover's timeline.
+curl -fsS -o "$tmp/page.html" "$PAGE_URL"
 
 # ------------------------------------------------------------ render
 
@@ -199,10 +209,21 @@ if [ ! -s "$tmp/stats.png" ]; then
 	die "chromium wrote no screenshot"
 fi
 
+# The agent's page (self-contained: inline CSS, no external resource).
+"$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+	--disable-background-networking --disable-component-update --disable-sync \
+	--hide-scrollbars --user-data-dir="$tmp/profile" --window-size="$PAGE_WINDOW" \
+	--screenshot="$tmp/page.png" "file://$tmp/page.html" >"$tmp/chromium.log" 2>&1 || true
+if [ ! -s "$tmp/page.png" ]; then
+	cat "$tmp/chromium.log" >&2
+	die "chromium wrote no screenshot of the agent's page"
+fi
+
 mv "$tmp/stats.png" "$PNG"
+mv "$tmp/page.png" "$PAGE_PNG"
 mv "$tmp/topology.txt" "$TOPOLOGY"
 mv "$tmp/timeline.txt" "$TIMELINE"
 size=$(wc -c <"$PNG")
-say "wrote ${PNG#"$TOP"/} ($((size / 1024)) KB), ${TOPOLOGY#"$TOP"/}, ${TIMELINE#"$TOP"/}"
+say "wrote ${PNG#"$TOP"/} ($((size / 1024)) KB), ${PAGE_PNG#"$TOP"/} ($(($(wc -c <"$PAGE_PNG") / 1024)) KB), ${TOPOLOGY#"$TOP"/}, ${TIMELINE#"$TOP"/}"
 [ "$size" -le 307200 ] || say "warning: ${PNG#"$TOP"/} is over 300 KB"
 cat "$TIMELINE" >&2

@@ -399,11 +399,11 @@ function hs.json_decode(str, max_depth)
 	end
 
 	value = function(depth)
-		if depth > max_depth then
-			fail("nested too deep")
-		end
 		skip_ws()
 		local c = str:sub(pos, pos)
+		if (c == "{" or c == "[") and depth >= max_depth then
+			fail("nested too deep")
+		end
 		if c == "{" then
 			return parse_object(depth + 1)
 		elseif c == "[" then
@@ -543,8 +543,10 @@ local function list(v)
 	return v
 end
 
+-- Integers only (the agent sends no fractions); anything else is shown as
+-- missing rather than breaking a format.
 local function num(v)
-	return math.type(v) and v or nil
+	return math.type(v) == "integer" and v or nil
 end
 
 local function fmt_ms(ms)
@@ -567,7 +569,11 @@ local function fmt_time(at_ms)
 	if not at_ms then
 		return ""
 	end
-	return os.date("!%Y-%m-%d %H:%M:%S", at_ms // 1000) .. string.format(".%03d UTC", at_ms % 1000)
+	local ok, d = pcall(os.date, "!%Y-%m-%d %H:%M:%S", at_ms // 1000)
+	if not ok or type(d) ~= "string" then
+		return tostring(at_ms)
+	end
+	return d .. string.format(".%03d UTC", at_ms % 1000)
 end
 
 -- Which HAProxy slot holds each address, in a backend: addr -> {name, status}.
@@ -679,9 +685,10 @@ local function render_sentinels(h, st)
 	h[#h + 1] = string.format("<section><h2>Sentinels <small>%s usable</small></h2>", esc(st.sentinels_usable))
 	h[#h + 1] = "<table><tr><th>address</th><th>commands</th><th>Pub/Sub</th><th>TILT</th><th>last answer</th>"
 		.. "<th>events</th><th>malformed</th><th>last error</th></tr>"
-	local now = num(st.now_ms)
+	-- The agent's clock at its answer (its start + its uptime), not ours.
+	local now = num(st.started_ms) and num(st.uptime_ms) and st.started_ms + st.uptime_ms
 	for _, s in ipairs(list(st.sentinels)) do
-		local age = (now and num(s.last_ok_ms) and s.last_ok_ms > 0) and (fmt_ms(now - s.last_ok_ms) .. " ago") or ""
+		local age = (now and num(s.last_ok_ms) and s.last_ok_ms > 0) and (fmt_ms(math.max(0, now - s.last_ok_ms)) .. " ago") or ""
 		h[#h + 1] = string.format("<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class=num>%s</td>"
 			.. "<td class=num>%s</td><td>%s</td></tr>",
 			esc(s.addr), badge(s.cmd_link, link_class[s.cmd_link]), badge(s.pubsub_link, link_class[s.pubsub_link]),
@@ -742,9 +749,9 @@ function hs.render(st, tl, err)
 	else
 		local hp = st.haproxy
 		if type(hp) == "table" then
-			h[#h + 1] = string.format("<section><h2>HAProxy runtime API %s</h2><small>%s, pid %s, %s commands sent, "
+			h[#h + 1] = string.format("<section><h2>HAProxy runtime API %s</h2><small>pid %s, %s commands sent, "
 				.. "%s failed, %s reloads seen, last switch applied in %s%s</small></section>",
-				badge(hp.link, link_class[hp.link]), esc(hp.socket), esc(hp.pid), esc(hp.commands_sent),
+				badge(hp.link, link_class[hp.link]), esc(hp.pid), esc(hp.commands_sent),
 				esc(hp.commands_failed), esc(hp.reloads_seen),
 				num(hp.last_switch_apply_ms) and hp.last_switch_apply_ms >= 0 and esc(fmt_ms(hp.last_switch_apply_ms)) or "-",
 				hp.last_error and hp.last_error ~= hs.null and hp.last_error ~= "" and (", last error: " .. esc(hp.last_error)) or "")
@@ -793,7 +800,6 @@ function hs.service(applet)
 				.. (perr or "no \"version\" field")
 			st = nil
 		else
-			st.now_ms = now_ms()
 			tl = hs.json_decode(tline)
 			if type(tl) ~= "table" then
 				tl = nil

@@ -11,11 +11,19 @@
 #   - a slot made ready at the placeholder address (never by the agent)
 #     does not release a held connection (a new connection is not held
 #     then: the fast path only asks HAProxy whether a server is usable);
-#   - with a ready server there is no hold: connection setup is unchanged.
+#   - with a ready server there is no hold: connection setup is unchanged;
+#   - a broken hasentinel.lua fails `haproxy -c`.
 . "$(dirname "$0")/lib.sh"
 hs_setup
 HOLDCLIENT=${top_builddir:-$(dirname "$HASENTINEL")/..}/tests/tools/hs_holdclient
 hs_require_bin "$HOLDCLIENT"
+
+# A broken Lua file fails `haproxy -c`.
+{ cat "$HS_SRCDIR/haproxy/hasentinel.lua"; echo "local x = = 1"; } >"$HS_TMP/broken.lua"
+if HS_LUA=$HS_TMP/broken.lua HS_ADMIN_SOCKET=$HS_TMP/x.sock HS_STATE_FILE=$HS_TMP/x.state \
+	haproxy -c -q -f "$HS_HAPROXY_CFG" >"$HS_TMP/broken.out" 2>&1; then
+	hs_fail "haproxy -c accepts a broken hasentinel.lua"
+fi
 
 hs_start_redis r0
 HS_HOLD_MS=6000

@@ -19,17 +19,17 @@ set -u -o pipefail
 AGENT_UID=65534
 IPT_RULE=()
 
-hsf_setup t43_fence_safe
+hsf_setup t45_fence_safe
 [ "$(id -u)" = 0 ] || hs_skip "needs root (iptables, setpriv)"
 hs_require_bin iptables setpriv
 # Our own EXIT trap: the iptables rule goes first, then the usual cleanup.
-_t43_cleanup() {
+_t45_cleanup() {
 	local rc=$?
 	[ "${#IPT_RULE[@]}" = 0 ] || iptables -D OUTPUT "${IPT_RULE[@]}" 2>/dev/null
 	(exit "$rc")
 	_hsf_cleanup
 }
-trap _t43_cleanup EXIT
+trap _t45_cleanup EXIT
 
 hs_start_lab
 hs_start_haproxy
@@ -106,4 +106,4 @@ multi=$(hsf_sampler_multi w2 "$HS_WRITE_BACKEND")
 # Once -odown is out, it must not take more than a ROLE round trip and a
 # reconcile (generous: a loaded runner).
 ((HSF_NOW - t_unodown <= 2000)) || hs_fail "the master took $((HSF_NOW - t_unodown)) ms after -odown to take writes"
-hs_log "t43_fence_safe: ok"
+hs_log "t45_fence_safe: ok"

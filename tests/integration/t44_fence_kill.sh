@@ -18,7 +18,7 @@ set -u -o pipefail
 # Generous for a loaded runner; measured: 5-10 ms.
 FENCE_MAX_MS=${FENCE_MAX_MS:-1000}
 
-hsf_setup t42_fence_kill
+hsf_setup t44_fence_kill
 HS_DOWN_AFTER_MS=3000
 hs_start_lab
 hs_start_haproxy
