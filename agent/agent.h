@@ -14,6 +14,7 @@
 #include "status.h"
 #include "topo.h"
 
+struct fence;
 struct notifier;
 struct metrics_server;
 
@@ -24,6 +25,7 @@ struct agent {
 	struct sentinels *sentinels;
 	struct hap_client *hap;
 	struct reconciler *rec;
+	struct fence *fence;             /* early fence's watches (fence.c) */
 	struct status_server *status;
 	struct journal journal;
 	struct notifier *notify;

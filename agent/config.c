@@ -85,6 +85,8 @@ struct conf_key {
 	X("write-backend-format",   T_FORMAT,   write_backend_format,   CK_REQUIRED, 0, 0) \
 	X("read-backend-format",    T_FORMAT,   read_backend_format,    0,           0, 0) \
 	X("master-reads",           T_BOOL,     master_reads,           0,           0, 1) \
+	X("fence-on-reset",         T_BOOL,     fence_on_reset,         0,           0, 1) \
+	X("fence-on-odown",         T_BOOL,     fence_on_odown,         0,           0, 1) \
 	X("resync-interval",        T_MS,       resync_interval_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("connect-timeout",        T_MS,       connect_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("command-timeout",        T_MS,       command_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
@@ -628,6 +630,8 @@ config_init(struct config *c)
 	c->write_backend_format = conf_strdup_or_die("%s_write");
 	c->read_backend_format = conf_strdup_or_die("%s_read");
 	c->master_reads = 0;
+	c->fence_on_reset = 1;
+	c->fence_on_odown = 1;
 	c->resync_interval_ms = 1000;
 	c->connect_timeout_ms = 1000;
 	c->command_timeout_ms = 1000;

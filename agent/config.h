@@ -63,6 +63,8 @@ struct config {
 	char *read_backend_format;      /* read-backend-format, default "%s_read" */
 
 	int master_reads;               /* master-reads yes|no, default no */
+	int fence_on_reset;             /* fence-on-reset yes|no (topo.h F1a), default yes */
+	int fence_on_odown;             /* fence-on-odown yes|no (topo.h F1b), default yes */
 	int resync_interval_ms;         /* resync-interval, default 1000 */
 	int connect_timeout_ms;         /* connect-timeout, default 1000 */
 	int command_timeout_ms;         /* command-timeout, default 1000 */

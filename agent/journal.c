@@ -9,7 +9,7 @@
 
 static const char *const stage_names[TL_NSTAGES] = {
 	"sdown", "odown", "failover-start", "promoted", "switch-master-seen",
-	"decision", "role-confirmed", "haproxy-sent", "haproxy-acked",
+	"decision", "role-confirmed", "haproxy-sent", "haproxy-acked", "fenced",
 };
 
 const char *
@@ -143,7 +143,7 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 		 * of the newest failover, not a new one. */
 		struct tl_record *last = newest_record(j, master);
 
-		if (last && last->complete && st != TL_SDOWN && st != TL_ODOWN && st != TL_FAILOVER_START &&
+		if (last && last->complete && st != TL_SDOWN && st != TL_ODOWN && st != TL_FAILOVER_START && st != TL_FENCED &&
 		    at_ms - tl_end(last) < JOURNAL_TL_ECHO_MS && (!to || !*to || strcmp(to, last->to) == 0))
 			return last;
 		if (st == TL_ROLE_CONFIRMED || st == TL_HAPROXY_SENT || st == TL_HAPROXY_ACKED)

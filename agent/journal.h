@@ -42,6 +42,7 @@ enum tl_stage {
 	TL_ROLE_CONFIRMED,
 	TL_HAPROXY_SENT,
 	TL_HAPROXY_ACKED,
+	TL_FENCED,           /* early fence: the master left the write backend (topo.h F1) */
 	TL_NSTAGES
 };
 

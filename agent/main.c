@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "fence.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -77,10 +78,21 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	rec_tick(ag->rec);
+	fence_tick(ag->fence);
 }
 
 static void
 cb_group_updated(void *arg, struct group *g)
+{
+	struct agent *ag = arg;
+
+	rec_group_updated(ag->rec, g);
+	fence_track(ag->fence, g);
+}
+
+/* fence.c saw the master die or come back: apply the rule (topo.h F1-F2). */
+static void
+cb_fence_changed(void *arg, struct group *g)
 {
 	struct agent *ag = arg;
 
@@ -338,7 +350,8 @@ main(int argc, char **argv)
 	if (ag.rec)
 		rec_set_journal(ag.rec, &ag.journal);
 	ag.sentinels = sentinels_new(ag.loop, &ag.cfg, &ag.topo, &cbs, &ag);
-	if (!ag.rec || !ag.sentinels) {
+	ag.fence = fence_new(ag.loop, &ag.cfg, &ag.topo, cb_fence_changed, &ag);
+	if (!ag.rec || !ag.sentinels || !ag.fence) {
 		log_err("out of memory");
 		goto out;
 	}
@@ -400,6 +413,7 @@ out:
 	notifier_free(ag.notify);
 	status_server_free(ag.status);
 	sentinels_free(ag.sentinels);
+	fence_free(ag.fence);
 	rec_free(ag.rec);
 	hap_client_free(ag.hap);
 	topo_free(&ag.topo);

@@ -584,9 +584,9 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 	      size_t nslots, int write, struct plan_target *t, size_t max)
 {
 	size_t n = 0;
-	int master_ready = g->confirmed == 1;
+	int master_ready = g->confirmed == 1 && !topo_master_fenced(g);
 
-	if (g->confirmed == 0 && write) {
+	if (g->confirmed == 0 && write && !topo_master_fenced(g)) {
 		/* Adoption: HAProxy already routes writes to this master (an agent
 		 * restart); keep it while ROLE is being asked. */
 		for (size_t i = 0; i < nslots; i++)
@@ -638,6 +638,47 @@ done:
 	return 0;
 }
 
+/* Early fence (topo.h F1-F2), applied when a group is planned: every
+ * change (a refusal seen by fence.c, +odown, a ROLE answer) plans it. */
+static void
+fence_apply(struct reconciler *rc, struct group *g)
+{
+	unsigned sig = (rc->cfg->fence_on_reset ? TOPO_FENCE_ON_RESET : 0u) |
+		       (rc->cfg->fence_on_odown ? TOPO_FENCE_ON_ODOWN : 0u);
+	int was = g->fence;
+	char a[ADDR_IP_MAX + 8];
+
+	str_copy(a, was == FENCE_NONE ? "" : g->fence_addr, sizeof(a));
+	if (!topo_fence_eval(rc->topo, g, sig, now_mono_ms(), now_wall_ms()))
+		return;
+	if (was == FENCE_NONE) {
+		str_copy(a, g->fence_addr, sizeof(a));
+		log_warn("%s: master %s fenced (%s): out of the write backend until it is back or replaced",
+			 g->name, a, topo_fence_name(g->fence));
+		JSTAGE(rc, g->name, TL_FENCED, g->fence_since_ms, a, NULL, 0);
+	} else {
+		char m[ADDR_IP_MAX + 8];
+
+		addr_format(m, sizeof(m), g->master_ip, g->master_port);
+		log_info("%s: fence of %s: %s -> %s%s", g->name, a, topo_fence_name(was), topo_fence_name(g->fence),
+			 strcmp(a, m) != 0 ? " (replaced)" : "");
+	}
+	JADD(rc, "agent", "", g->name, g->fence != FENCE_NONE ? "fenced" : "unfenced", "%s: %s -> %s", a,
+	     topo_fence_name(was), topo_fence_name(g->fence));
+	if (g->master_ip[0] && g->confirmed != 1 && !g->probe) {
+		probe_start(rc, g);
+	} else if (g->confirmed != 1 && g->probe) {
+		struct probe *p = g->probe;
+
+		/* A probe waiting out its backoff (it met the dead master): now. */
+		if (!p->done && ev_is_active(&p->timer)) {
+			ev_timer_stop(rc->loop, &p->timer);
+			ev_timer_set(&p->timer, 0., 0.);
+			ev_timer_start(rc->loop, &p->timer);
+		}
+	}
+}
+
 /* Plan one group; returns the number of commands added (-1 out of memory). */
 static int
 plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl)
@@ -652,6 +693,7 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 		return 0;
 	if (rec_group_state(rc, g) == GS_FROZEN || !g->master_ip[0])
 		return 0;
+	fence_apply(rc, g);
 	t = calloc(max, sizeof(*t));
 	if (!t)
 		return -1;

@@ -114,6 +114,10 @@ group_json(const struct agent *ag, const struct group *g)
 		"known_sentinels", others);
 	if (g->hap_known)
 		json_object_set_new(o, "read_ready_count", json_integer(g->hap_read_ready));
+	/* Early fence (topo.h F1-F2): why the master is out of the write backend. */
+	json_object_set_new(o, "fenced", json_string(topo_fence_name(g->fence)));
+	if (g->fence)
+		json_object_set_new(o, "fenced_since_ms", json_integer(g->fence_since_ms));
 	if (g->last_switch.to[0])
 		json_object_set_new(o, "last_switch", json_pack("{s:s, s:s, s:I, s:I}",
 			"from", g->last_switch.from,

@@ -425,6 +425,107 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 	return 0;
 }
 
+/* ---------------------------------------------------------------- early fence */
+
+int
+topo_fence_link(struct group *g, const char *ip, int port, int dead)
+{
+	char a[ADDR_IP_MAX + 8];
+
+	addr_format(a, sizeof(a), ip, port);
+	if (dead) {
+		if (strcmp(g->fence_dead, a) == 0)
+			return 0;
+		str_copy(g->fence_dead, a, sizeof(g->fence_dead));
+	} else {
+		if (strcmp(g->fence_dead, a) != 0)
+			return 0;
+		g->fence_dead[0] = '\0';
+	}
+	g->generation++;
+	return 1;
+}
+
+/* F1b: a counted Sentinel that names the decided master reports it o_down.
+ * Not the failover leader (failover_in_progress): once it has promoted a
+ * replica it names that one, with the flags of the old master it replaces. */
+static int
+master_odown(const struct topo *t, const struct group *g, int64_t now)
+{
+	for (int i = 0; i < t->nsentinels; i++) {
+		const struct sview *v = &g->views[i];
+
+		if (view_counts(t, v, now) && is_master_addr(g, v->ip, v->port) &&
+		    (v->flags & (NODE_O_DOWN | NODE_FAILOVER)) == NODE_O_DOWN)
+			return 1;
+	}
+	return 0;
+}
+
+int
+topo_fence_eval(const struct topo *t, struct group *g, unsigned signals, int64_t now, int64_t wall_now)
+{
+	enum topo_fence want = FENCE_NONE, cur = (enum topo_fence)g->fence;
+	char a[ADDR_IP_MAX + 8] = "";
+
+	if (g->master_ip[0]) {
+		addr_format(a, sizeof(a), g->master_ip, g->master_port);
+		/* What was seen of another node is no longer about the master. */
+		if (g->fence_dead[0] && strcmp(g->fence_dead, a) != 0)
+			g->fence_dead[0] = '\0';
+		/* A fence of a master since replaced ends: rule 4 applies. */
+		if (cur != FENCE_NONE && strcmp(g->fence_addr, a) != 0)
+			cur = FENCE_NONE;
+		if ((signals & TOPO_FENCE_ON_RESET) && g->fence_dead[0])
+			want = FENCE_DEAD;
+		else if ((signals & TOPO_FENCE_ON_ODOWN) && master_odown(t, g, now))
+			want = FENCE_ODOWN;
+		else if (cur != FENCE_NONE && (g->master_flags & NODE_FAILOVER))
+			want = cur;     /* a failover under way: it decides */
+		else if (cur == FENCE_DEAD || cur == FENCE_ODOWN)
+			want = FENCE_RECHECK;
+		else if (cur == FENCE_RECHECK)
+			want = g->confirmed == 1 ? FENCE_NONE : FENCE_RECHECK;
+	} else {
+		g->fence_dead[0] = '\0';
+	}
+	if (want == (enum topo_fence)g->fence && (want == FENCE_NONE || cur != FENCE_NONE))
+		return 0;
+	if (want == FENCE_RECHECK && cur != FENCE_RECHECK)
+		g->confirmed = 0;   /* ask the node afresh */
+	if (want != FENCE_NONE && cur == FENCE_NONE) {
+		str_copy(g->fence_addr, a, sizeof(g->fence_addr));
+		g->fence_since_ms = wall_now;
+	}
+	if (want == FENCE_NONE)
+		g->fence_addr[0] = '\0';
+	g->fence = want;
+	g->generation++;
+	return 1;
+}
+
+int
+topo_master_fenced(const struct group *g)
+{
+	return g->fence != FENCE_NONE;
+}
+
+const char *
+topo_fence_name(int fence)
+{
+	switch ((enum topo_fence)fence) {
+	case FENCE_NONE:
+		return "none";
+	case FENCE_DEAD:
+		return "dead";
+	case FENCE_ODOWN:
+		return "odown";
+	case FENCE_RECHECK:
+		return "recheck";
+	}
+	return "?";
+}
+
 const char *
 role_seen_name(enum role_seen r)
 {

@@ -22,7 +22,35 @@
  * failover under way, or the master just replaced) a replica whose link is
  * down keeps serving reads, possibly stale, as Redis's
  * replica-serve-stale-data does: a master failure is no read outage; so does
- * a replica resyncing with a new master just after a switch. */
+ * a replica resyncing with a new master just after a switch.
+ *
+ * Early fence (topo_fence_eval): between a master's death and Sentinel's
+ * switch (down-after + election + promotion) HAProxy would still send new
+ * connections to the dead master, to be refused. Instead the write backend is
+ * left with no ready server, so HAProxy holds new connections (hasentinel.lua)
+ * until the new master is ready.
+ * F1. The decided master is fenced (its write slot goes to maint and its
+ *     sessions are shut down; no other server is made ready) as soon as it
+ *     is known dead:
+ *     a. the agent's own idle connection to it is closed or reset, and a
+ *        fresh connection to its address is refused: the host answers and no
+ *        process listens. A connect timeout says nothing (a partition between
+ *        the agent and the master alone is no death): no fence. A reset
+ *        alone says nothing either (Sentinel's CLIENT KILL, Redis's timeout).
+ *     b. a counted Sentinel reports it o_down: a quorum of Sentinels agreed
+ *        it is down (a hang, a lost host: no reset to see), and a failover
+ *        is about to replace it anyway. Not the failover leader's view
+ *        (failover_in_progress): once it has promoted a replica it names
+ *        that one with the old master's flags.
+ *     Reason: a fence only takes a server out, so it can never make two
+ *     writable servers; the switch itself still follows rules 2-4.
+ * F2. The fence ends, and the old master takes writes again at once, when no
+ *     failover follows: its causes are gone (a fresh connection is accepted,
+ *     no counted Sentinel reports o_down) and no failover is in progress, and
+ *     then ROLE on the node, asked afresh, says master while Sentinel still
+ *     names it. A new master (rule 2) ends the fence too: it follows rule 4.
+ *     Reason: a master restarted within down-after, or a -odown, must not
+ *     hold writes any longer than it takes to check the node. */
 #ifndef HASENTINEL_TOPO_H
 #define HASENTINEL_TOPO_H
 
@@ -116,6 +144,12 @@ struct group {
 	int hap_known;           /* the two fields above are known */
 	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
 	int nother;
+	/* Early fence (F1-F2), changed by topo_fence_*() only. */
+	int fence;               /* enum topo_fence */
+	char fence_addr[ADDR_IP_MAX + 8];   /* the master it applies to */
+	char fence_dead[ADDR_IP_MAX + 8];   /* seen dead by the agent (F1a), "" none */
+	int64_t fence_since_ms;  /* wall ms the fence began */
+	void *fence_watch;       /* fence.c's watch of the master */
 };
 
 struct topo {
@@ -181,6 +215,29 @@ int topo_node_read_ready(const struct group *g, const struct node *n, int64_t no
 
 /* Whether the group has a usable decision (some view counted). */
 int topo_group_frozen(const struct topo *t, const struct group *g, int64_t now);
+
+/* Early fence (F1-F2). */
+enum topo_fence {
+	FENCE_NONE = 0,
+	FENCE_DEAD,       /* F1a: reset, then a fresh connection refused */
+	FENCE_ODOWN,      /* F1b: a counted Sentinel reports o_down */
+	FENCE_RECHECK,    /* F2: causes gone, waiting for ROLE master (or a failover) */
+};
+#define TOPO_FENCE_ON_RESET 0x1   /* signals in use: F1a */
+#define TOPO_FENCE_ON_ODOWN 0x2   /* F1b */
+
+/* The agent's own look at ip:port (F1a): dead 1 = its connection was
+ * reset and a fresh one refused; 0 = a fresh connection was accepted.
+ * Returns 1 when that changed what is known. */
+int topo_fence_link(struct group *g, const char *ip, int port, int dead);
+/* Apply F1-F2 with the signals in use (TOPO_FENCE_*). Entering
+ * FENCE_RECHECK resets confirmed to 0 (the caller asks ROLE). Returns 1 when
+ * g->fence changed (the generation is bumped). */
+int topo_fence_eval(const struct topo *t, struct group *g, unsigned signals, int64_t now,
+		    int64_t wall_now);
+/* Whether the decided master must stay out of the write backend. */
+int topo_master_fenced(const struct group *g);
+const char *topo_fence_name(int fence);
 
 const char *role_seen_name(enum role_seen r);
 /* "s_down,o_down,disconnected" etc. */

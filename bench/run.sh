@@ -27,6 +27,14 @@
 #          3. data plane: redis-benchmark direct vs through haproxy.cfg's
 #             write port (and a few HAProxy tuning variants), alternating,
 #             medians of 3 rounds
+#   hold   the failover window as clients see it: one lab, HAProxy with the
+#          hold (hasentinel.lua) and the agent's early fence, side by side
+#          with variants (o_down fence only, no fence, no hold) and the
+#          tcp-check setup; BENCH_HOLD_N master SIGKILLs (default 3); per
+#          mode a writer every 5 ms reconnecting after errors + a pool of
+#          20 persistent connections (bench/bench_clients): failed commands,
+#          failed new connections, p99/max write latency, release after
+#          HAProxy's ack, new connections/s with and without the hold
 #   scale  one agent, 3 fake_sentinel (tests/tools), bench/fake_redis for
 #          the Redis nodes (ROLE says master), a real haproxy with a write and
 #          a read backend per group (generated): 1, 100, 1000 groups; RSS and
@@ -37,6 +45,7 @@
 #
 # Environment
 #   BENCH_N=6          kills per mode (>= 5 for the report; QUICK: 2)
+#   BENCH_ONLY="hold"  sections `make bench` runs (default: parse lab hold scale)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
 #                      groups only
 #   BENCH_LOAD_WAIT=60 seconds to wait, before each section, for the 1-min
@@ -640,6 +649,204 @@ lab_dataplane() {
 	done
 }
 
+# ================================================================ hold
+
+# The failover window as clients see it (issue: hold + early fence). One
+# lab (lib.sh timings: down-after 1000 ms), several HAProxy side by side,
+# every one seeing the same master SIGKILLs, each with its own clients
+# (bench_clients: a writer every 5 ms that reconnects after each error, and
+# a pool of 20 persistent connections writing every 20 ms each):
+#   hold           haproxy/haproxy.cfg as shipped (the hold on) + an agent
+#                  at its defaults (early fence on reset and on o_down)
+#   hold-odown     the same, agent with fence-on-reset no (o_down only)
+#   hold-nofence   the same, agent with both fences off
+#   nohold         haproxy.cfg without the hold action + an agent (fences on)
+#   tcpcheck       bench/haproxy-tcpcheck.cfg, no agent
+HOLD_MODES=(hold hold-odown hold-nofence nohold tcpcheck)
+CLIENTS=$BENCH_BIN/bench_clients
+
+# hold_start NAME CFG_FILTER AGENT_LINES...: haproxy.cfg through the filter
+# (cat, or a command dropping the hold) with its own ports, and an agent.
+hold_start() {
+	local n=$1 filter=$2 cfg conf s
+	shift 2
+	cfg=$HS_TMP/$n.cfg
+	conf=$HS_TMP/$n.agent.conf
+	$filter <"$HS_HAPROXY_CFG" >"$cfg"
+	HPORT[$n]=$(hs_free_port)
+	HSOCK[$n]=$HS_TMP/$n.sock
+	local env=(HS_BIND=127.0.0.1 HS_WRITE_PORT="${HPORT[$n]}" HS_READ_PORT="$(hs_free_port)"
+		HS_STATS_PORT="$(hs_free_port)" HS_ADMIN_SOCKET="${HSOCK[$n]}" HS_STATE_FILE="$HS_TMP/$n.state")
+	local lua=${HS_LUA:-$top_srcdir/haproxy/hasentinel.lua}
+	[ -f "$lua" ] && env+=(HS_LUA="$lua")
+	env "${env[@]}" haproxy -c -q -f "$cfg" >>"$HS_TMP/$n.hap.log" 2>&1 || hs_fail "haproxy -c rejects $cfg"
+	_hs_spawn "$HS_TMP/$n.hap.log" env "${env[@]}" haproxy -W -db -f "$cfg"
+	hs_register "hap_$n" "$HS_BG_PID"
+	{
+		for s in "${HS_SENTINEL_NAMES[@]}"; do echo "sentinel 127.0.0.1:${HS_PORT[$s]}"; done
+		echo "haproxy-socket ${HSOCK[$n]}"
+		echo "status-socket $HS_TMP/$n.agent.sock"
+		echo "resync-interval $HS_RESYNC_MS"
+		echo "master-reads no"
+		for s in "$@"; do echo "$s"; done
+	} >"$conf"
+	_hs_wait_started "hap_$n" 5 'HS_ADMIN_SOCKET=${HSOCK[$n]} hs_hap show info | grep -q "^Pid:"'
+	_hs_spawn "$HS_TMP/$n.agent.log" "$HASENTINEL" -c "$conf"
+	hs_register "agent_$n" "$HS_BG_PID"
+}
+
+no_hold_filter() { grep -v 'tcp-request content lua.hs_hold'; }
+
+hold_routes() { # MODE -> the write backend's ready / up servers
+	if [ "$1" = tcpcheck ]; then tc_up_servers; else HS_ADMIN_SOCKET=${HSOCK[$1]} hs_ready_servers "$HS_WRITE_BACKEND"; fi
+}
+
+hold_port() { if [ "$1" = tcpcheck ]; then echo "$TC_WRITE_PORT"; else echo "${HPORT[$1]}"; fi; }
+
+# Every mode routes to Sentinel's master alone, and every client file has
+# only acknowledged writes in its last 300 lines.
+hold_settled() {
+	local m x
+	_hs_lab_settled || return 1
+	sentinels_settled || return 1
+	m=$(hs_sentinel_master) || return 1
+	for x in "${HOLD_MODES[@]}"; do
+		[ "$(hold_routes "$x")" = "$m" ] || return 1
+		tail -n 300 "$HS_TMP/$x.clients" | awk '$1 == "F" || ($1 == "R" && $6 != 1) { bad = 1 } END { exit bad }' || return 1
+	done
+}
+
+hold_switched() { # OLD
+	local m x
+	m=$(hs_sentinel_master) || return 1
+	[ "$m" != "$1" ] || return 1
+	for x in "${HOLD_MODES[@]}"; do
+		[ "$(hold_routes "$x")" = "$m" ] || return 1
+	done
+}
+
+# Connections per second through a write port: redis-benchmark opening a
+# new connection for every SET (-k 0), 10 clients.
+hold_connrate() { # PORT
+	redis-benchmark -p "$1" -t set -n "$2" -c 10 -k 0 --csv 2>/dev/null | awk -F'"' '$2 == "SET" { print $4 }'
+}
+
+section_hold() {
+	local x i m mname t new N=${BENCH_HOLD_N:-3} nreq=20000 r
+	[ "$BENCH_QUICK" = 1 ] && { N=${BENCH_HOLD_N:-1}; nreq=5000; }
+	# shellcheck source=../tests/integration/lib.sh
+	. "$top_srcdir/tests/integration/lib.sh"
+	hs_setup
+	hs_require_bin redis-benchmark "$CLIENTS" "$BENCH_BIN/bench_sub"
+	declare -gA HPORT=() HSOCK=()
+	local have_hold=yes
+	grep -q 'lua.hs_hold' "$HS_HAPROXY_CFG" || have_hold=no
+	hs_start_lab
+	hold_start hold cat
+	hold_start hold-odown cat "fence-on-reset no"
+	hold_start hold-nofence cat "fence-on-reset no" "fence-on-odown no"
+	hold_start nohold no_hold_filter
+	tc_start_haproxy
+	_hs_spawn "$HS_TMP/sub.out" "$BENCH_BIN/bench_sub" "$HS_TMP/events.txt" 3600 \
+		"${HS_PORT[s0]}" "${HS_PORT[s1]}" "${HS_PORT[s2]}"
+	hs_register sub "$HS_BG_PID"
+	hs_wait_until 5 'grep -q ready "$HS_TMP/sub.out"' "the Sentinel subscriber"
+	hs_wait_until 30 'm=$(hs_sentinel_master) && [ "$(hold_routes hold)" = "$m" ] && [ "$(hold_routes nohold)" = "$m" ] && [ "$(tc_up_servers)" = "$m" ]' \
+		"every HAProxy to route to the master"
+	note "hold in haproxy.cfg: $have_hold; down-after ${HS_DOWN_AFTER_MS} ms, failover-timeout ${HS_FAILOVER_TIMEOUT_MS} ms; clients per mode: a writer every 5 ms reconnecting after each error + 20 persistent connections writing every 20 ms"
+
+	# ------------------------------------- connection setup, no failover
+	: >"$HS_TMP/connrate"
+	for ((r = 1; r <= 3; r++)); do
+		for x in hold nohold; do
+			echo "$x $(hold_connrate "${HPORT[$x]}" "$nreq")" >>"$HS_TMP/connrate"
+		done
+	done
+	local ch cn
+	ch=$(awk '$1 == "hold" { print $2 }' "$HS_TMP/connrate" | median)
+	cn=$(awk '$1 == "nohold" { print $2 }' "$HS_TMP/connrate" | median)
+	res "new connections/s through the write port (SET per connection, -c 10), hold vs none" "hold / nohold" \
+		"$(printf '%.0f / %.0f = %.2fx' "$ch" "$cn" "$(awk -v a="$ch" -v b="$cn" 'BEGIN { print (b > 0) ? a / b : 0 }')")" \
+		">= 0.95x" "$(ok_if 'b > 0 && a / b >= 0.95' a="$ch" b="$cn")"
+
+	# ------------------------------------- kills
+	for x in "${HOLD_MODES[@]}"; do
+		_hs_spawn "$HS_TMP/$x.clients.out" "$CLIENTS" 127.0.0.1 "$(hold_port "$x")" "$HS_TMP/$x.clients" 3600 5 20 20
+		hs_register "cl_$x" "$HS_BG_PID"
+	done
+	: >"$HS_TMP/kills"
+	for ((i = 1; i <= N; i++)); do
+		hs_wait_until 90 hold_settled "every mode settled on one master, clients acknowledged"
+		m=$(hs_sentinel_master) || hs_fail "no master"
+		mname=$(hs_name_of_port "${m##*:}") || hs_fail "master $m is not one of ours"
+		t=$(hs_now_ms)
+		hs_kill9 "$mname"
+		hs_log "hold: kill $i/$N: $mname (${m##*:})"
+		hs_wait_until 60 'hold_switched "$m"' "every mode to route to the new master"
+		# the held and reconnecting clients get through
+		hs_wait_until 20 '(( $(hs_now_ms) - t >= 8000 ))' "8 s after the kill"
+		new=$(hs_sentinel_master)
+		echo "$i $t ${m##*:} $(hs_now_ms)" >>"$HS_TMP/kills"
+		hs_start_redis "$mname" replicaof "${new##*:}"
+	done
+	for x in "${HOLD_MODES[@]}"; do hs_stop "${HS_PID[cl_$x]}"; done
+
+	# ------------------------------------- analysis
+	local k ts te promo ack p99 mx fc fw fp fn worst rel relmax sumrel
+	for x in "${HOLD_MODES[@]}"; do
+		local fails=() news=() worsts=() lat=() promos=() rels=() reasons=""
+		while read -r k ts _ te; do
+			promo=$(awk -v a="$ts" -v b="$te" '$1 > a && $1 < b && $3 == "+promoted-slave" { print $1 - a; exit }' "$HS_TMP/events.txt")
+			promos+=("${promo:-0}")
+			# failed commands (writer / pool), worst thread, failed new connections
+			# worst: failed commands on the connections open at the kill
+			# (each fails at most once: the clients reconnect after an error)
+			read -r fw fp worst fn < <(awk -v a="$ts" -v b="$te" '
+				$1 == "R" && $4 / 1000 < a { open[$2] = $3 }
+				$1 == "F" && $4 / 1000 >= a && $4 / 1000 < b { fnew++ }
+				$1 == "R" && $4 / 1000 >= a && $4 / 1000 < b && $6 == 0 {
+					if ($2 == 0) w++; else p++
+					if ($7 == 1) fnew++; else if ($2 in open && open[$2] == $3) old++ }
+				END { print w + 0, p + 0, old + 0, fnew + 0 }' "$HS_TMP/$x.clients")
+			fails+=("$fw/$fp")
+			worsts+=("$worst")
+			news+=("$fn")
+			# latency of every command started in the window
+			awk -v a="$ts" -v b="$te" '$1 == "R" && $4 / 1000 >= a && $4 / 1000 < b { print $5 / 1000 }' "$HS_TMP/$x.clients" >>"$HS_TMP/$x.lat"
+			read -r _ _ _ p99 mx < <(awk -v a="$ts" -v b="$te" '$1 == "R" && $4 / 1000 >= a && $4 / 1000 < b { print $5 / 1000 }' "$HS_TMP/$x.clients" | stats)
+			lat+=("$p99/$mx")
+			echo "$x $k ${promo:-0} $mx" >>"$HS_TMP/latmax"
+			reasons+=$(awk -v a="$ts" -v b="$te" '$1 == "R" && $4 / 1000 >= a && $4 / 1000 < b && $6 == 0 { print $8 }' "$HS_TMP/$x.clients" | sort | uniq -c | awk '{ printf " %s x%s", $2, $1 }')
+			# release: the agent's "writes go to" after the kill
+			if [ "$x" != tcpcheck ]; then
+				ack=$(awk -v a="$ts" '/writes go to/ { print $1 }' "$HS_TMP/$x.agent.log" | while read -r l; do iso_ms "$l"; done | awk -v a="$ts" '$1 > a { print; exit }')
+				if [ -n "$ack" ]; then
+					awk -v k="$ack" '$1 == "R" && $6 == 1 && $4 / 1000 < k && ($4 + $5) / 1000 >= k { printf "%.1f\n", ($4 + $5) / 1000 - k }' "$HS_TMP/$x.clients" >>"$HS_TMP/$x.rel"
+				fi
+			fi
+		done <"$HS_TMP/kills"
+		local tf=0 twf=0 tpf=0 tn=0 tw=0 v
+		for v in "${fails[@]}"; do twf=$((twf + ${v%/*})); tpf=$((tpf + ${v#*/})); done
+		for v in "${news[@]}"; do tn=$((tn + v)); done
+		for v in "${worsts[@]}"; do tw=$((tw + v)); done
+		tf=$((twf + tpf))
+		res "failed commands, $N kills (writer / pool); of them on the 21 connections open at the kill" "$x" \
+			"$tf ($twf / $tpf), per kill ${fails[*]}; $tw (per kill ${worsts[*]})" "<= 21 per kill, all on open ones" \
+			"$(ok_if 'o <= 21 * n && o == f' o="$tw" n="$N" f="$tf")"
+		res "failed new connections, $N kills" "$x" "$tn (per kill ${news[*]})" "0" "$(ok_if 'n == 0' n="$tn")"
+		local n mn md lp99 lmx pmax
+		read -r n mn md lp99 lmx < <(stats <"$HS_TMP/$x.lat")
+		pmax=$(printf '%s\n' "${promos[@]}" | sort -n | tail -n 1)
+		res "write latency p99 / max, ms (per kill p99/max)" "$x" "$lp99 / $lmx (${lat[*]}); kill -> promotion ${promos[*]} ms" \
+			"max <= promotion + 50" "$(awk -v f="$HS_TMP/latmax" -v x="$x" 'BEGIN { ok = 1; while ((getline l < f) > 0) { split(l, a, " "); if (a[1] == x && a[4] > a[3] + 50) ok = 0 } print ok ? "yes" : "no" }')"
+		if [ "$x" != tcpcheck ] && [ -s "$HS_TMP/$x.rel" ]; then
+			read -r n mn md lp99 lmx < <(stats <"$HS_TMP/$x.rel")
+			res "held commands answered after HAProxy's ack of the switch, ms" "$x" "median $md, max $lmx (n=$n)" "<= 5" "$(ok_if 'v <= 5' v="$lmx")"
+		fi
+		[ -z "$reasons" ] || note "$x: failed commands by reason:$reasons"
+	done
+}
+
 # ================================================================ scale
 
 # A config in the style of haproxy/haproxy.cfg: per group a write backend
@@ -891,7 +1098,8 @@ main() {
 		echo "machine: $(nproc) CPU ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr), load average at start $(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "software: $(haproxy -v | awk 'NR == 1 { print "haproxy " $3 }'), $(redis-server --version | awk '{ print "redis " $3 }' | tr -d 'v='), hasentinel $("${HASENTINEL:-$top_builddir/agent/hasentinel}" -V 2>/dev/null | awk '{ print $2 }')"
 	} >"$dir/head"
-	for s in parse lab scale; do
+	local only=${BENCH_ONLY:-parse lab hold scale}
+	for s in $only; do
 		wait_low_load
 		echo "== section $s (load $(load1))" >&2
 		echo "$s" "$(load1)" >>"$dir/loads"
@@ -917,8 +1125,9 @@ all) main ;;
 parse) section_parse ;;
 lab) section_lab ;;
 scale) section_scale ;;
+hold) section_hold ;;
 *)
-	echo "usage: bench/run.sh [parse|lab|scale]" >&2
+	echo "usage: bench/run.sh [parse|lab|hold|scale]" >&2
 	exit 2
 	;;
 esac

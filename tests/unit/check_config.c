@@ -130,6 +130,8 @@ static const struct { const char *key, *value; } good[] = {
 	{ "write-backend-format",   "w_%s" },
 	{ "read-backend-format",    "r_%s" },
 	{ "master-reads",           "yes" },
+	{ "fence-on-reset",         "no" },
+	{ "fence-on-odown",         "no" },
 	{ "resync-interval",        "5000" },
 	{ "connect-timeout",        "300" },
 	{ "command-timeout",        "400" },
@@ -185,6 +187,10 @@ check_good(int i)
 		ck_assert_str_eq(C.read_backend_format, "r_%s");
 	} else if (!strcmp(k, "master-reads")) {
 		ck_assert_int_eq(C.master_reads, 1);
+	} else if (!strcmp(k, "fence-on-reset")) {
+		ck_assert_int_eq(C.fence_on_reset, 0);
+	} else if (!strcmp(k, "fence-on-odown")) {
+		ck_assert_int_eq(C.fence_on_odown, 0);
 	} else if (!strcmp(k, "resync-interval")) {
 		ck_assert_int_eq(C.resync_interval_ms, 5000);
 	} else if (!strcmp(k, "connect-timeout")) {
@@ -265,7 +271,7 @@ START_TEST(test_keys_covered)
 			ck_assert_msg(!strstr(err, "unknown key"), "%s: %s", *k, err);
 	}
 	ck_assert_int_eq(n, NGOOD);
-	ck_assert_int_eq(n, 26);
+	ck_assert_int_eq(n, 28);
 }
 END_TEST
 

@@ -386,6 +386,166 @@ START_TEST(test_remove_and_names)
 }
 END_TEST
 
+/* ---------------------------------------------------------------- early fence (F1-F2) */
+
+#define SIGS (TOPO_FENCE_ON_RESET | TOPO_FENCE_ON_ODOWN)
+
+static struct group *
+confirmed_master(void)
+{
+	struct group *g = topo_get(&t, "mymaster");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 1000);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 1000);
+	ck_assert_int_eq(topo_decide(&t, g, 1000, 5), TOPO_NEW_MASTER);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1000);
+	ck_assert_int_eq(g->confirmed, 1);
+	return g;
+}
+
+START_TEST(test_fence_dead_and_back)
+{
+	struct group *g = confirmed_master();
+	uint64_t gen;
+
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1000, 10), 0);
+	ck_assert(!topo_master_fenced(g));
+	/* F1a: reset + refused */
+	gen = g->generation;
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 1);
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 0);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1001, 11), 1);
+	ck_assert_int_eq(g->fence, FENCE_DEAD);
+	ck_assert(g->generation > gen);
+	ck_assert(topo_master_fenced(g));
+	ck_assert_str_eq(g->fence_addr, "127.0.0.1:7000");
+	ck_assert_int_eq(g->fence_since_ms, 11);
+	ck_assert_int_eq(g->confirmed, 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1002, 12), 0);
+	/* F2: a fresh connection accepted: ROLE is asked afresh */
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 0), 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1003, 13), 1);
+	ck_assert_int_eq(g->fence, FENCE_RECHECK);
+	ck_assert_int_eq(g->confirmed, 0);
+	ck_assert(topo_master_fenced(g));
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1004, 14), 0);
+	/* ROLE says slave: still out */
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_SLAVE, 1005);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1005, 15), 0);
+	ck_assert_int_eq(g->fence, FENCE_RECHECK);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1006);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1006, 16), 1);
+	ck_assert_int_eq(g->fence, FENCE_NONE);
+	ck_assert(!topo_master_fenced(g));
+	ck_assert_str_eq(g->fence_addr, "");
+}
+END_TEST
+
+START_TEST(test_fence_only_the_master)
+{
+	struct group *g = confirmed_master();
+
+	/* a replica seen dead: nothing */
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7001, 1), 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1001, 11), 0);
+	ck_assert(!topo_master_fenced(g));
+	ck_assert_str_eq(g->fence_dead, "");
+	/* an accepted connection to a node never seen dead changes nothing */
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 0), 0);
+	/* signals off: no fence */
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, TOPO_FENCE_ON_ODOWN, 1001, 11), 0);
+	ck_assert(!topo_master_fenced(g));
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1001, 11), 1);
+	ck_assert(topo_master_fenced(g));
+}
+END_TEST
+
+START_TEST(test_fence_odown)
+{
+	struct group *g = confirmed_master();
+
+	/* s_down alone is one Sentinel's opinion: no fence */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_S_DOWN, 1100);
+	(void)topo_decide(&t, g, 1100, 20);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1100, 20), 0);
+	/* F1b: one counted Sentinel says o_down */
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, NODE_S_DOWN | NODE_O_DOWN, 1100);
+	(void)topo_decide(&t, g, 1100, 20);
+	ck_assert_int_eq(topo_fence_eval(&t, g, TOPO_FENCE_ON_RESET, 1100, 20), 0);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1100, 20), 1);
+	ck_assert_int_eq(g->fence, FENCE_ODOWN);
+	/* an o_down view that no longer counts (too old) is no signal */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 1100 + TTL);
+	(void)topo_decide(&t, g, 1101 + TTL, 21);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1101 + TTL, 21), 1);
+	ck_assert_int_eq(g->fence, FENCE_RECHECK);
+	ck_assert_int_eq(g->confirmed, 0);
+	/* back: o_down again, then -odown, ROLE master: writes again */
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, NODE_O_DOWN, 1101 + TTL);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1101 + TTL, 22), 1);
+	ck_assert_int_eq(g->fence, FENCE_ODOWN);
+	ck_assert_int_eq(g->fence_since_ms, 20);   /* one fence, since its start */
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 1102 + TTL);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1102 + TTL, 23), 1);
+	ck_assert_int_eq(g->fence, FENCE_RECHECK);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1103 + TTL);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1103 + TTL, 24), 1);
+	ck_assert(!topo_master_fenced(g));
+}
+END_TEST
+
+START_TEST(test_fence_failover_decides)
+{
+	struct group *g = confirmed_master();
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_O_DOWN, 1100);
+	(void)topo_decide(&t, g, 1100, 20);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1100, 20), 1);
+	/* o_down cleared but a failover is under way: the fence stays */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_FAILOVER, 1200);
+	(void)topo_decide(&t, g, 1200, 30);
+	ck_assert_int_eq(g->master_flags, NODE_FAILOVER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1200, 30), 0);
+	ck_assert_int_eq(g->fence, FENCE_ODOWN);
+	ck_assert_int_eq(g->confirmed, 1);
+	/* the leader has promoted 7001: it names it, with the old master's
+	 * flags; that o_down is not about 7001 */
+	topo_set_view(g, 0, "127.0.0.1", 7001, 2, NODE_O_DOWN | NODE_FAILOVER, 1250);
+	ck_assert_int_eq(topo_decide(&t, g, 1250, 35), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1250, 35), 1);
+	ck_assert(!topo_master_fenced(g));
+	(void)topo_role_result(g, "127.0.0.1", 7001, ROLE_MASTER, 1250);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1250, 35), 0);
+	ck_assert(!topo_master_fenced(g));
+	/* back to the old master (a test of the fence reset), then the switch */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 3, NODE_O_DOWN, 1260);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 3, 0, 1260);
+	ck_assert_int_eq(topo_decide(&t, g, 1260, 36), TOPO_NEW_MASTER);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1260);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1260, 36), 1);
+	ck_assert_int_eq(g->fence, FENCE_ODOWN);
+	/* the failover ends with a new master: the fence ends, rule 4 applies */
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 1);
+	topo_set_view(g, 0, "127.0.0.1", 7001, 4, 0, 1300);
+	topo_set_view(g, 1, "127.0.0.1", 7001, 4, 0, 1300);
+	ck_assert_int_eq(topo_decide(&t, g, 1300, 40), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1300, 40), 1);
+	ck_assert(!topo_master_fenced(g));
+	ck_assert_str_eq(g->fence_dead, "");
+	ck_assert_int_eq(g->confirmed, 0);   /* rule 4: ROLE first */
+	/* the old master coming back as master of a later epoch is not fenced
+	 * by what was seen of it before */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 5, 0, 1400);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 5, 0, 1400);
+	ck_assert_int_eq(topo_decide(&t, g, 1400, 50), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1400, 50), 0);
+	ck_assert(!topo_master_fenced(g));
+	ck_assert_str_eq(topo_fence_name(FENCE_DEAD), "dead");
+	ck_assert_str_eq(topo_fence_name(FENCE_NONE), "none");
+}
+END_TEST
+
 static Suite *
 topo_suite(void)
 {
@@ -408,6 +568,10 @@ topo_suite(void)
 	tcase_add_test(tc, test_ipv6_equal_forms);
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_remove_and_names);
+	tcase_add_test(tc, test_fence_dead_and_back);
+	tcase_add_test(tc, test_fence_only_the_master);
+	tcase_add_test(tc, test_fence_odown);
+	tcase_add_test(tc, test_fence_failover_decides);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,382 @@
+#include "fence.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* A dead master's address is tried again from every 5 ms up to every
+ * 100 ms: a master restarted within down-after takes writes again within
+ * that much of listening. One that cannot be reached (a timeout, no route)
+ * is tried again with a slower backoff: it proves nothing either way. */
+#define FENCE_RETRY_MIN_MS 5
+#define FENCE_RETRY_MAX_MS 100
+#define FENCE_REWATCH_MIN_MS 100
+#define FENCE_REWATCH_MAX_MS 5000
+/* Open file limit wanted: one watch per master group on top of the rest. */
+#define FENCE_NOFILE 65536
+
+enum fw_state {
+	FW_IDLE = 0,     /* no socket; the timer opens one */
+	FW_CONNECTING,   /* a fresh connection in progress (the timer is its deadline) */
+	FW_WATCHING,     /* connected and idle: waiting for EOF or a reset */
+};
+
+struct fwatch {
+	struct fence *f;
+	char group[TOPO_NAME_MAX];
+	char ip[ADDR_IP_MAX];
+	int port;
+	enum fw_state state;
+	int fd;
+	int dead;               /* the last conclusion was "refused" */
+	int watched;            /* a connection was up since the last conclusion */
+	int delay_ms;
+	uint64_t tick;          /* last fence_tick that found its group */
+	ev_io io;
+	ev_timer timer;
+	struct fwatch *next;
+};
+
+struct fence {
+	struct ev_loop *loop;
+	const struct config *cfg;
+	struct topo *topo;
+	fence_changed_fn changed;
+	void *arg;
+	struct fwatch *watches;
+	unsigned nwatching;
+	unsigned long long deaths;
+	uint64_t ticks;
+	int fd_warned;
+};
+
+static void fw_connect(struct fwatch *w);
+
+static void
+fw_close(struct fwatch *w)
+{
+	struct fence *f = w->f;
+
+	ev_io_stop(f->loop, &w->io);
+	ev_timer_stop(f->loop, &w->timer);
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (w->state == FW_WATCHING)
+		f->nwatching--;
+	w->state = FW_IDLE;
+}
+
+static void
+fw_later(struct fwatch *w, int ms)
+{
+	ev_timer_stop(w->f->loop, &w->timer);
+	ev_timer_set(&w->timer, ms / 1000.0, 0.);
+	ev_timer_start(w->f->loop, &w->timer);
+}
+
+/* Tell the model; the owner applies the rule. */
+static void
+fw_report(struct fwatch *w, int dead)
+{
+	struct fence *f = w->f;
+	struct group *g = topo_find(f->topo, w->group);
+	char a[ADDR_IP_MAX + 8];
+
+	if (!g || g->master_port != w->port || !addr_ip_equal(g->master_ip, w->ip))
+		return;
+	if (!topo_fence_link(g, w->ip, w->port, dead))
+		return;
+	addr_format(a, sizeof(a), w->ip, w->port);
+	if (dead) {
+		f->deaths++;
+		log_warn("%s: master %s refuses connections: its process is gone", g->name, a);
+	} else {
+		log_info("%s: master %s accepts connections again", g->name, a);
+	}
+	f->changed(f->arg, g);
+}
+
+static void
+fw_refused(struct fwatch *w)
+{
+	fw_close(w);
+	if (!w->dead || w->watched)
+		w->delay_ms = 0;
+	w->dead = 1;
+	w->watched = 0;
+	w->delay_ms = w->delay_ms ? w->delay_ms * 2 : FENCE_RETRY_MIN_MS;
+	if (w->delay_ms > FENCE_RETRY_MAX_MS)
+		w->delay_ms = FENCE_RETRY_MAX_MS;
+	fw_later(w, w->delay_ms);
+	fw_report(w, 1);
+}
+
+/* No answer, no route: a partition or a lost host, not a dead process. */
+static void
+fw_unreachable(struct fwatch *w, int err)
+{
+	fw_close(w);
+	if (w->delay_ms < FENCE_REWATCH_MIN_MS)
+		w->delay_ms = FENCE_REWATCH_MIN_MS;
+	else if ((w->delay_ms *= 2) > FENCE_REWATCH_MAX_MS)
+		w->delay_ms = FENCE_REWATCH_MAX_MS;
+	log_debug("%s: watch of %s:%d: %s; again in %d ms", w->group, w->ip, w->port,
+		  err ? strerror(err) : "connect timeout", w->delay_ms);
+	fw_later(w, w->delay_ms);
+}
+
+static void
+fw_connected(struct fwatch *w)
+{
+	struct fence *f = w->f;
+	int on = 1, idle = 10, intvl = 5, cnt = 3;
+
+	ev_timer_stop(f->loop, &w->timer);
+	ev_io_stop(f->loop, &w->io);
+	/* A watch that went silent (a host lost without a reset) is found
+	 * by keepalive and opened again. */
+	(void)setsockopt(w->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	ev_io_set(&w->io, w->fd, EV_READ);
+	ev_io_start(f->loop, &w->io);
+	w->state = FW_WATCHING;
+	f->nwatching++;
+	w->delay_ms = 0;
+	w->watched = 1;
+	if (w->dead) {
+		w->dead = 0;
+		fw_report(w, 0);
+	}
+}
+
+static void
+fw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct fwatch *w = io->data;
+	char buf[256];
+	int err = 0;
+	socklen_t len = sizeof(err);
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	if (w->state == FW_CONNECTING) {
+		if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == 0)
+			fw_connected(w);
+		else if (err == ECONNREFUSED)
+			fw_refused(w);
+		else
+			fw_unreachable(w, err);
+		return;
+	}
+	/* Watching: nothing is ever sent, so anything readable is the end
+	 * (or a stray error reply: drained and ignored). */
+	n = recv(w->fd, buf, sizeof(buf), 0);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+		return;
+	log_debug("%s: watch of %s:%d closed (%s): a fresh connection decides", w->group, w->ip, w->port,
+		  n == 0 ? "end of stream" : strerror(errno));
+	fw_close(w);
+	fw_connect(w);
+}
+
+static void
+fw_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct fwatch *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->state == FW_CONNECTING) {
+		fw_unreachable(w, 0);
+		return;
+	}
+	if (w->state == FW_IDLE)
+		fw_connect(w);
+}
+
+static void
+fw_connect(struct fwatch *w)
+{
+	struct fence *f = w->f;
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd;
+
+	memset(&ss, 0, sizeof(ss));
+	if (inet_pton(AF_INET, w->ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)w->port);
+		sl = sizeof(*s4);
+	} else if (inet_pton(AF_INET6, w->ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)w->port);
+		sl = sizeof(*s6);
+	} else {
+		return;   /* not an IP literal: never watched */
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		if (!f->fd_warned) {
+			f->fd_warned = 1;
+			log_warn("%s: cannot watch the master %s:%d: %s (early fence off for it until a socket is free)",
+				 w->group, w->ip, w->port, strerror(errno));
+		}
+		fw_unreachable(w, errno);
+		return;
+	}
+	w->fd = fd;
+	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+		fw_connected(w);
+		return;
+	}
+	if (errno == ECONNREFUSED) {
+		fw_refused(w);
+		return;
+	}
+	if (errno != EINPROGRESS) {
+		fw_unreachable(w, errno);
+		return;
+	}
+	w->state = FW_CONNECTING;
+	ev_io_set(&w->io, fd, EV_WRITE);
+	ev_io_start(f->loop, &w->io);
+	fw_later(w, f->cfg->connect_timeout_ms);
+}
+
+static void
+fw_free(struct fwatch *w)
+{
+	struct fence *f = w->f;
+	struct group *g = topo_find(f->topo, w->group);
+	struct fwatch **pp;
+
+	if (g && g->fence_watch == w)
+		g->fence_watch = NULL;
+	for (pp = &f->watches; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			break;
+		}
+	}
+	fw_close(w);
+	free(w);
+}
+
+void
+fence_track(struct fence *f, struct group *g)
+{
+	struct fwatch *w = g->fence_watch;
+
+	if (!f || !f->cfg->fence_on_reset)
+		return;
+	if (w)
+		w->tick = f->ticks;
+	if (!g->master_ip[0] || !addr_is_ip(g->master_ip)) {
+		if (w)
+			fw_free(w);
+		return;
+	}
+	if (w && w->port == g->master_port && addr_ip_equal(w->ip, g->master_ip))
+		return;
+	if (!w) {
+		w = calloc(1, sizeof(*w));
+		if (!w)
+			return;
+		w->f = f;
+		w->fd = -1;
+		str_copy(w->group, g->name, sizeof(w->group));
+		ev_io_init(&w->io, fw_io_cb, -1, EV_READ);
+		w->io.data = w;
+		ev_timer_init(&w->timer, fw_timer_cb, 0., 0.);
+		w->timer.data = w;
+		w->next = f->watches;
+		f->watches = w;
+		w->tick = f->ticks;
+		g->fence_watch = w;
+	}
+	/* A new master: forget everything about the old one. */
+	fw_close(w);
+	str_copy(w->ip, g->master_ip, sizeof(w->ip));
+	w->port = g->master_port;
+	w->dead = 0;
+	w->watched = 0;
+	w->delay_ms = 0;
+	fw_later(w, 0);   /* from the loop, never inside a caller's callback */
+}
+
+void
+fence_tick(struct fence *f)
+{
+	struct fwatch *w, *next;
+
+	if (!f || !f->cfg->fence_on_reset)
+		return;
+	f->ticks++;
+	for (size_t i = 0; i < f->topo->n; i++)
+		fence_track(f, f->topo->groups[i]);
+	for (w = f->watches; w; w = next) {
+		next = w->next;
+		if (w->tick != f->ticks)
+			fw_free(w);   /* its group is gone */
+	}
+}
+
+struct fence *
+fence_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, fence_changed_fn changed,
+	  void *arg)
+{
+	struct fence *f = calloc(1, sizeof(*f));
+	struct rlimit rl;
+
+	if (!f)
+		return NULL;
+	f->loop = loop;
+	f->cfg = cfg;
+	f->topo = topo;
+	f->changed = changed;
+	f->arg = arg;
+	/* One descriptor per master group: raise the soft limit as far as
+	 * allowed (up to FENCE_NOFILE). */
+	if (cfg->fence_on_reset && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FENCE_NOFILE &&
+	    rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max < FENCE_NOFILE ? rl.rlim_max : FENCE_NOFILE;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return f;
+}
+
+void
+fence_free(struct fence *f)
+{
+	if (!f)
+		return;
+	while (f->watches)
+		fw_free(f->watches);
+	free(f);
+}
+
+void
+fence_counts(const struct fence *f, unsigned *watching, unsigned long long *deaths)
+{
+	*watching = f ? f->nwatching : 0;
+	*deaths = f ? f->deaths : 0;
+}

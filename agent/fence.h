@@ -1,0 +1,38 @@
+/* Early fence, the I/O half (the rule is topo.h's F1-F2): per master group
+ * one idle TCP connection of the agent's own to the decided master. Nothing
+ * is ever sent on it. When it is closed or reset, a fresh connection tells
+ * a dead process (refused: the host answers, nothing listens) from
+ * everything else (accepted: Sentinel's CLIENT KILL, Redis's idle timeout;
+ * a timeout or unreachable: a partition, no conclusion). A refusal is
+ * reported with topo_fence_link(g, ..., 1); while it lasts the address is
+ * tried again every few ms, and the first accepted connection is reported
+ * with topo_fence_link(g, ..., 0). After each report the owner's callback
+ * runs (the reconciler applies the rule).
+ *
+ * Owns its sockets and its per-group bookkeeping (keyed by group name). */
+#ifndef HASENTINEL_FENCE_H
+#define HASENTINEL_FENCE_H
+
+#include <ev.h>
+
+#include "config.h"
+#include "topo.h"
+
+struct fence;
+
+typedef void (*fence_changed_fn)(void *arg, struct group *g);
+
+/* cfg and topo are borrowed and must outlive it. */
+struct fence *fence_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
+			fence_changed_fn changed, void *arg);
+void fence_free(struct fence *f);
+
+/* g's master may have changed: watch it (or stop watching a replaced one). */
+void fence_track(struct fence *f, struct group *g);
+/* Resync tick: track every group, drop watches of groups that are gone. */
+void fence_tick(struct fence *f);
+
+/* For status: watches open / masters seen dead since start. */
+void fence_counts(const struct fence *f, unsigned *watching, unsigned long long *deaths);
+
+#endif
