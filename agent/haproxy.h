@@ -48,6 +48,17 @@ int hap_submit(struct hap_client *hc, const char *const *cmds, size_t n,
  * stale is sent. */
 void hap_cancel_pending(struct hap_client *hc);
 
+/* The watch: one idle connection in interactive mode ("prompt"), kept open
+ * to notice at once when the HAProxy process behind the socket goes away
+ * (a restart, a reload, or HAProxy's idle timeout closes it). It is then
+ * reconnected every HAP_WATCH_RETRY_MS; once a new connection is accepted,
+ * cb(arg, gone) runs: gone is 1 when connects failed in between (the
+ * socket was away: HAProxy restarted), 0 when the first reconnect worked.
+ * The caller checks which process it talks to ("show info"). */
+#define HAP_WATCH_RETRY_MS 20
+typedef void (*hap_watch_cb)(void *arg, int gone);
+void hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg);
+
 size_t hap_queue_len(const struct hap_client *hc);
 int hap_busy(const struct hap_client *hc);
 

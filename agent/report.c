@@ -65,6 +65,7 @@ group_json(const struct agent *ag, const struct group *g)
 	char wb[CONF_NAME_MAX] = "", rb[CONF_NAME_MAX] = "", a[ADDR_IP_MAX + 8], flags[128];
 	int64_t now = now_mono_ms();
 	json_t *o, *reps = json_array(), *views = json_array(), *others = json_array(), *wr = json_array();
+	struct rec_hap_view hv;
 
 	(void)config_backends(&ag->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb));
 	for (size_t i = 0; i < g->nnodes; i++) {
@@ -97,8 +98,8 @@ group_json(const struct agent *ag, const struct group *g)
 	}
 	for (int i = 0; i < g->nother; i++)
 		json_array_append_new(others, json_string(g->other_sentinels[i]));
-	if (g->hap_known && g->hap_write_ready[0])
-		json_array_append_new(wr, json_string(g->hap_write_ready));
+	if (rec_group_haproxy(ag->rec, g, &hv) && hv.write_ready[0])
+		json_array_append_new(wr, json_string(hv.write_ready));
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:o, s:o, s:o, s:o}",
 		"name", g->name,
@@ -112,8 +113,8 @@ group_json(const struct agent *ag, const struct group *g)
 		"replicas", reps,
 		"sentinel_views", views,
 		"known_sentinels", others);
-	if (g->hap_known)
-		json_object_set_new(o, "read_ready_count", json_integer(g->hap_read_ready));
+	if (rec_group_haproxy(ag->rec, g, &hv))
+		json_object_set_new(o, "read_ready_count", json_integer(hv.read_ready));
 	if (g->last_switch.to[0])
 		json_object_set_new(o, "last_switch", json_pack("{s:s, s:s, s:I, s:I}",
 			"from", g->last_switch.from,
@@ -281,6 +282,7 @@ check_json(const struct agent *ag)
 	json_t *problems = json_array();
 	int usable = sentinels_usable(ag->sentinels);
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
+	struct rec_hap_view hv;
 	size_t n;
 
 	if (usable == 0)
@@ -300,7 +302,7 @@ check_json(const struct agent *ag)
 		if (st != GS_OK)
 			json_array_append_new(problems, json_sprintf("%s: state %s", g->name,
 								     group_state_name(st)));
-		if (!g->hap_known || !g->hap_write_ready[0])
+		if (!rec_group_haproxy(ag->rec, g, &hv) || !hv.write_ready[0])
 			json_array_append_new(problems, json_sprintf("%s: no ready write server in %s",
 								     g->name, wb));
 	}
@@ -381,6 +383,7 @@ report_metrics(const struct agent *ag)
 	const struct hap_stats *hs = hap_client_stats(ag->hap);
 	struct sbuf b = { 0 };
 	struct rec_stats rs;
+	struct rec_hap_view hv;
 	struct sentinel_info si[CONF_MAX_SENTINELS];
 	char l1[160], l2[160];
 	int nsi;
@@ -453,17 +456,17 @@ report_metrics(const struct agent *ag)
 	for (size_t i = 0; i < ag->topo.n; i++) {
 		const struct group *g = ag->topo.groups[i];
 
-		if (g->hap_known)
+		if (rec_group_haproxy(ag->rec, g, &hv))
 			sb_printf(&b, "hasentinel_write_ready{master=\"%s\"} %d\n", lv(g->name, l1, sizeof(l1)),
-				  g->hap_write_ready[0] != '\0');
+				  hv.write_ready[0] != '\0');
 	}
 	sb_printf(&b, "# HELP hasentinel_read_ready Ready servers in the read backend.\n# TYPE hasentinel_read_ready gauge\n");
 	for (size_t i = 0; i < ag->topo.n; i++) {
 		const struct group *g = ag->topo.groups[i];
 
-		if (g->hap_known)
+		if (rec_group_haproxy(ag->rec, g, &hv))
 			sb_printf(&b, "hasentinel_read_ready{master=\"%s\"} %d\n", lv(g->name, l1, sizeof(l1)),
-				  g->hap_read_ready);
+				  hv.read_ready);
 	}
 	sb_printf(&b, "# HELP hasentinel_group_state 1 for the state the master group is in.\n"
 		  "# TYPE hasentinel_group_state gauge\n");

@@ -1,5 +1,7 @@
 /* Topology model: master groups, their nodes, and each Sentinel's view.
- * Pure data and the decision rule; no I/O.
+ * Pure data and the decision rule; no I/O. Only the model lives here:
+ * modules that keep their own state per group (sentinel.c, probe.c,
+ * reconcile.c) keep it in arrays indexed by group id.
  *
  * The decision rule (who may take writes):
  *  1. Only views of Sentinels that answered within the view lifetime and are
@@ -62,7 +64,6 @@ struct node {
 	char role_master_ip[ADDR_IP_MAX];  /* a replica's ROLE: the master it follows */
 	int role_master_port;
 	int role_link_up;        /* ... and its link state is "connected" */
-	void *probe;             /* ROLE probe in flight (reconcile.c's) */
 	int listed_round;        /* internal: listed in the replica list being applied */
 };
 
@@ -73,12 +74,7 @@ struct sview {
 	int port;
 	uint64_t epoch;
 	unsigned flags;          /* master's flags from that Sentinel */
-	int64_t at_ms;           /* monotonic time of the answer */
-	/* From SENTINEL MASTER(S), completed by the GET-MASTER-ADDR-BY-NAME
-	 * answer pipelined right behind it (one atomic read on the Sentinel). */
-	uint64_t pend_epoch;
-	unsigned pend_flags;
-	int pend_set;
+	int64_t at_ms;           /* monotonic time of the answer, or of its last confirmation */
 };
 
 struct switch_rec {
@@ -90,6 +86,11 @@ struct switch_rec {
 
 struct group {
 	char name[TOPO_NAME_MAX];
+	/* Dense index, reused after topo_remove(), and a serial never reused:
+	 * modules keep their own per-group bookkeeping in arrays indexed by id
+	 * and know an entry is stale when its serial differs. */
+	uint32_t id;
+	uint64_t serial;
 	struct sview views[TOPO_MAX_SENTINELS];
 	/* The decided master (what the rule above says), "" when none yet. */
 	char master_ip[ADDR_IP_MAX];
@@ -104,23 +105,18 @@ struct group {
 	struct switch_rec last_switch;
 	int nswitches;
 	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
-	/* Owned by the reconciler (reconcile.c), not by the model. */
-	int dirty;               /* must be reconciled */
-	uint64_t planned_generation;  /* generation when last planned */
-	int64_t switch_mono;     /* when the current master was chosen (monotonic ms) */
-	int switch_acked;        /* HAProxy acknowledged writes to it since */
-	int state_logged;        /* last group state logged (enum in reconcile.c) */
-	void *probe;             /* ROLE probe in flight, reconcile.c's */
-	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */
-	int hap_read_ready;      /* ready servers in the read backend after the last apply */
-	int hap_known;           /* the two fields above are known */
 	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
 	int nother;
 };
 
 struct topo {
-	struct group **groups;   /* owned */
+	struct group **groups;   /* owned; in order of creation, for iteration */
 	size_t n, cap;
+	struct group **hash;     /* open addressing by name, hcap slots (power of 2) */
+	size_t hcap;
+	struct group **by_id;    /* by id; NULL for a free id */
+	uint32_t nids;           /* ids handed out (by_id's length) */
+	uint64_t next_serial;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
 };
@@ -128,9 +124,12 @@ struct topo {
 void topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms);
 void topo_free(struct topo *t);
 
-struct group *topo_find(struct topo *t, const char *name);
+/* Lookups by name are hashed: O(1) at any number of groups. */
+struct group *topo_find(const struct topo *t, const char *name);
 struct group *topo_get(struct topo *t, const char *name);   /* find or create */
 void topo_remove(struct topo *t, const char *name);
+/* The group with this id, NULL when none. */
+struct group *topo_by_id(const struct topo *t, uint32_t id);
 
 struct node *group_find_node(struct group *g, const char *ip, int port);
 struct node *group_get_node(struct group *g, const char *ip, int port);  /* find or add */
@@ -139,7 +138,14 @@ struct node *group_get_node(struct group *g, const char *ip, int port);  /* find
  * GET-MASTER-ADDR-BY-NAME). now is monotonic ms. */
 void topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 		   unsigned flags, int64_t now);
+/* Sentinel si confirmed, at now, that its view of g is unchanged (its
+ * summary of the group did not change): the view counts again from now. */
+void topo_touch_view(struct group *g, int si, int64_t now);
+/* Sentinel si no longer reports g (it stopped monitoring it, or is in TILT). */
+void topo_drop_view(struct group *g, int si);
 void topo_drop_views(struct topo *t, int si);   /* a Sentinel went away */
+/* The other Sentinels one Sentinel knows for g (SENTINEL SENTINELS), "ip:port". */
+void topo_set_other_sentinels(struct group *g, const char *const *addrs, int n);
 
 /* Replica list from Sentinel si: call begin, then update for each replica,
  * then end (replicas si no longer lists lose si from seen_by; nodes seen by

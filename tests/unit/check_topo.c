@@ -386,6 +386,45 @@ START_TEST(test_remove_and_names)
 }
 END_TEST
 
+/* Hashed lookups stay exact through removals (clusters shift back), and ids
+ * are dense, reused, with a serial that tells a reused id apart. */
+START_TEST(test_hash_and_ids)
+{
+	char n[16];
+	struct group *g;
+	uint64_t serial;
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		g = topo_get(&t, n);
+		ck_assert_ptr_nonnull(g);
+		ck_assert_uint_eq(g->id, (uint32_t)i);
+		ck_assert_ptr_eq(topo_by_id(&t, g->id), g);
+	}
+	for (int i = 0; i < 2000; i += 3) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		topo_remove(&t, n);
+	}
+	for (int i = 0; i < 2000; i++) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		g = topo_find(&t, n);
+		if (i % 3 == 0) {
+			ck_assert_ptr_null(g);
+		} else {
+			ck_assert_ptr_nonnull(g);
+			ck_assert_str_eq(g->name, n);
+			ck_assert_ptr_eq(topo_by_id(&t, g->id), g);
+		}
+	}
+	ck_assert_ptr_null(topo_by_id(&t, 0));
+	serial = t.next_serial;
+	g = topo_get(&t, "new");
+	ck_assert_uint_lt(g->id, 2000);
+	ck_assert_uint_gt(g->serial, serial);
+	ck_assert_ptr_eq(topo_find(&t, "new"), g);
+}
+END_TEST
+
 static Suite *
 topo_suite(void)
 {
@@ -393,6 +432,7 @@ topo_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_hash_and_ids);
 	tcase_add_test(tc, test_first_master);
 	tcase_add_test(tc, test_highest_epoch_wins);
 	tcase_add_test(tc, test_stale_epoch_ignored);
