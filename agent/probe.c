@@ -18,6 +18,9 @@ struct probe {
 	int delay_ms;
 	int done;                /* free on the next timer run */
 	int replica;             /* a replica's link check, not a master's confirmation */
+	int active;              /* holds one of the PROBE_MAX_ACTIVE connection slots */
+	int waiting;             /* in the wait list for a slot */
+	struct probe *wnext;
 	struct probe *next;      /* every probe alive */
 	struct probe *gnext;     /* the group's replica probes */
 };
@@ -39,6 +42,8 @@ struct prober {
 	struct journal *journal;
 	struct probe *probes;
 	size_t nprobes;
+	int nactive;             /* probes holding a connection slot */
+	struct probe *whead, **wtail;  /* waiting for a slot, in order */
 	struct pgroup *pg;
 	uint32_t npg;
 };
@@ -87,10 +92,34 @@ probe_owner(const struct probe *p)
 	return g && g->serial == p->gserial ? g : NULL;
 }
 
+/* Give the connection slot back and start the next waiting probe. */
+static void
+slot_release(struct probe *p)
+{
+	struct prober *pr = p->pr;
+	struct probe *w;
+
+	if (!p->active)
+		return;
+	p->active = 0;
+	pr->nactive--;
+	if ((w = pr->whead)) {
+		pr->whead = w->wnext;
+		if (!pr->whead)
+			pr->wtail = &pr->whead;
+		w->waiting = 0;
+		w->wnext = NULL;
+		ev_timer_stop(pr->loop, &w->timer);
+		ev_timer_set(&w->timer, 0., 0.);
+		ev_timer_start(pr->loop, &w->timer);
+	}
+}
+
 static void
 probe_finish(struct probe *p)
 {
 	p->done = 1;
+	slot_release(p);
 	ev_timer_stop(p->pr->loop, &p->timer);
 	ev_timer_set(&p->timer, 0., 0.);
 	ev_timer_start(p->pr->loop, &p->timer);
@@ -110,6 +139,18 @@ probe_free(struct probe *p)
 		}
 	}
 	pr->nprobes--;
+	if (p->waiting) {
+		for (pp = &pr->whead; *pp; pp = &(*pp)->wnext) {
+			if (*pp == p) {
+				*pp = p->wnext;
+				break;
+			}
+		}
+		pr->wtail = &pr->whead;
+		while (*pr->wtail)
+			pr->wtail = &(*pr->wtail)->wnext;
+	}
+	slot_release(p);
 	if (pg && pg->master == p)
 		pg->master = NULL;
 	if (pg && p->replica) {
@@ -189,6 +230,8 @@ probe_retry(struct probe *p, const char *why)
 		p->delay_ms = PROBE_RETRY_MAX_MS;
 	log_debug("%s: ROLE on %s:%d: %s; again in %d ms", g->name, p->ip, p->port, why, p->delay_ms);
 	p->done = 0;
+	/* The link is closed (or closing): its slot waits for the retry. */
+	slot_release(p);
 	ev_timer_stop(p->pr->loop, &p->timer);
 	ev_timer_set(&p->timer, p->delay_ms / 1000.0, 0.);
 	ev_timer_start(p->pr->loop, &p->timer);
@@ -283,6 +326,12 @@ probe_down(struct rlink *rl, void *arg, const char *why)
 	probe_retry(p, why);
 }
 
+static int
+pr_full(const struct prober *pr)
+{
+	return pr->nactive >= PROBE_MAX_ACTIVE;
+}
+
 static void
 probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -297,6 +346,18 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (p->done || !(g = probe_group(p))) {
 		probe_free(p);
 		return;
+	}
+	/* At most PROBE_MAX_ACTIVE connections at once (thousands of groups
+	 * switching together): the others wait for a slot, in order. */
+	if (!p->active) {
+		if (pr_full(p->pr)) {
+			p->waiting = 1;
+			*p->pr->wtail = p;
+			p->pr->wtail = &p->wnext;
+			return;
+		}
+		p->active = 1;
+		p->pr->nactive++;
 	}
 	/* (Re)connect: a one-shot link per attempt. */
 	rlink_free(p->rl);
@@ -439,6 +500,7 @@ prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, pr
 	pr->topo = topo;
 	pr->changed = changed;
 	pr->arg = arg;
+	pr->wtail = &pr->whead;
 	return pr;
 }
 

@@ -9,7 +9,9 @@
  * their answer counts for reads.
  *
  * Each attempt is one short connection (connect, AUTH if configured, ROLE,
- * close). Answers go into the model only through topo_role_result() and
+ * close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
+ * order (thousands of groups switching at once stay under the descriptor
+ * limit). Answers go into the model only through topo_role_result() and
  * topo_replica_role(); when one changes what HAProxy should look like, the
  * owner is told (changed callback). The prober keeps its own bookkeeping
  * per group, in an array indexed by group id. */
@@ -26,6 +28,7 @@
 
 #define PROBE_RETRY_MIN_MS 50
 #define PROBE_RETRY_MAX_MS 1000
+#define PROBE_MAX_ACTIVE 256   /* connections open at once; more probes wait their turn */
 #define PROBE_RECHECK_TICKS 5   /* a confirmed master is asked again every 5 resync intervals (+-20 %) */
 
 struct prober;

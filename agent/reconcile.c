@@ -12,7 +12,8 @@
 /* Per group, by id: the reconciler's own bookkeeping. */
 struct rgroup {
 	uint64_t serial;          /* the group's serial; another one: stale entry */
-	int queued;               /* in the dirty or the check queue */
+	int queued;               /* Q_DIRTY, Q_CHECK: in which queues it waits */
+	uint64_t taken;           /* the run that took it last */
 	int dirty;                /* the model changed: plan it */
 	uint64_t planned_generation;  /* generation when last planned */
 	int64_t switch_mono;      /* when the current master was chosen (monotonic ms) */
@@ -22,6 +23,9 @@ struct rgroup {
 	int hap_read_ready;       /* ready servers in the read backend after the last apply */
 	int hap_known;            /* the two fields above are known */
 };
+
+#define Q_DIRTY 1
+#define Q_CHECK 2
 
 /* A queue of group ids (with serials, a group may vanish meanwhile). */
 struct idq {
@@ -49,6 +53,7 @@ struct reconciler {
 	size_t check_cursor;     /* next group of the spread consistency check */
 	/* the run in flight */
 	struct idq run;
+	uint64_t run_seq;
 	int run_full;
 	struct plan plan;        /* reused from run to run */
 	struct plan_target *targets;
@@ -165,15 +170,18 @@ static void
 enqueue(struct reconciler *rc, struct group *g, int dirty)
 {
 	struct rgroup *r = rgroup_get(rc, g);
+	int bit = dirty ? Q_DIRTY : Q_CHECK;
 
 	if (!r)
 		return;
 	if (dirty)
 		r->dirty = 1;
-	if (r->queued)
+	/* Dirty groups go first: a group waiting for a check that changes
+	 * joins the dirty queue too (a run takes it once). */
+	if ((r->queued & Q_DIRTY) || (r->queued & bit))
 		return;
 	if (idq_push(dirty ? &rc->dirty : &rc->check, g) == 0)
-		r->queued = 1;
+		r->queued |= bit;
 }
 
 int
@@ -699,34 +707,41 @@ static void
 take_run(struct reconciler *rc, int full)
 {
 	struct idq *qs[2] = { &rc->dirty, &rc->check };
+	const int bits[2] = { Q_DIRTY, Q_CHECK };
 
 	rc->run.n = 0;
+	rc->run_seq++;
 	if (full) {
 		for (size_t i = 0; i < rc->topo->n; i++) {
-			struct rgroup *r = rgroup_get(rc, rc->topo->groups[i]);
+			struct group *g = rc->topo->groups[i];
+			struct rgroup *r = rgroup_get(rc, g);
 
-			if (r)
-				r->queued = 1;
-			(void)idq_push(&rc->run, rc->topo->groups[i]);
+			if (r && idq_push(&rc->run, g) == 0) {
+				r->taken = rc->run_seq;
+				r->dirty = 0;
+			}
 		}
 	}
 	for (int k = 0; k < 2; k++) {
+		/* Checks wait while model changes are pending: a run of
+		 * switches stays small and quick. */
+		if (k == 1 && !full && rc->run.n > 0)
+			break;
 		for (size_t i = 0; i < qs[k]->n; i++) {
 			struct group *g = idq_group(rc, qs[k], i);
+			struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
 
-			if (g && !full)
-				(void)idq_push(&rc->run, g);
+			if (!r)
+				continue;
+			r->queued &= ~bits[k];
+			if (r->taken == rc->run_seq)
+				continue;
+			if (idq_push(&rc->run, g) == 0) {
+				r->taken = rc->run_seq;
+				r->dirty = 0;
+			}
 		}
 		qs[k]->n = 0;
-	}
-	for (size_t i = 0; i < rc->run.n; i++) {
-		struct group *g = idq_group(rc, &rc->run, i);
-		struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
-
-		if (r) {
-			r->queued = 0;
-			r->dirty = 0;
-		}
 	}
 }
 
@@ -746,11 +761,12 @@ run(struct reconciler *rc)
 		return;
 	full = rc->want_full;
 	take_run(rc, full);
-	/* Reading everything is one command: cheaper once most groups are in. */
-	if (!full && rc->run.n * 2 > rc->topo->n && rc->topo->n > 0)
-		full = 1;
 	rc->want_run = rc->want_full = 0;
 	rc->run_full = full;
+	/* Everything in one command is cheaper once most groups are in the
+	 * run; with many groups the backends are read one by one, so the
+	 * answers are split over connections that each meet the deadline. */
+	full = rc->topo->n <= REC_ONE_READ_MAX && (full || rc->run.n * 2 > rc->topo->n);
 	cv = calloc(1 + (full ? 1 : 2 * rc->run.n), sizeof(*cv));
 	names = full ? NULL : calloc(2 * rc->run.n + 1, sizeof(*names));
 	if (!cv || (!full && !names))

@@ -16,6 +16,8 @@ static void
 group_free(struct group *g)
 {
 	free(g->nodes);
+	free(g->views);
+	free(g->other_sentinels);
 	free(g);
 }
 
@@ -159,9 +161,16 @@ topo_get(struct topo *t, const char *name)
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
+	/* Views sized by the configured Sentinels, not the most there can be. */
+	g->nviews = t->nsentinels > 0 ? t->nsentinels : 1;
+	g->views = calloc((size_t)g->nviews, sizeof(*g->views));
+	if (!g->views) {
+		free(g);
+		return NULL;
+	}
 	str_copy(g->name, name, sizeof(g->name));
 	if (take_id(t, g) < 0) {
-		free(g);
+		group_free(g);
 		return NULL;
 	}
 	g->serial = ++t->next_serial;
@@ -229,7 +238,7 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 {
 	struct sview *v;
 
-	if (si < 0 || si >= TOPO_MAX_SENTINELS)
+	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
 	v->valid = 1;
@@ -243,22 +252,31 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 void
 topo_touch_view(struct group *g, int si, int64_t now)
 {
-	if (si >= 0 && si < TOPO_MAX_SENTINELS && g->views[si].valid)
+	if (si >= 0 && si < g->nviews && g->views[si].valid)
 		g->views[si].at_ms = now;
 }
 
 void
 topo_drop_view(struct group *g, int si)
 {
-	if (si >= 0 && si < TOPO_MAX_SENTINELS)
+	if (si >= 0 && si < g->nviews)
 		g->views[si].valid = 0;
 }
 
 void
 topo_set_other_sentinels(struct group *g, const char *const *addrs, int n)
 {
+	if (n > TOPO_MAX_SENTINELS)
+		n = TOPO_MAX_SENTINELS;
+	if (n > g->nother || !g->other_sentinels) {
+		void *o = realloc(g->other_sentinels, (size_t)(n > 0 ? n : 1) * sizeof(*g->other_sentinels));
+
+		if (!o)
+			return;
+		g->other_sentinels = o;
+	}
 	g->nother = 0;
-	for (int i = 0; i < n && g->nother < TOPO_MAX_SENTINELS; i++)
+	for (int i = 0; i < n; i++)
 		str_copy(g->other_sentinels[g->nother++], addrs[i], sizeof(g->other_sentinels[0]));
 }
 
@@ -268,7 +286,7 @@ topo_drop_views(struct topo *t, int si)
 	if (si < 0 || si >= TOPO_MAX_SENTINELS)
 		return;
 	for (size_t i = 0; i < t->n; i++)
-		t->groups[i]->views[si].valid = 0;
+		topo_drop_view(t->groups[i], si);
 }
 
 static int

@@ -91,7 +91,8 @@ struct group {
 	 * and know an entry is stale when its serial differs. */
 	uint32_t id;
 	uint64_t serial;
-	struct sview views[TOPO_MAX_SENTINELS];
+	struct sview *views;     /* owned: one per configured Sentinel (nviews) */
+	int nviews;
 	/* The decided master (what the rule above says), "" when none yet. */
 	char master_ip[ADDR_IP_MAX];
 	int master_port;
@@ -105,7 +106,7 @@ struct group {
 	struct switch_rec last_switch;
 	int nswitches;
 	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
-	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
+	char (*other_sentinels)[ADDR_IP_MAX + 8];  /* owned, nother of them: from SENTINEL SENTINELS */
 	int nother;
 };
 
