@@ -46,6 +46,7 @@ struct prober {
 	struct probe *whead, **wtail;  /* waiting for a slot, in order */
 	struct pgroup *pg;
 	uint32_t npg;
+	size_t cursor;           /* where the next tick's rechecks start */
 };
 
 #define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
@@ -471,18 +472,26 @@ void
 prober_tick(struct prober *pr)
 {
 	int64_t now = now_mono_ms();
+	int budget = PROBE_RECHECK_MAX;
+	size_t n = pr->topo->n;
 
-	for (size_t i = 0; i < pr->topo->n; i++) {
-		struct group *g = pr->topo->groups[i];
+	if (pr->cursor >= n)
+		pr->cursor = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct group *g = pr->topo->groups[(pr->cursor + k) % n];
 
 		prober_check(pr, g);
 		/* A confirmed master is asked again at its own time: a node
-		 * demoted behind Sentinel's back leaves the write backend. */
-		if (g->master_ip[0] && g->confirmed == 1) {
+		 * demoted behind Sentinel's back leaves the write backend.
+		 * At most PROBE_RECHECK_MAX a tick; the others are next. */
+		if (g->master_ip[0] && g->confirmed == 1 && budget > 0) {
 			struct pgroup *pg = pgroup_get(pr, g);
 
-			if (pg && !pg->master && now >= pg->recheck_at)
+			if (pg && !pg->master && now >= pg->recheck_at) {
 				probe_master(pr, g);
+				if (--budget == 0)
+					pr->cursor = (pr->cursor + k + 1) % n;
+			}
 		}
 	}
 }

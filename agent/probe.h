@@ -2,8 +2,8 @@
  *
  * A decided master takes writes only once ROLE on it says master (rule 4
  * in topo.h); until then it is asked again with backoff. A confirmed master
- * is asked again every PROBE_RECHECK_TICKS resync intervals, each group at
- * its own jittered time, so rechecks of many groups are spread evenly and a master demoted
+ * is asked again every PROBE_RECHECK_TICKS resync intervals (at most
+ * PROBE_RECHECK_MAX a tick), each group at its own jittered time, so rechecks of many groups are spread evenly and a master demoted
  * behind Sentinel's back leaves the write backend. Replicas that Sentinel
  * reports unlinked (it refreshes that only every 10 s) are asked too, and
  * their answer counts for reads.
@@ -30,6 +30,7 @@
 #define PROBE_RETRY_MAX_MS 1000
 #define PROBE_MAX_ACTIVE 256   /* connections open at once; more probes wait their turn */
 #define PROBE_RECHECK_TICKS 5   /* a confirmed master is asked again every 5 resync intervals (+-20 %) */
+#define PROBE_RECHECK_MAX 100   /* ... but at most this many rechecks a tick (over 500 groups: less often) */
 
 struct prober;
 

@@ -3,6 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "hapapi.h"
 #include "log.h"
@@ -360,6 +363,12 @@ static void run(struct reconciler *rc);
 static void
 run_done(struct reconciler *rc)
 {
+#ifdef __GLIBC__
+	/* A big run (a restart, a mass failover) leaves freed buffers of
+	 * megabytes in the heap: give them back. */
+	if (rc->run.n > 100)
+		(void)malloc_trim(0);
+#endif
 	rc->in_flight = 0;
 	rc->run.n = 0;
 	rc->nmeta = 0;

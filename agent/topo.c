@@ -215,7 +215,7 @@ group_get_node(struct group *g, const char *ip, int port)
 	if (strlen(ip) >= ADDR_IP_MAX || port <= 0 || port > 65535)
 		return NULL;
 	if (g->nnodes == g->capnodes) {
-		size_t cap = g->capnodes ? g->capnodes * 2 : 4;
+		size_t cap = g->capnodes ? g->capnodes * 2 : 2;
 		struct node *nn = realloc(g->nodes, cap * sizeof(*nn));
 
 		if (!nn)
