@@ -21,6 +21,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "tk.h"
 #include "util.h"
 
 #ifndef RUNSTATEDIR
@@ -35,6 +36,8 @@
 #define CONF_MASTERS_MAX 1024
 #define CONF_SHOW_MAX    64              /* bytes of a bad value quoted back */
 #define CONF_ENV_PREFIX  "HASENTINEL_"
+#define CONF_WORD_SEPS   " \t\r\v\f\n"   /* between words: conf_is_ws() and newline */
+#define CONF_LIST_SEPS   "," CONF_WORD_SEPS   /* between list items */
 
 /* sizeof(sun_path), without a variable */
 #define CONF_SUN_PATH_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
@@ -260,23 +263,6 @@ conf_err(char *err, size_t errlen, const struct conf_loc *loc,
 	return -1;
 }
 
-/* A message with no location (config_finish, config_load_file). */
-static int conf_msg(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int
-conf_msg(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return -1;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Check a backend name format: exactly one %s, no other %, only characters
  * HAProxy accepts in names, and room for a master name. 0 or -1. */
 static int
@@ -331,18 +317,21 @@ conf_set_str(struct config *c, const struct conf_key *k, const char *v,
 
 	switch (k->type) {
 	case T_HAPSOCK:
-		if (!*v || v[0] == '/' || !strchr(v, ':')) {
-			if (strlen(v) >= CONF_SUN_PATH_MAX)
-				return conf_err(err, errlen, loc, k,
-						"unix socket path longer than %zu bytes",
-						CONF_SUN_PATH_MAX - 1);
-		} else {
-			char host[CONF_HOST_MAX];
-			int port;
+		/* The one rule for this address (tk_sockaddr_parse): what passes
+		 * here is what the HAProxy client connects to. */
+		if (*v) {
+			struct sockaddr_storage ss;
+			socklen_t sl;
+			char why[128];
 
-			if (addr_parse(v, host, sizeof(host), &port) < 0)
+			if (v[0] != '/' && !strchr(v, ':'))
 				return conf_err(err, errlen, loc, k,
-						"expected a unix socket path or HOST:PORT, got '%s'",
+						"'%s' is a relative path: give the unix socket's "
+						"absolute path, or IP:PORT",
+						conf_show(show, sizeof(show), v));
+			if (tk_sockaddr_parse(v, &ss, &sl, why, sizeof(why)) < 0)
+				return v[0] == '/' ? conf_err(err, errlen, loc, k, "%s", why) :
+				       conf_err(err, errlen, loc, k, "%s, got '%s'", why,
 						conf_show(show, sizeof(show), v));
 		}
 		break;
@@ -384,31 +373,25 @@ conf_set_sentinel(struct config *c, const struct conf_key *k, const char *v,
 		  const struct conf_loc *loc, char *err, size_t errlen)
 {
 	char tok[CONF_HOST_MAX + 16], host[CONF_HOST_MAX], show[CONF_SHOW_MAX + 8];
+	size_t n;
 	int any = 0;
 
 	if (c->sentinels_src != loc->src) {
 		c->nsentinels = 0;
 		c->sentinels_src = loc->src;
 	}
-	for (const char *p = v;;) {
-		size_t n;
+	for (const char *p = v, *end = v + strlen(v), *t; tk_token(&p, end, CONF_LIST_SEPS, &t, &n);) {
 		int port;
 
-		while (*p == ',' || conf_is_ws(*p) || *p == '\n')
-			p++;
-		if (!*p)
-			break;
-		n = strcspn(p, ", \t\r\n\v\f");
 		any = 1;
 		if (n >= sizeof(tok)) {
-			memcpy(tok, p, sizeof(tok) - 1);
+			memcpy(tok, t, sizeof(tok) - 1);
 			tok[sizeof(tok) - 1] = '\0';
 			return conf_err(err, errlen, loc, k, "expected HOST:PORT, got '%s'",
 					conf_show(show, sizeof(show), tok));
 		}
-		memcpy(tok, p, n);
+		memcpy(tok, t, n);
 		tok[n] = '\0';
-		p += n;
 		if (addr_parse(tok, host, sizeof(host), &port) < 0)
 			return conf_err(err, errlen, loc, k, "expected HOST:PORT, got '%s'",
 					conf_show(show, sizeof(show), tok));
@@ -437,22 +420,12 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 		const struct conf_loc *loc, char *err, size_t errlen)
 {
 	char words[3][CONF_NAME_MAX], show[CONF_SHOW_MAX + 8];
-	const char *end = e + len, *p = e;
+	const char *end = e + len, *p = e, *w;
 	struct conf_master *m;
+	size_t n;
 	int nw = 0;
 
-	for (;;) {
-		const char *w;
-		size_t n;
-
-		while (p < end && (conf_is_ws(*p) || *p == '\n'))
-			p++;
-		if (p == end)
-			break;
-		w = p;
-		while (p < end && !conf_is_ws(*p) && *p != '\n')
-			p++;
-		n = (size_t)(p - w);
+	while (tk_token(&p, end, CONF_WORD_SEPS, &w, &n)) {
 		if (nw == 3)
 			goto usage;
 		if (n >= CONF_NAME_MAX)
@@ -491,10 +464,8 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 	}
 	if (c->nmasters >= CONF_MASTERS_MAX)
 		return conf_err(err, errlen, loc, k, "too many masters (max %d)", CONF_MASTERS_MAX);
-	m = realloc(c->masters, sizeof(*m) * (size_t)(c->nmasters + 1));
-	if (!m)
+	if (tk_grow(&c->masters, &c->masters_cap, (size_t)c->nmasters + 1, sizeof(*c->masters)) < 0)
 		return conf_err(err, errlen, loc, k, "out of memory");
-	c->masters = m;
 	m = &c->masters[c->nmasters++];
 	memset(m, 0, sizeof(*m));
 	str_copy(m->name, words[0], sizeof(m->name));
@@ -506,7 +477,6 @@ conf_add_master(struct config *c, const struct conf_key *k, const char *e, size_
 usage:
 	{
 		char entry[CONF_SHOW_MAX + 1];
-		size_t n;
 
 		while (len && (conf_is_ws(*e) || *e == '\n')) {
 			e++;
@@ -528,28 +498,25 @@ static int
 conf_set_master(struct config *c, const struct conf_key *k, const char *v,
 		const struct conf_loc *loc, char *err, size_t errlen)
 {
+	size_t n;
 	int any = 0;
 
 	if (c->masters_src != loc->src) {
 		free(c->masters);
 		c->masters = NULL;
 		c->nmasters = 0;
+		c->masters_cap = 0;
 		c->masters_src = loc->src;
 	}
-	for (const char *p = v;;) {
-		size_t n = strcspn(p, ";");
-		size_t i;
+	for (const char *p = v, *end = v + strlen(v), *e; tk_token(&p, end, ";", &e, &n);) {
+		const char *q = e, *w;
+		size_t wn;
 
-		for (i = 0; i < n && (conf_is_ws(p[i]) || p[i] == '\n'); i++)
-			;
-		if (i < n) {
-			if (conf_add_master(c, k, p, n, loc, err, errlen) < 0)
-				return -1;
-			any = 1;
-		}
-		if (!p[n])
-			break;
-		p += n + 1;
+		if (!tk_token(&q, e + n, CONF_WORD_SEPS, &w, &wn))
+			continue;   /* a blank entry */
+		if (conf_add_master(c, k, e, n, loc, err, errlen) < 0)
+			return -1;
+		any = 1;
 	}
 	if (!any)
 		return conf_err(err, errlen, loc, k,
@@ -875,9 +842,9 @@ config_load_file(struct config *c, const char *path, char *err, size_t errlen)
 
 	if (conf_read_file(path, CONF_FILE_MAX, &buf, &n, &why) < 0) {
 		if (why)
-			return conf_msg(err, errlen, "%s: %s (max %d bytes)", path, why,
+			return tk_errf(err, errlen, "%s: %s (max %d bytes)", path, why,
 					CONF_FILE_MAX);
-		return conf_msg(err, errlen, "%s: %s", path, strerror(errno));
+		return tk_errf(err, errlen, "%s: %s", path, strerror(errno));
 	}
 	rc = config_parse_buffer(c, path, buf, n, err, errlen);
 	conf_wipe(buf, n);
@@ -920,9 +887,9 @@ conf_read_secret(const char *key, const char *path, char **pass, char *err, size
 
 	if (conf_read_file(path, CONF_SECRET_MAX, &buf, &n, &why) < 0) {
 		if (why)
-			return conf_msg(err, errlen, "%s: %s: larger than %d bytes", key, path,
+			return tk_errf(err, errlen, "%s: %s: larger than %d bytes", key, path,
 					CONF_SECRET_MAX);
-		return conf_msg(err, errlen, "%s: %s: %s", key, path, strerror(errno));
+		return tk_errf(err, errlen, "%s: %s: %s", key, path, strerror(errno));
 	}
 	if (n && buf[n - 1] == '\n') {
 		buf[--n] = '\0';
@@ -932,11 +899,11 @@ conf_read_secret(const char *key, const char *path, char **pass, char *err, size
 	if (memchr(buf, '\0', n)) {
 		conf_wipe(buf, n);
 		free(buf);
-		return conf_msg(err, errlen, "%s: %s: contains a NUL byte", key, path);
+		return tk_errf(err, errlen, "%s: %s: contains a NUL byte", key, path);
 	}
 	if (!n) {
 		free(buf);
-		return conf_msg(err, errlen, "%s: %s: is empty", key, path);
+		return tk_errf(err, errlen, "%s: %s: is empty", key, path);
 	}
 	conf_str_free(pass);
 	*pass = buf;
@@ -951,13 +918,13 @@ conf_finish_auth(const char *who, char *user, char **pass, const char *file,
 
 	snprintf(key, sizeof(key), "%s-password-file", who);
 	if (*pass && file)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"%s-password and %s-password-file are both set; use only one",
 				who, who);
 	if (file && conf_read_secret(key, file, pass, err, errlen) < 0)
 		return -1;
 	if (user && !*pass)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"%s-user is set but %s-password (or %s-password-file) is not",
 				who, who, who);
 	return 0;
@@ -967,10 +934,10 @@ int
 config_finish(struct config *c, char *err, size_t errlen)
 {
 	if (c->nsentinels < 1)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"no sentinel configured: set sentinel (or HASENTINEL_SENTINEL)");
 	if (!c->haproxy_socket)
-		return conf_msg(err, errlen,
+		return tk_errf(err, errlen,
 				"haproxy-socket is not set (or HASENTINEL_HAPROXY_SOCKET)");
 	if (conf_finish_auth("sentinel", c->sentinel_user, &c->sentinel_password,
 			     c->sentinel_password_file, err, errlen) < 0)
@@ -979,20 +946,20 @@ config_finish(struct config *c, char *err, size_t errlen)
 			     c->redis_password_file, err, errlen) < 0)
 		return -1;
 	if (!c->write_backend_format || conf_format_ok(c->write_backend_format) < 0)
-		return conf_msg(err, errlen, "write-backend-format: invalid format");
+		return tk_errf(err, errlen, "write-backend-format: invalid format");
 	if (!c->read_backend_format ||
 	    (*c->read_backend_format && conf_format_ok(c->read_backend_format) < 0))
-		return conf_msg(err, errlen, "read-backend-format: invalid format");
+		return tk_errf(err, errlen, "read-backend-format: invalid format");
 	if (!c->syslog_ident || !*c->syslog_ident)
-		return conf_msg(err, errlen, "syslog-ident: must not be empty");
+		return tk_errf(err, errlen, "syslog-ident: must not be empty");
 	if (c->notify_exec && c->notify_exec[0] != '/')
-		return conf_msg(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
+		return tk_errf(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
 	if (c->metrics_listen) {
 		char host[CONF_HOST_MAX];
 		int port;
 
 		if (addr_parse(c->metrics_listen, host, sizeof(host), &port) < 0 || !addr_is_ip(host))
-			return conf_msg(err, errlen, "metrics-listen: expected IP:PORT, got '%s'",
+			return tk_errf(err, errlen, "metrics-listen: expected IP:PORT, got '%s'",
 					c->metrics_listen);
 	}
 	return 0;

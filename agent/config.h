@@ -45,7 +45,8 @@ struct config {
 	char *redis_password;
 	char *redis_password_file;
 
-	/* haproxy-socket: a unix socket path, or host:port for a TCP stats socket */
+	/* haproxy-socket: an absolute unix socket path, or IP:PORT for a TCP
+	 * stats socket (one rule: tk_sockaddr_parse) */
 	char *haproxy_socket;
 	int haproxy_timeout_ms;         /* haproxy-timeout, default 2000 */
 
@@ -57,6 +58,7 @@ struct config {
 	 * with backends named by the formats below. */
 	struct conf_master *masters;    /* owned array */
 	int nmasters;
+	size_t masters_cap;             /* internal to config.c: allocated entries */
 	char *write_backend_format;     /* write-backend-format, default "%s_write" */
 	char *read_backend_format;      /* read-backend-format, default "%s_read" */
 
@@ -113,7 +115,8 @@ int config_finish(struct config *c, char *err, size_t errlen)
 int config_backends(const struct config *c, const char *master,
 		    char *write, size_t wlen, char *read, size_t rlen);
 
-/* The key table, for the man-page coverage test and --help. NULL-terminated. */
+/* The key names, in the key table's order, NULL-terminated: printed by
+ * `hasentinelctl --list config-keys`, which the documentation test reads. */
 extern const char *const config_keys[];
 
 #endif

@@ -5,10 +5,11 @@
 #include "hapapi.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tk.h"
 
 /* A bound on what one "show servers state" may add: a runaway or hostile
  * reply must not make the daemon allocate without limit. */
@@ -20,21 +21,6 @@ struct hap_span {
 	const char *p;
 	size_t len;
 };
-
-static void hap_errf(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-hap_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* Next line of [*pos, end): the line without "\n" and a trailing "\r".
  * Returns 0 when there is no more text. *complete is 1 when the line ended
@@ -86,18 +72,15 @@ hap_is_blank(const char *s, size_t len)
 static int
 hap_next_field(struct hap_span *rest, struct hap_span *field)
 {
-	while (rest->len && (*rest->p == ' ' || *rest->p == '\t')) {
-		rest->p++;
-		rest->len--;
-	}
-	if (!rest->len)
+	const char *p = rest->p, *end = rest->p + rest->len;
+
+	if (!tk_token(&p, end, " \t", &field->p, &field->len)) {
+		rest->p = end;
+		rest->len = 0;
 		return 0;
-	field->p = rest->p;
-	while (rest->len && *rest->p != ' ' && *rest->p != '\t') {
-		rest->p++;
-		rest->len--;
 	}
-	field->len = (size_t)(rest->p - field->p);
+	rest->len = (size_t)(end - p);
+	rest->p = p;
 	return 1;
 }
 
@@ -188,8 +171,8 @@ hap_state_header(const struct hap_span *line, size_t idx[HAP_COL_COUNT], size_t 
 	*need = 0;
 	for (c = 0; c < HAP_COL_COUNT; c++) {
 		if (idx[c] == (size_t)-1) {
-			hap_errf(err, errlen, "show servers state: header lacks column '%s'",
-				 hap_col_names[c]);
+			tk_errf(err, errlen, "show servers state: header lacks column '%s'",
+				hap_col_names[c]);
 			return -1;
 		}
 		if (idx[c] + 1 > *need)
@@ -201,18 +184,9 @@ hap_state_header(const struct hap_span *line, size_t idx[HAP_COL_COUNT], size_t 
 static int
 hap_state_grow(struct hap_state *out)
 {
-	struct hap_server *n;
-	size_t cap;
+	size_t need = out->n + 1 < HAP_STATE_MIN_CAP ? HAP_STATE_MIN_CAP : out->n + 1;
 
-	if (out->n < out->cap)
-		return 0;
-	cap = out->cap ? out->cap * 2 : HAP_STATE_MIN_CAP;
-	n = realloc(out->srv, cap * sizeof(*n));
-	if (!n)
-		return -1;
-	out->srv = n;
-	out->cap = cap;
-	return 0;
+	return tk_grow(&out->srv, &out->cap, need, sizeof(*out->srv));
 }
 
 /* One data row; the fields of interest are in f[] (by column). */
@@ -224,42 +198,42 @@ hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_
 
 	memset(s, 0, sizeof(*s));
 	if (hap_span_ulong(&f[HAP_COL_BE_ID], INT_MAX, &v) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: bad be_id", lineno);
+		tk_errf(err, errlen, "show servers state line %zu: bad be_id", lineno);
 		return -1;
 	}
 	s->be_id = (int)v;
 	if (hap_span_ulong(&f[HAP_COL_SRV_ID], INT_MAX, &v) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: bad srv_id", lineno);
+		tk_errf(err, errlen, "show servers state line %zu: bad srv_id", lineno);
 		return -1;
 	}
 	s->srv_id = (int)v;
 	if (hap_span_copy(&f[HAP_COL_BE_NAME], s->backend, sizeof(s->backend)) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: backend name longer than %d bytes",
-			 lineno, HAP_NAME_MAX - 1);
+		tk_errf(err, errlen, "show servers state line %zu: backend name longer than %d bytes",
+			lineno, HAP_NAME_MAX - 1);
 		return -1;
 	}
 	if (hap_span_copy(&f[HAP_COL_SRV_NAME], s->name, sizeof(s->name)) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: server name longer than %d bytes",
-			 lineno, HAP_NAME_MAX - 1);
+		tk_errf(err, errlen, "show servers state line %zu: server name longer than %d bytes",
+			lineno, HAP_NAME_MAX - 1);
 		return -1;
 	}
 	if (hap_span_copy(&f[HAP_COL_SRV_ADDR], s->addr, sizeof(s->addr)) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: address longer than %d bytes",
-			 lineno, ADDR_IP_MAX - 1);
+		tk_errf(err, errlen, "show servers state line %zu: address longer than %d bytes",
+			lineno, ADDR_IP_MAX - 1);
 		return -1;
 	}
 	if (hap_span_ulong(&f[HAP_COL_OP_STATE], HAP_OP_STOPPING, &v) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: bad srv_op_state", lineno);
+		tk_errf(err, errlen, "show servers state line %zu: bad srv_op_state", lineno);
 		return -1;
 	}
 	s->op_state = (int)v;
 	if (hap_span_ulong(&f[HAP_COL_ADMIN_STATE], 0xffffUL, &v) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: bad srv_admin_state", lineno);
+		tk_errf(err, errlen, "show servers state line %zu: bad srv_admin_state", lineno);
 		return -1;
 	}
 	s->admin_state = (unsigned)v;
 	if (hap_span_ulong(&f[HAP_COL_SRV_PORT], 65535UL, &v) < 0) {
-		hap_errf(err, errlen, "show servers state line %zu: bad srv_port", lineno);
+		tk_errf(err, errlen, "show servers state line %zu: bad srv_port", lineno);
 		return -1;
 	}
 	s->port = (int)v;
@@ -279,13 +253,13 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 	out->index = NULL;
 	out->nindex = 0;
 	if (!text || !len || !hap_next_line(&pos, end, &line, NULL)) {
-		hap_errf(err, errlen, "show servers state: empty reply");
+		tk_errf(err, errlen, "show servers state: empty reply");
 		return -1;
 	}
 	lineno = 1;
 	if (!hap_span_eq(&line, "1")) {
-		hap_errf(err, errlen, "show servers state: format version is not 1: '%.*s'",
-			 (int)(line.len > 40 ? 40 : line.len), line.p);
+		tk_errf(err, errlen, "show servers state: format version is not 1: '%.*s'",
+			(int)(line.len > 40 ? 40 : line.len), line.p);
 		return -1;
 	}
 	while (hap_next_line(&pos, end, &line, NULL)) {
@@ -296,8 +270,8 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 			continue;
 		}
 		if (ended) {
-			hap_errf(err, errlen, "show servers state line %zu: text after the end of the reply",
-				 lineno);
+			tk_errf(err, errlen, "show servers state line %zu: text after the end of the reply",
+				lineno);
 			return -1;
 		}
 		if (line.p[0] == '#') {
@@ -309,12 +283,12 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 			continue;
 		}
 		if (!have_header) {
-			hap_errf(err, errlen, "show servers state line %zu: row before the '#' header line",
-				 lineno);
+			tk_errf(err, errlen, "show servers state line %zu: row before the '#' header line",
+				lineno);
 			return -1;
 		}
 		if (memchr(line.p, '\0', line.len)) {
-			hap_errf(err, errlen, "show servers state line %zu: NUL byte", lineno);
+			tk_errf(err, errlen, "show servers state line %zu: NUL byte", lineno);
 			return -1;
 		}
 		rest.p = line.p;
@@ -327,18 +301,18 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 			col++;
 		}
 		if (col < need) {
-			hap_errf(err, errlen,
-				 "show servers state line %zu: %zu fields, the header needs at least %zu",
+			tk_errf(err, errlen,
+				"show servers state line %zu: %zu fields, the header needs at least %zu",
 				 lineno, col, need);
 			return -1;
 		}
 		if (out->n >= HAP_STATE_MAX_ROWS) {
-			hap_errf(err, errlen, "show servers state line %zu: more than %d servers",
-				 lineno, HAP_STATE_MAX_ROWS);
+			tk_errf(err, errlen, "show servers state line %zu: more than %d servers",
+				lineno, HAP_STATE_MAX_ROWS);
 			return -1;
 		}
 		if (hap_state_grow(out) < 0) {
-			hap_errf(err, errlen, "show servers state: out of memory");
+			tk_errf(err, errlen, "show servers state: out of memory");
 			return -1;
 		}
 		if (hap_state_row(f, lineno, &out->srv[out->n], err, errlen) < 0)
@@ -346,7 +320,7 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 		out->n++;
 	}
 	if (!have_header) {
-		hap_errf(err, errlen, "show servers state: no '#' header line");
+		tk_errf(err, errlen, "show servers state: no '#' header line");
 		return -1;
 	}
 	return 0;

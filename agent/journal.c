@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "tk.h"
 #include "util.h"
 
 static const char *const stage_names[TL_NSTAGES] = {
@@ -27,7 +28,7 @@ void
 journal_add(struct journal *j, int64_t at_ms, const char *source, const char *sentinel,
 	    const char *master, const char *type, const char *fmt, ...)
 {
-	struct jevent *e = &j->ev[j->ev_head];
+	struct jevent *e = &j->ev[tk_ring_push(&j->ev_head, &j->ev_count, JOURNAL_EVENTS)];
 	va_list ap;
 
 	memset(e, 0, sizeof(*e));
@@ -40,9 +41,6 @@ journal_add(struct journal *j, int64_t at_ms, const char *source, const char *se
 	va_start(ap, fmt);
 	vsnprintf(e->text, sizeof(e->text), fmt, ap);
 	va_end(ap);
-	j->ev_head = (j->ev_head + 1) % JOURNAL_EVENTS;
-	if (j->ev_count < JOURNAL_EVENTS)
-		j->ev_count++;
 	if (j->on_event)
 		j->on_event(j->on_event_arg, e);
 }
@@ -50,16 +48,16 @@ journal_add(struct journal *j, int64_t at_ms, const char *source, const char *se
 const struct jevent *
 journal_event(const struct journal *j, size_t i)
 {
-	if (i >= j->ev_count)
-		return NULL;
-	return &j->ev[(j->ev_head + JOURNAL_EVENTS - 1 - i) % JOURNAL_EVENTS];
+	size_t k = tk_ring_at(j->ev_head, j->ev_count, JOURNAL_EVENTS, i);
+
+	return k == TK_RING_NONE ? NULL : &j->ev[k];
 }
 
 void
 journal_cmd(struct journal *j, int64_t at_ms, const char *command, const char *reply,
 	    size_t reply_len, int ok)
 {
-	struct jcmd *c = &j->cmds[j->cmd_head];
+	struct jcmd *c = &j->cmds[tk_ring_push(&j->cmd_head, &j->cmd_count, JOURNAL_CMDS)];
 	size_t n = reply_len < sizeof(c->reply) - 1 ? reply_len : sizeof(c->reply) - 1;
 
 	c->at_ms = at_ms;
@@ -71,17 +69,14 @@ journal_cmd(struct journal *j, int64_t at_ms, const char *command, const char *r
 	for (char *p = c->reply; *p; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	j->cmd_head = (j->cmd_head + 1) % JOURNAL_CMDS;
-	if (j->cmd_count < JOURNAL_CMDS)
-		j->cmd_count++;
 }
 
 const struct jcmd *
 journal_cmd_at(const struct journal *j, size_t i)
 {
-	if (i >= j->cmd_count)
-		return NULL;
-	return &j->cmds[(j->cmd_head + JOURNAL_CMDS - 1 - i) % JOURNAL_CMDS];
+	size_t k = tk_ring_at(j->cmd_head, j->cmd_count, JOURNAL_CMDS, i);
+
+	return k == TK_RING_NONE ? NULL : &j->cmds[k];
 }
 
 int64_t
@@ -110,7 +105,7 @@ static struct tl_record *
 newest_record(struct journal *j, const char *master)
 {
 	for (size_t i = 0; i < j->tl_count; i++) {
-		struct tl_record *r = &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+		struct tl_record *r = &j->tl[tk_ring_at(j->tl_head, j->tl_count, JOURNAL_TIMELINES, i)];
 
 		if (strcmp(r->master, master) == 0)
 			return r;
@@ -122,7 +117,7 @@ static struct tl_record *
 open_record(struct journal *j, const char *master, int64_t now)
 {
 	for (size_t i = 0; i < j->tl_count; i++) {
-		struct tl_record *r = &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+		struct tl_record *r = &j->tl[tk_ring_at(j->tl_head, j->tl_count, JOURNAL_TIMELINES, i)];
 
 		if (strcmp(r->master, master) != 0)
 			continue;
@@ -153,12 +148,9 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 			return last;
 		if (st == TL_ROLE_CONFIRMED || st == TL_HAPROXY_SENT || st == TL_HAPROXY_ACKED)
 			return NULL;
-		r = &j->tl[j->tl_head];
+		r = &j->tl[tk_ring_push(&j->tl_head, &j->tl_count, JOURNAL_TIMELINES)];
 		memset(r, 0, sizeof(*r));
 		str_copy(r->master, master, sizeof(r->master));
-		j->tl_head = (j->tl_head + 1) % JOURNAL_TIMELINES;
-		if (j->tl_count < JOURNAL_TIMELINES)
-			j->tl_count++;
 	}
 	if (!r->at[st])
 		r->at[st] = at_ms;
@@ -179,7 +171,7 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 const struct tl_record *
 journal_timeline(const struct journal *j, size_t i)
 {
-	if (i >= j->tl_count)
-		return NULL;
-	return &j->tl[(j->tl_head + JOURNAL_TIMELINES - 1 - i) % JOURNAL_TIMELINES];
+	size_t k = tk_ring_at(j->tl_head, j->tl_count, JOURNAL_TIMELINES, i);
+
+	return k == TK_RING_NONE ? NULL : &j->tl[k];
 }

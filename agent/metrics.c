@@ -1,17 +1,305 @@
 #include "metrics.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent.h"
 #include "log.h"
+#include "notify.h"
+#include "tk.h"
 #include "util.h"
+
+/* ------------------------------------------------------------ families */
+
+#define METRICS_NAME(id, type, help) "hasentinel_" #id,
+const char *const metrics_family_names[] = {
+	METRIC_FAMILIES(METRICS_NAME)
+};
+#undef METRICS_NAME
+const size_t metrics_nfamilies = sizeof(metrics_family_names) / sizeof(metrics_family_names[0]);
+
+/* What the emitters read: gathered once per rendering. */
+struct mctx {
+	const struct agent *ag;
+	const struct hap_stats *hs;
+	struct rec_stats rs;
+	struct sentinel_info si[CONF_MAX_SENTINELS];
+	int nsi;
+	char l1[160], l2[160];   /* label values */
+};
+
+/* Label values: escape backslash, quote and newline. Names here are HAProxy-
+ * safe already, but Sentinel addresses come from the network. */
+static const char *
+lv(const char *s, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	for (; *s && o + 3 < len; s++) {
+		if (*s == '\\' || *s == '"') {
+			buf[o++] = '\\';
+			buf[o++] = *s;
+		} else if (*s == '\n') {
+			buf[o++] = '\\';
+			buf[o++] = 'n';
+		} else {
+			buf[o++] = *s;
+		}
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* Emitters: the samples of one family (name is its full name). -1 when the
+ * family has nothing to report and is left out, header included. */
+#define METRICS_EMIT_DECL(id, type, help) \
+	static int emit_##id(struct tk_buf *b, const char *name, struct mctx *m);
+METRIC_FAMILIES(METRICS_EMIT_DECL)
+#undef METRICS_EMIT_DECL
+
+static const struct {
+	const char *type, *help;
+	int (*emit)(struct tk_buf *b, const char *name, struct mctx *m);
+} families[] = {
+#define METRICS_ENTRY(id, type, help) { type, help, emit_##id },
+	METRIC_FAMILIES(METRICS_ENTRY)
+#undef METRICS_ENTRY
+};
+
+/* One sample per Sentinel / per master group: {sentinel="..."} v. */
+static void
+per_sentinel(struct tk_buf *b, const char *name, struct mctx *m,
+	     unsigned long long (*val)(const struct sentinel_info *si))
+{
+	for (int i = 0; i < m->nsi; i++)
+		tk_buf_printf(b, "%s{sentinel=\"%s\"} %llu\n", name, lv(m->si[i].addr, m->l1, sizeof(m->l1)),
+			      val(&m->si[i]));
+}
+
+/* known_only: only groups whose HAProxy state is known. */
+static void
+per_group(struct tk_buf *b, const char *name, struct mctx *m, int known_only,
+	  unsigned long long (*val)(const struct group *g, const struct rec_hap_view *hv))
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+		struct rec_hap_view hv;
+		int known = rec_group_haproxy(m->ag->rec, g, &hv);
+
+		if (!known_only || known)
+			tk_buf_printf(b, "%s{master=\"%s\"} %llu\n", name, lv(g->name, m->l1, sizeof(m->l1)),
+				      val(g, &hv));
+	}
+}
+
+static int
+emit_value(struct tk_buf *b, const char *name, unsigned long long v)
+{
+	tk_buf_printf(b, "%s %llu\n", name, v);
+	return 0;
+}
+
+static unsigned long long si_link_up(const struct sentinel_info *si) { return strcmp(si->cmd_state, "up") == 0; }
+static unsigned long long si_tilt(const struct sentinel_info *si) { return (unsigned long long)si->tilt; }
+static unsigned long long si_events(const struct sentinel_info *si) { return (unsigned long long)si->events; }
+static unsigned long long g_switches(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->nswitches; }
+static unsigned long long g_epoch(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->epoch; }
+static unsigned long long g_write_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return hv->write_ready[0] != '\0'; }
+static unsigned long long g_read_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return (unsigned long long)hv->read_ready; }
+
+static int
+emit_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	(void)m;
+	return emit_value(b, name, 1);
+}
+
+static int
+emit_uptime_seconds(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	tk_buf_printf(b, "%s %.3f\n", name, (now_mono_ms() - m->ag->started_mono_ms) / 1000.0);
+	return 0;
+}
+
+static int
+emit_sentinel_link_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_sentinel(b, name, m, si_link_up);
+	return 0;
+}
+
+static int
+emit_sentinel_tilt(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_sentinel(b, name, m, si_tilt);
+	return 0;
+}
+
+static int
+emit_sentinel_events_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_sentinel(b, name, m, si_events);
+	return 0;
+}
+
+static int
+emit_haproxy_link_up(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->hs->state == HAP_LINK_UP);
+}
+
+static int
+emit_haproxy_commands_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->rs.commands_sent);
+}
+
+static int
+emit_haproxy_commands_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->rs.commands_failed);
+}
+
+static int
+emit_haproxy_reloads_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->rs.reloads_seen);
+}
+
+static int
+emit_resyncs_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->rs.full_runs);
+}
+
+static int
+emit_drift_corrections_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	return emit_value(b, name, m->rs.drift_corrections);
+}
+
+static int
+emit_switch_apply_seconds(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	for (int i = 0; i < REC_APPLY_BUCKETS; i++) {
+		if (i < REC_APPLY_BUCKETS - 1)
+			tk_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, rec_apply_bounds[i],
+				      (unsigned long long)m->rs.apply_buckets[i]);
+		else
+			tk_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+				      (unsigned long long)m->rs.apply_buckets[i]);
+	}
+	tk_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, m->rs.apply_sum_s, name,
+		      (unsigned long long)m->rs.apply_count);
+	return 0;
+}
+
+static int
+emit_failovers_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_group(b, name, m, 0, g_switches);
+	return 0;
+}
+
+static int
+emit_master_config_epoch(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_group(b, name, m, 0, g_epoch);
+	return 0;
+}
+
+static int
+emit_write_ready(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_group(b, name, m, 1, g_write_ready);
+	return 0;
+}
+
+static int
+emit_read_ready(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_group(b, name, m, 1, g_read_ready);
+	return 0;
+}
+
+static int
+emit_group_state(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+		enum group_state cur = rec_group_state(m->ag->rec, g);
+
+		for (int st = GS_OK; st <= GS_FROZEN; st++)
+			tk_buf_printf(b, "%s{master=\"%s\",state=\"%s\"} %d\n", name,
+				      lv(g->name, m->l1, sizeof(m->l1)),
+				      lv(group_state_name((enum group_state)st), m->l2, sizeof(m->l2)),
+				      (int)cur == st);
+	}
+	return 0;
+}
+
+static int
+emit_notify_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	struct notify_stats ns;
+
+	if (!m->ag->notify)
+		return -1;
+	notifier_stats(m->ag->notify, &ns);
+	return emit_value(b, name, ns.started);
+}
+
+static int
+emit_notify_failed_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	struct notify_stats ns;
+
+	if (!m->ag->notify)
+		return -1;
+	notifier_stats(m->ag->notify, &ns);
+	return emit_value(b, name, ns.failed + ns.timed_out + ns.dropped);
+}
+
+char *
+metrics_render(const struct agent *ag)
+{
+	struct tk_buf b = { 0 };
+	struct mctx *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->ag = ag;
+	m->hs = hap_client_stats(ag->hap);
+	rec_get_stats(ag->rec, &m->rs);
+	/* Each Sentinel's state is read once for the per-Sentinel families. */
+	m->nsi = sentinels_count(ag->sentinels);
+	if (m->nsi > CONF_MAX_SENTINELS)
+		m->nsi = CONF_MAX_SENTINELS;
+	for (int i = 0; i < m->nsi; i++)
+		sentinels_info(ag->sentinels, i, &m->si[i]);
+	for (size_t f = 0; f < metrics_nfamilies; f++) {
+		const char *name = metrics_family_names[f];
+		size_t mark = b.len;
+
+		tk_buf_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, families[f].help, name,
+			      families[f].type);
+		if (families[f].emit(&b, name, m) < 0 && !b.failed) {
+			b.len = mark;       /* nothing to report: no header either */
+			b.p[mark] = '\0';
+		}
+	}
+	free(m);
+	return tk_buf_steal(&b);
+}
 
 struct mclient {
 	struct metrics_server *ms;
@@ -20,9 +308,9 @@ struct mclient {
 	ev_timer timer;
 	char req[METRICS_REQ_MAX];
 	size_t reqlen;
-	char *out;
-	size_t outlen, outoff;
-	struct mclient *next;
+	struct tk_buf out;         /* the response; sent from outoff */
+	size_t outoff;
+	struct tk_list link;       /* in metrics_server.clients */
 };
 
 struct metrics_server {
@@ -31,35 +319,28 @@ struct metrics_server {
 	ev_io io;
 	metrics_render_fn render;
 	void *arg;
-	struct mclient *clients;
+	struct tk_list clients;
 	int nclients;
 };
 
 static void
 client_free(struct mclient *c)
 {
-	struct mclient **pp;
-
-	for (pp = &c->ms->clients; *pp; pp = &(*pp)->next)
-		if (*pp == c) {
-			*pp = c->next;
-			break;
-		}
+	tk_list_del(&c->link);
 	ev_io_stop(c->ms->loop, &c->io);
 	ev_timer_stop(c->ms->loop, &c->timer);
 	close(c->fd);
 	c->ms->nclients--;
-	free(c->out);
+	tk_buf_free(&c->out);
 	free(c);
 }
 
 static void
 respond(struct mclient *c)
 {
+	static const char not_found[] = "not found: try GET /metrics\n";
 	char *body = NULL;
 	const char *status = "404 Not Found", *ctype = "text/plain";
-	size_t blen, hlen;
-	char head[256];
 
 	if (strncmp(c->req, "GET /metrics ", 13) == 0 || strncmp(c->req, "GET /metrics\r", 13) == 0) {
 		body = c->ms->render(c->ms->arg);
@@ -70,26 +351,15 @@ respond(struct mclient *c)
 			status = "500 Internal Server Error";
 		}
 	}
-	if (!body)
-		body = strdup("not found: try GET /metrics\n");
-	if (!body) {
-		client_free(c);
-		return;
-	}
-	blen = strlen(body);
-	hlen = (size_t)snprintf(head, sizeof(head),
-				"HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
-				status, ctype, blen);
-	c->out = malloc(hlen + blen);
-	if (!c->out) {
-		free(body);
-		client_free(c);
-		return;
-	}
-	memcpy(c->out, head, hlen);
-	memcpy(c->out + hlen, body, blen);
+	tk_buf_printf(&c->out,
+		      "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n",
+		      status, ctype, strlen(body ? body : not_found));
+	tk_buf_puts(&c->out, body ? body : not_found);
 	free(body);
-	c->outlen = hlen + blen;
+	if (c->out.failed) {
+		client_free(c);
+		return;
+	}
 	ev_io_stop(c->ms->loop, &c->io);
 	ev_io_set(&c->io, c->fd, EV_WRITE);
 	ev_io_start(c->ms->loop, &c->io);
@@ -123,7 +393,7 @@ client_cb(struct ev_loop *loop, ev_io *w, int revents)
 		return;
 	}
 	if (revents & EV_WRITE) {
-		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		n = send(c->fd, c->out.p + c->outoff, c->out.len - c->outoff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return;
@@ -131,7 +401,7 @@ client_cb(struct ev_loop *loop, ev_io *w, int revents)
 			return;
 		}
 		c->outoff += (size_t)n;
-		if (c->outoff == c->outlen)
+		if (c->outoff == c->out.len)
 			client_free(c);
 	}
 }
@@ -172,8 +442,7 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 	ev_timer_init(&c->timer, client_timeout, METRICS_TIMEOUT_MS / 1000.0, 0.);
 	c->timer.data = c;
 	ev_timer_start(loop, &c->timer);
-	c->next = ms->clients;
-	ms->clients = c;
+	tk_list_push(&ms->clients, &c->link);
 	ms->nclients++;
 }
 
@@ -192,15 +461,7 @@ metrics_server_new(struct ev_loop *loop, const char *addr, metrics_render_fn ren
 		snprintf(err, errlen, "metrics-listen: expected IP:PORT, got '%s'", addr);
 		return NULL;
 	}
-	if (inet_pton(AF_INET, host, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		ss.ss_family = AF_INET;
-		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in);
-	} else if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		ss.ss_family = AF_INET6;
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
-		sl = sizeof(struct sockaddr_in6);
-	} else {
+	if (tk_sockaddr_ip(host, port, &ss, &sl) < 0) {
 		snprintf(err, errlen, "metrics-listen: '%s' is not an IP address", host);
 		return NULL;
 	}
@@ -223,6 +484,7 @@ metrics_server_new(struct ev_loop *loop, const char *addr, metrics_render_fn ren
 	}
 	ms->loop = loop;
 	ms->fd = fd;
+	tk_list_init(&ms->clients);
 	ms->render = render;
 	ms->arg = arg;
 	ev_io_init(&ms->io, accept_cb, fd, EV_READ);
@@ -236,8 +498,8 @@ metrics_server_free(struct metrics_server *ms)
 {
 	if (!ms)
 		return;
-	while (ms->clients)
-		client_free(ms->clients);
+	while (!tk_list_empty(&ms->clients))
+		client_free(tk_container_of(ms->clients.next, struct mclient, link));
 	ev_io_stop(ms->loop, &ms->io);
 	close(ms->fd);
 	free(ms);

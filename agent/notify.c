@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tk.h"
 #include "util.h"
 
 struct run {
@@ -19,14 +20,14 @@ struct run {
 	ev_timer timer;
 	char what[160];
 	int killed;
-	struct run *next;
+	struct tk_list link;     /* in notifier.runs */
 };
 
 struct notifier {
 	struct ev_loop *loop;
 	char *path;
 	int timeout_ms;
-	struct run *runs;
+	struct tk_list runs;     /* commands still running */
 	struct notify_stats st;
 };
 
@@ -39,6 +40,7 @@ notifier_new(struct ev_loop *loop, const char *path, int timeout_ms)
 		return NULL;
 	n->loop = loop;
 	n->timeout_ms = timeout_ms;
+	tk_list_init(&n->runs);
 	n->path = strdup(path);
 	if (!n->path) {
 		free(n);
@@ -50,13 +52,7 @@ notifier_new(struct ev_loop *loop, const char *path, int timeout_ms)
 static void
 run_free(struct run *r)
 {
-	struct run **pp;
-
-	for (pp = &r->n->runs; *pp; pp = &(*pp)->next)
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
+	tk_list_del(&r->link);
 	ev_child_stop(r->n->loop, &r->child);
 	ev_timer_stop(r->n->loop, &r->timer);
 	r->n->st.running--;
@@ -170,8 +166,7 @@ notifier_send(struct notifier *n, const char *type, const char *master, const ch
 	ev_timer_init(&r->timer, timeout_cb, n->timeout_ms / 1000.0, 0.);
 	r->timer.data = r;
 	ev_timer_start(n->loop, &r->timer);
-	r->next = n->runs;
-	n->runs = r;
+	tk_list_push(&n->runs, &r->link);
 	n->st.running++;
 	n->st.started++;
 	log_debug("notify-exec: started %s", r->what);
@@ -182,8 +177,8 @@ notifier_free(struct notifier *n)
 {
 	if (!n)
 		return;
-	while (n->runs) {
-		struct run *r = n->runs;
+	while (!tk_list_empty(&n->runs)) {
+		struct run *r = tk_container_of(n->runs.next, struct run, link);
 
 		kill(r->pid, SIGKILL);
 		waitpid(r->pid, NULL, 0);

@@ -8,7 +8,7 @@
 
 #include "config.h"
 #include "log.h"
-#include "notify.h"
+#include "metrics.h"
 
 #ifndef HASENTINEL_VERSION
 #define HASENTINEL_VERSION "unknown"
@@ -144,11 +144,27 @@ report_status(const struct agent *ag)
 
 /* ---------------------------------------------------------------- commands */
 
-static const char *
-arg_or_null(const struct status_request *req)
-{
-	return req->arg[0] ? req->arg : NULL;
-}
+/* What a command handler gets: the agent, the client (for subscribe) and
+ * the request's argument (NULL when there is none). */
+struct cmd_req {
+	struct agent *ag;
+	struct status_client *cl;
+	const char *arg;
+};
+
+/* One handler per entry of STATUS_COMMANDS (status.h): cmd_NAME. */
+#define REPORT_CMD_DECL(name, synopsis, help) static json_t *cmd_##name(const struct cmd_req *r);
+STATUS_COMMANDS(REPORT_CMD_DECL)
+#undef REPORT_CMD_DECL
+
+static const struct {
+	const char *name;
+	json_t *(*fn)(const struct cmd_req *r);
+} report_cmds[] = {
+#define REPORT_CMD_ENTRY(name, synopsis, help) { #name, cmd_##name },
+	STATUS_COMMANDS(REPORT_CMD_ENTRY)
+#undef REPORT_CMD_ENTRY
+};
 
 static json_t *
 error_json(const char *fmt, ...)
@@ -163,8 +179,10 @@ error_json(const char *fmt, ...)
 }
 
 static json_t *
-topology_json(const struct agent *ag, const char *master)
+cmd_topology(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
+	const char *master = r->arg;
 	json_t *arr = json_array();
 
 	for (size_t i = 0; i < ag->topo.n; i++)
@@ -178,8 +196,9 @@ topology_json(const struct agent *ag, const char *master)
 }
 
 static json_t *
-haproxy_detail_json(const struct agent *ag)
+cmd_haproxy(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
 	json_t *o = haproxy_json(ag), *cmds = json_array();
 	struct rec_stats rs;
 
@@ -211,8 +230,10 @@ report_event_json(const struct jevent *e)
 }
 
 static json_t *
-events_json(const struct agent *ag, const char *arg)
+cmd_events(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
+	const char *arg = r->arg;
 	long n = 50;
 	json_t *arr = json_array();
 
@@ -231,8 +252,10 @@ events_json(const struct agent *ag, const char *arg)
 }
 
 static json_t *
-timeline_json(const struct agent *ag, const char *master)
+cmd_timeline(const struct cmd_req *req)
 {
+	const struct agent *ag = req->ag;
+	const char *master = req->arg;
 	json_t *arr = json_array();
 
 	/* Oldest first. */
@@ -276,8 +299,9 @@ timeline_json(const struct agent *ag, const char *master)
 }
 
 static json_t *
-check_json(const struct agent *ag)
+cmd_check(const struct cmd_req *r)
 {
+	const struct agent *ag = r->ag;
 	const struct hap_stats *hs = hap_client_stats(ag->hap);
 	json_t *problems = json_array();
 	int usable = sentinels_usable(ag->sentinels);
@@ -310,238 +334,83 @@ check_json(const struct agent *ag)
 	return json_pack("{s:b, s:i, s:o}", "ok", n == 0, "exit_code", n ? 1 : 0, "problems", problems);
 }
 
+static json_t *
+cmd_status(const struct cmd_req *r)
+{
+	return report_status(r->ag);
+}
+
+static json_t *
+cmd_sentinels(const struct cmd_req *r)
+{
+	return json_pack("{s:i, s:o}", "usable", sentinels_usable(r->ag->sentinels),
+			 "sentinels", sentinels_json(r->ag));
+}
+
+static json_t *
+cmd_metrics(const struct cmd_req *r)
+{
+	char *text = report_metrics(r->ag);
+	json_t *o;
+
+	if (!text)
+		return error_json("out of memory");
+	o = json_pack("{s:s, s:s}", "content_type", "text/plain; version=0.0.4", "text", text);
+	free(text);
+	return o;
+}
+
+static json_t *
+cmd_resync(const struct cmd_req *r)
+{
+	log_info("resync requested on the status socket");
+	sentinels_resync(r->ag->sentinels);
+	rec_tick(r->ag->rec);
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static json_t *
+cmd_subscribe(const struct cmd_req *r)
+{
+	status_client_stream(r->cl);
+	return json_null();
+}
+
+static json_t *
+cmd_help(const struct cmd_req *r)
+{
+	json_t *arr = json_array();
+
+	(void)r;
+	for (size_t i = 0; i < status_ncommands; i++)
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}",
+			"name", status_commands[i].name,
+			"synopsis", status_commands[i].synopsis,
+			"help", status_commands[i].help));
+	return json_pack("{s:o}", "commands", arr);
+}
+
+json_t *
+report_handle(void *arg, struct status_client *cl, const struct status_request *req)
+{
+	struct cmd_req r = { arg, cl, req->arg[0] ? req->arg : NULL };
+
+	for (size_t i = 0; i < sizeof(report_cmds) / sizeof(report_cmds[0]); i++)
+		if (strcmp(req->cmd, report_cmds[i].name) == 0)
+			return report_cmds[i].fn(&r);
+	return NULL;
+}
+
 /* ---------------------------------------------------------------- metrics */
-
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	int failed;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->failed)
-		return;
-	for (;;) {
-		size_t room = b->cap - b->len;
-
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, room, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			b->failed = 1;
-			return;
-		}
-		if ((size_t)n < room) {
-			b->len += (size_t)n;
-			return;
-		}
-		size_t cap = (b->cap ? b->cap : 4096);
-		while (cap - b->len <= (size_t)n)
-			cap *= 2;
-		char *np = realloc(b->p, cap);
-		if (!np) {
-			b->failed = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-}
-
-/* Label values: escape backslash, quote and newline. Names here are HAProxy-
- * safe already, but Sentinel addresses come from the network. */
-static const char *
-lv(const char *s, char *buf, size_t len)
-{
-	size_t o = 0;
-
-	for (; *s && o + 3 < len; s++) {
-		if (*s == '\\' || *s == '"') {
-			buf[o++] = '\\';
-			buf[o++] = *s;
-		} else if (*s == '\n') {
-			buf[o++] = '\\';
-			buf[o++] = 'n';
-		} else {
-			buf[o++] = *s;
-		}
-	}
-	buf[o] = '\0';
-	return buf;
-}
 
 char *
 report_metrics(const struct agent *ag)
 {
-	const struct hap_stats *hs = hap_client_stats(ag->hap);
-	struct sbuf b = { 0 };
-	struct rec_stats rs;
-	struct rec_hap_view hv;
-	struct sentinel_info si[CONF_MAX_SENTINELS];
-	char l1[160], l2[160];
-	int nsi;
-
-	rec_get_stats(ag->rec, &rs);
-	sb_printf(&b, "# HELP hasentinel_up Always 1 while the agent answers.\n# TYPE hasentinel_up gauge\nhasentinel_up 1\n");
-	sb_printf(&b, "# HELP hasentinel_uptime_seconds Seconds since the agent started.\n"
-		  "# TYPE hasentinel_uptime_seconds gauge\nhasentinel_uptime_seconds %.3f\n",
-		  (now_mono_ms() - ag->started_mono_ms) / 1000.0);
-	/* Each Sentinel's state is read once for the three families below. */
-	nsi = sentinels_count(ag->sentinels);
-	for (int i = 0; i < nsi && i < CONF_MAX_SENTINELS; i++)
-		sentinels_info(ag->sentinels, i, &si[i]);
-	if (nsi > CONF_MAX_SENTINELS)
-		nsi = CONF_MAX_SENTINELS;
-	sb_printf(&b, "# HELP hasentinel_sentinel_link_up Command link to the Sentinel is up.\n"
-		  "# TYPE hasentinel_sentinel_link_up gauge\n");
-	for (int i = 0; i < nsi; i++)
-		sb_printf(&b, "hasentinel_sentinel_link_up{sentinel=\"%s\"} %d\n", lv(si[i].addr, l1, sizeof(l1)),
-			  strcmp(si[i].cmd_state, "up") == 0);
-	sb_printf(&b, "# HELP hasentinel_sentinel_tilt The Sentinel is in TILT mode.\n# TYPE hasentinel_sentinel_tilt gauge\n");
-	for (int i = 0; i < nsi; i++)
-		sb_printf(&b, "hasentinel_sentinel_tilt{sentinel=\"%s\"} %d\n", lv(si[i].addr, l1, sizeof(l1)), si[i].tilt);
-	sb_printf(&b, "# HELP hasentinel_sentinel_events_total Events received from the Sentinel.\n"
-		  "# TYPE hasentinel_sentinel_events_total counter\n");
-	for (int i = 0; i < nsi; i++)
-		sb_printf(&b, "hasentinel_sentinel_events_total{sentinel=\"%s\"} %llu\n", lv(si[i].addr, l1, sizeof(l1)),
-			  (unsigned long long)si[i].events);
-	sb_printf(&b, "# HELP hasentinel_haproxy_link_up The last runtime API batch was answered.\n"
-		  "# TYPE hasentinel_haproxy_link_up gauge\nhasentinel_haproxy_link_up %d\n", hs->state == HAP_LINK_UP);
-	sb_printf(&b, "# HELP hasentinel_haproxy_commands_total Runtime API commands sent to change state.\n"
-		  "# TYPE hasentinel_haproxy_commands_total counter\nhasentinel_haproxy_commands_total %llu\n",
-		  (unsigned long long)rs.commands_sent);
-	sb_printf(&b, "# HELP hasentinel_haproxy_commands_failed_total Runtime API commands that failed.\n"
-		  "# TYPE hasentinel_haproxy_commands_failed_total counter\nhasentinel_haproxy_commands_failed_total %llu\n",
-		  (unsigned long long)rs.commands_failed);
-	sb_printf(&b, "# HELP hasentinel_haproxy_reloads_total HAProxy reloads or restarts seen.\n"
-		  "# TYPE hasentinel_haproxy_reloads_total counter\nhasentinel_haproxy_reloads_total %llu\n",
-		  (unsigned long long)rs.reloads_seen);
-	sb_printf(&b, "# HELP hasentinel_resyncs_total Full reconciles (resync ticks) run.\n"
-		  "# TYPE hasentinel_resyncs_total counter\nhasentinel_resyncs_total %llu\n",
-		  (unsigned long long)rs.full_runs);
-	sb_printf(&b, "# HELP hasentinel_drift_corrections_total Resyncs that found HAProxy different from the desired state.\n"
-		  "# TYPE hasentinel_drift_corrections_total counter\nhasentinel_drift_corrections_total %llu\n",
-		  (unsigned long long)rs.drift_corrections);
-	sb_printf(&b, "# HELP hasentinel_switch_apply_seconds From the switch decision to HAProxy acknowledging the new write server.\n"
-		  "# TYPE hasentinel_switch_apply_seconds histogram\n");
-	for (int i = 0; i < REC_APPLY_BUCKETS; i++) {
-		if (i < REC_APPLY_BUCKETS - 1)
-			sb_printf(&b, "hasentinel_switch_apply_seconds_bucket{le=\"%g\"} %llu\n", rec_apply_bounds[i],
-				  (unsigned long long)rs.apply_buckets[i]);
-		else
-			sb_printf(&b, "hasentinel_switch_apply_seconds_bucket{le=\"+Inf\"} %llu\n",
-				  (unsigned long long)rs.apply_buckets[i]);
-	}
-	sb_printf(&b, "hasentinel_switch_apply_seconds_sum %.6f\nhasentinel_switch_apply_seconds_count %llu\n",
-		  rs.apply_sum_s, (unsigned long long)rs.apply_count);
-	sb_printf(&b, "# HELP hasentinel_failovers_total Master switches decided, per master group.\n"
-		  "# TYPE hasentinel_failovers_total counter\n");
-	for (size_t i = 0; i < ag->topo.n; i++)
-		sb_printf(&b, "hasentinel_failovers_total{master=\"%s\"} %d\n",
-			  lv(ag->topo.groups[i]->name, l1, sizeof(l1)), ag->topo.groups[i]->nswitches);
-	sb_printf(&b, "# HELP hasentinel_master_config_epoch Config epoch of the current master.\n"
-		  "# TYPE hasentinel_master_config_epoch gauge\n");
-	for (size_t i = 0; i < ag->topo.n; i++)
-		sb_printf(&b, "hasentinel_master_config_epoch{master=\"%s\"} %llu\n",
-			  lv(ag->topo.groups[i]->name, l1, sizeof(l1)), (unsigned long long)ag->topo.groups[i]->epoch);
-	sb_printf(&b, "# HELP hasentinel_write_ready Ready servers in the write backend (1 is healthy).\n"
-		  "# TYPE hasentinel_write_ready gauge\n");
-	for (size_t i = 0; i < ag->topo.n; i++) {
-		const struct group *g = ag->topo.groups[i];
-
-		if (rec_group_haproxy(ag->rec, g, &hv))
-			sb_printf(&b, "hasentinel_write_ready{master=\"%s\"} %d\n", lv(g->name, l1, sizeof(l1)),
-				  hv.write_ready[0] != '\0');
-	}
-	sb_printf(&b, "# HELP hasentinel_read_ready Ready servers in the read backend.\n# TYPE hasentinel_read_ready gauge\n");
-	for (size_t i = 0; i < ag->topo.n; i++) {
-		const struct group *g = ag->topo.groups[i];
-
-		if (rec_group_haproxy(ag->rec, g, &hv))
-			sb_printf(&b, "hasentinel_read_ready{master=\"%s\"} %d\n", lv(g->name, l1, sizeof(l1)),
-				  hv.read_ready);
-	}
-	sb_printf(&b, "# HELP hasentinel_group_state 1 for the state the master group is in.\n"
-		  "# TYPE hasentinel_group_state gauge\n");
-	for (size_t i = 0; i < ag->topo.n; i++) {
-		const struct group *g = ag->topo.groups[i];
-		enum group_state cur = rec_group_state(ag->rec, g);
-
-		for (int st = GS_OK; st <= GS_FROZEN; st++)
-			sb_printf(&b, "hasentinel_group_state{master=\"%s\",state=\"%s\"} %d\n",
-				  lv(g->name, l1, sizeof(l1)), lv(group_state_name((enum group_state)st), l2, sizeof(l2)),
-				  (int)cur == st);
-	}
-	if (ag->notify) {
-		struct notify_stats ns;
-
-		notifier_stats(ag->notify, &ns);
-		sb_printf(&b, "# HELP hasentinel_notify_total notify-exec commands started.\n"
-			  "# TYPE hasentinel_notify_total counter\nhasentinel_notify_total %llu\n",
-			  (unsigned long long)ns.started);
-		sb_printf(&b, "# HELP hasentinel_notify_failed_total notify-exec commands that failed, timed out or were dropped.\n"
-			  "# TYPE hasentinel_notify_failed_total counter\nhasentinel_notify_failed_total %llu\n",
-			  (unsigned long long)(ns.failed + ns.timed_out + ns.dropped));
-	}
-	if (b.failed) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return metrics_render(ag);
 }
 
 char *
 report_metrics_cb(void *arg)
 {
 	return report_metrics(arg);
-}
-
-json_t *
-report_handle(void *arg, struct status_client *cl, const struct status_request *req)
-{
-	struct agent *ag = arg;
-	const char *a = arg_or_null(req);
-
-	if (strcmp(req->cmd, "status") == 0)
-		return report_status(ag);
-	if (strcmp(req->cmd, "topology") == 0)
-		return topology_json(ag, a);
-	if (strcmp(req->cmd, "sentinels") == 0)
-		return json_pack("{s:i, s:o}", "usable", sentinels_usable(ag->sentinels), "sentinels", sentinels_json(ag));
-	if (strcmp(req->cmd, "haproxy") == 0)
-		return haproxy_detail_json(ag);
-	if (strcmp(req->cmd, "events") == 0)
-		return events_json(ag, a);
-	if (strcmp(req->cmd, "timeline") == 0)
-		return timeline_json(ag, a);
-	if (strcmp(req->cmd, "check") == 0)
-		return check_json(ag);
-	if (strcmp(req->cmd, "metrics") == 0) {
-		char *text = report_metrics(ag);
-		json_t *o;
-
-		if (!text)
-			return error_json("out of memory");
-		o = json_pack("{s:s, s:s}", "content_type", "text/plain; version=0.0.4", "text", text);
-		free(text);
-		return o;
-	}
-	if (strcmp(req->cmd, "resync") == 0) {
-		log_info("resync requested on the status socket");
-		sentinels_resync(ag->sentinels);
-		rec_tick(ag->rec);
-		return json_pack("{s:b}", "ok", 1);
-	}
-	if (strcmp(req->cmd, "subscribe") == 0) {
-		status_client_stream(cl);
-		return json_null();
-	}
-	return NULL;
 }

@@ -1,4 +1,5 @@
-/* Status reports: the agent's state as JSON for the status socket. */
+/* Status reports: the agent's state as JSON for the status socket. The
+ * commands are STATUS_COMMANDS (status.h); report.c has one handler each. */
 #ifndef HASENTINEL_REPORT_H
 #define HASENTINEL_REPORT_H
 
@@ -16,8 +17,9 @@ json_t *report_status(const struct agent *ag);
 /* One journal event as JSON (for "events" and the "subscribe" stream). */
 json_t *report_event_json(const struct jevent *e);
 
-/* Prometheus text format; malloc'd, NULL when out of memory. The _cb form
- * is a metrics_render_fn (arg is the agent). */
+/* Prometheus text format (metrics_render(), from the METRIC_FAMILIES
+ * table); malloc'd, NULL when out of memory. The _cb form is a
+ * metrics_render_fn (arg is the agent). */
 char *report_metrics(const struct agent *ag);
 char *report_metrics_cb(void *arg);
 

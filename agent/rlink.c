@@ -29,7 +29,6 @@ struct rlink {
 	int backoff_ms;
 	int freeing;
 	int closing;             /* rlink_close() asked for it: not a failure */
-	int64_t up_since;
 	char last_error[128];
 };
 
@@ -87,7 +86,6 @@ link_lost(struct rlink *rl, const char *why)
 
 	rl->ac = NULL;
 	rl->pending = 0;
-	rl->up_since = 0;
 	ev_timer_stop(rl->loop, &rl->connect_timer);
 	ev_timer_stop(rl->loop, &rl->cmd_timer);
 	str_copy(rl->last_error, why, sizeof(rl->last_error));
@@ -119,7 +117,6 @@ on_connect(const redisAsyncContext *ac, int status)
 	}
 	ev_timer_stop(rl->loop, &rl->connect_timer);
 	rl->backoff_ms = 0;
-	rl->up_since = now_wall_ms();
 	rl->last_error[0] = '\0';
 	set_state(rl, RLINK_UP);
 	log_debug("%s: connected", rl->name);
@@ -384,25 +381,7 @@ rlink_state(const struct rlink *rl)
 }
 
 const char *
-rlink_name(const struct rlink *rl)
-{
-	return rl->name;
-}
-
-const char *
 rlink_last_error(const struct rlink *rl)
 {
 	return rl->last_error;
-}
-
-int64_t
-rlink_up_since(const struct rlink *rl)
-{
-	return rl->state == RLINK_UP ? rl->up_since : 0;
-}
-
-struct rlink *
-rlink_of(const redisAsyncContext *ac)
-{
-	return ac ? ac->data : NULL;
 }

@@ -64,10 +64,6 @@ int rlink_subscribe(struct rlink *rl, redisCallbackFn *fn, void *priv, const cha
 
 enum rlink_state rlink_state(const struct rlink *rl);
 const char *rlink_state_name(enum rlink_state s);
-const char *rlink_name(const struct rlink *rl);
 const char *rlink_last_error(const struct rlink *rl);
-int64_t rlink_up_since(const struct rlink *rl);   /* wall ms, 0 when not up */
-/* The rlink a hiredis context belongs to (its data pointer), or NULL. */
-struct rlink *rlink_of(const redisAsyncContext *ac);
 
 #endif

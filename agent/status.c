@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tk.h"
 #include "util.h"
 
 #define STATUS_BACKLOG 16
@@ -36,7 +37,7 @@ enum status_client_state {
 static const char *const client_state_names[] = { "requests", "streaming", "closing", "dead" };
 
 struct status_client {
-	struct status_client *prev, *next;
+	struct tk_list link;     /* in status_server.clients */
 	struct status_server *srv;
 	unsigned long id;
 	int fd;
@@ -46,8 +47,8 @@ struct status_client {
 	int busy;                /* > 0 while the handler runs for this client */
 	char in[STATUS_REQ_MAX];
 	size_t in_len;
-	char *out;               /* unsent output is out[out_off, out_len) */
-	size_t out_off, out_len, out_cap;
+	struct tk_buf out;       /* unsent output is out.p[out_off, out.len) */
+	size_t out_off;
 };
 
 struct status_server {
@@ -61,10 +62,19 @@ struct status_server {
 	status_handler_fn fn;
 	void *arg;
 	int idle_timeout_ms;
-	struct status_client *clients;
+	struct tk_list clients;
 	size_t n_clients;
 	unsigned long next_id;
 };
+
+/* ------------------------------------------------------------ commands */
+
+#define STATUS_CMD_ENTRY(name, synopsis, help) { #name, synopsis, help },
+const struct status_command status_commands[] = {
+	STATUS_COMMANDS(STATUS_CMD_ENTRY)
+};
+#undef STATUS_CMD_ENTRY
+const size_t status_ncommands = sizeof(status_commands) / sizeof(status_commands[0]);
 
 /* ------------------------------------------------------------ parser */
 
@@ -141,22 +151,21 @@ set_client_state(struct status_client *cl, enum status_client_state s)
 static size_t
 out_pending(const struct status_client *cl)
 {
-	return cl->out_len - cl->out_off;
+	return cl->out.len - cl->out_off;
+}
+
+static void
+client_free(struct status_client *cl)
+{
+	tk_buf_free(&cl->out);
+	free(cl);
 }
 
 static void
 client_unlink(struct status_client *cl)
 {
-	struct status_server *srv = cl->srv;
-
-	if (cl->prev)
-		cl->prev->next = cl->next;
-	else
-		srv->clients = cl->next;
-	if (cl->next)
-		cl->next->prev = cl->prev;
-	cl->prev = cl->next = NULL;
-	srv->n_clients--;
+	tk_list_del(&cl->link);
+	cl->srv->n_clients--;
 }
 
 /* Close the connection now. The memory goes too unless the handler is
@@ -180,10 +189,8 @@ client_drop(struct status_client *cl, const char *why)
 	cl->fd = -1;
 	client_unlink(cl);
 	cl->state = STATUS_CL_DEAD;   /* logged just above */
-	if (!cl->busy) {
-		free(cl->out);
-		free(cl);
-	}
+	if (!cl->busy)
+		client_free(cl);
 }
 
 static void
@@ -207,28 +214,12 @@ client_queue_line(struct status_client *cl, const char *data, size_t len)
 		client_drop(cl, "output backlog over 1 MiB (client not reading)");
 		return -1;
 	}
-	if (cl->out_off > 0) {
-		memmove(cl->out, cl->out + cl->out_off, pend);
-		cl->out_off = 0;
-		cl->out_len = pend;
+	tk_buf_consume(&cl->out, cl->out_off);
+	cl->out_off = 0;
+	if (tk_buf_add(&cl->out, data, len) < 0 || tk_buf_add(&cl->out, "\n", 1) < 0) {
+		client_drop(cl, "out of memory");
+		return -1;
 	}
-	if (cl->out_cap - cl->out_len < need) {
-		size_t ncap = cl->out_cap ? cl->out_cap : 4096;
-		char *nb;
-
-		while (ncap - cl->out_len < need)
-			ncap *= 2;
-		nb = realloc(cl->out, ncap);
-		if (!nb) {
-			client_drop(cl, "out of memory");
-			return -1;
-		}
-		cl->out = nb;
-		cl->out_cap = ncap;
-	}
-	memcpy(cl->out + cl->out_len, data, len);
-	cl->out[cl->out_len + len] = '\n';
-	cl->out_len += need;
 	ev_io_start(cl->srv->loop, &cl->wr);
 	return 0;
 }
@@ -284,10 +275,8 @@ client_request(struct status_client *cl, const char *line, size_t len)
 	if (cl->state == STATUS_CL_DEAD) {
 		/* Dropped while the handler ran (a broadcast): free it now. */
 		json_decref(reply);
-		if (!cl->busy) {
-			free(cl->out);
-			free(cl);
-		}
+		if (!cl->busy)
+			client_free(cl);
 		return -1;
 	}
 	if (!reply) {
@@ -387,7 +376,7 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)revents;
 	while (out_pending(cl) > 0) {
-		r = send(cl->fd, cl->out + cl->out_off, out_pending(cl), MSG_NOSIGNAL);
+		r = send(cl->fd, cl->out.p + cl->out_off, out_pending(cl), MSG_NOSIGNAL);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -399,7 +388,8 @@ client_write_cb(struct ev_loop *loop, ev_io *w, int revents)
 		cl->out_off += (size_t)r;
 		client_touch(cl);
 	}
-	cl->out_off = cl->out_len = 0;
+	tk_buf_consume(&cl->out, cl->out.len);
+	cl->out_off = 0;
 	ev_io_stop(loop, w);
 	(void)client_pump(cl);
 }
@@ -435,10 +425,7 @@ client_new(struct status_server *srv, int fd)
 	ev_init(&cl->idle, client_idle_cb);
 	cl->idle.repeat = srv->idle_timeout_ms / 1000.0;
 	cl->idle.data = cl;
-	cl->next = srv->clients;
-	if (srv->clients)
-		srv->clients->prev = cl;
-	srv->clients = cl;
+	tk_list_push(&srv->clients, &cl->link);
 	srv->n_clients++;
 	ev_io_start(srv->loop, &cl->rd);
 	ev_timer_again(srv->loop, &cl->idle);
@@ -496,22 +483,18 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 /* Is something listening on path? 1 yes, 0 no (stale), -1 error. */
 static int
-socket_in_use(const struct sockaddr_un *sun, char *err, size_t errlen)
+socket_in_use(const char *path, const struct sockaddr_storage *sa, socklen_t salen,
+	      char *err, size_t errlen)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	/* Non-blocking, so a full backlog cannot block start-up. */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int rc;
 
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	/* Non-blocking, so a full backlog cannot block start-up. */
-	if (fd_nonblock_cloexec(fd) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	rc = connect(fd, (const struct sockaddr *)sa, salen);
 	if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS) {
 		close(fd);
 		return 1;
@@ -520,7 +503,7 @@ socket_in_use(const struct sockaddr_un *sun, char *err, size_t errlen)
 	close(fd);
 	if (rc == ECONNREFUSED || rc == ENOENT)
 		return 0;
-	snprintf(err, errlen, "status socket %s: %s", sun->sun_path, strerror(rc));
+	snprintf(err, errlen, "status socket %s: %s", path, strerror(rc));
 	return -1;
 }
 
@@ -529,19 +512,17 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 		  status_handler_fn fn, void *arg, char *err, size_t errlen)
 {
 	struct status_server *srv;
-	struct sockaddr_un sun;
+	struct sockaddr_storage sa;
+	socklen_t salen;
 	struct stat st;
 	mode_t old_umask;
 	int fd, rc;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (!path || !*path || strlen(path) >= sizeof(sun.sun_path)) {
+	if (!path || tk_sockaddr_unix(path, &sa, &salen) < 0) {
 		snprintf(err, errlen, "bad status socket path '%s' (at most %zu bytes)",
-			 path ? path : "", sizeof(sun.sun_path) - 1);
+			 path ? path : "", sizeof(srv->path) - 1);
 		return NULL;
 	}
-	str_copy(sun.sun_path, path, sizeof(sun.sun_path));
 	mode &= 0777;
 
 	if (lstat(path, &st) == 0) {
@@ -549,7 +530,7 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 			snprintf(err, errlen, "status socket %s exists and is not a socket", path);
 			return NULL;
 		}
-		rc = socket_in_use(&sun, err, errlen);
+		rc = socket_in_use(path, &sa, salen, err, errlen);
 		if (rc < 0)
 			return NULL;
 		if (rc > 0) {
@@ -567,20 +548,15 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 		return NULL;
 	}
 
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return NULL;
-	}
-	if (fd_nonblock_cloexec(fd) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
 		return NULL;
 	}
 	/* The socket is born with the right mode (single-threaded: the umask
 	 * change is not visible to anyone else); chmod makes it exact. */
 	old_umask = umask((mode_t)(~mode & 0777));
-	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	rc = bind(fd, (struct sockaddr *)&sa, salen);
 	umask(old_umask);
 	if (rc < 0) {
 		snprintf(err, errlen, "bind %s: %s", path, strerror(errno));
@@ -608,6 +584,7 @@ status_server_new(struct ev_loop *loop, const char *path, unsigned mode,
 	srv->fn = fn;
 	srv->arg = arg;
 	srv->idle_timeout_ms = STATUS_IDLE_TIMEOUT_MS;
+	tk_list_init(&srv->clients);
 	ev_io_init(&srv->accept_w, accept_cb, fd, EV_READ);
 	srv->accept_w.data = srv;
 	ev_timer_init(&srv->accept_retry, accept_retry_cb, STATUS_ACCEPT_RETRY_S, 0.);
@@ -629,8 +606,8 @@ status_server_free(struct status_server *srv)
 
 	if (!srv)
 		return;
-	while (srv->clients)
-		client_drop(srv->clients, NULL);
+	while (!tk_list_empty(&srv->clients))
+		client_drop(tk_container_of(srv->clients.next, struct status_client, link), NULL);
 	ev_io_stop(srv->loop, &srv->accept_w);
 	ev_timer_stop(srv->loop, &srv->accept_retry);
 	close(srv->fd);
@@ -659,7 +636,7 @@ status_client_stream(struct status_client *cl)
 void
 status_broadcast(struct status_server *srv, json_t *obj)
 {
-	struct status_client *cl, *next;
+	struct tk_list *pos, *tmp;
 	char *s;
 	size_t len;
 
@@ -671,8 +648,9 @@ status_broadcast(struct status_server *srv, json_t *obj)
 		return;
 	}
 	len = strlen(s);
-	for (cl = srv->clients; cl; cl = next) {
-		next = cl->next;
+	tk_list_for_each_safe(pos, tmp, &srv->clients) {
+		struct status_client *cl = tk_container_of(pos, struct status_client, link);
+
 		if (cl->state != STATUS_CL_STREAMING)
 			continue;
 		(void)client_queue_line(cl, s, len);

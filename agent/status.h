@@ -16,6 +16,31 @@
 struct status_server;
 struct status_client;
 
+/* The status socket's commands: the one table, read by the daemon (report.c
+ * dispatches on it: each name has a handler cmd_NAME there), by
+ * hasentinelctl's help, and, through `hasentinelctl --list commands`, by the
+ * documentation test. X(name, synopsis, help); names are C identifiers. */
+#define STATUS_COMMANDS(X) \
+	X(status,    "status",            "daemon, Sentinel links, HAProxy link and every master") \
+	X(topology,  "topology [MASTER]", "each master and its replicas as a tree, with Sentinels' views") \
+	X(sentinels, "sentinels",         "Sentinel links: state, tilt, last answer, events seen") \
+	X(haproxy,   "haproxy",           "runtime API link, counters and the last commands sent") \
+	X(events,    "events [N]",        "the last N events, one per line") \
+	X(timeline,  "timeline [MASTER]", "failovers stage by stage, with offsets and deltas") \
+	X(metrics,   "metrics",           "Prometheus text exposition, printed as is") \
+	X(resync,    "resync",            "query every Sentinel again and reconcile HAProxy now") \
+	X(check,     "check",             "OK, or one problem per line and exit 1") \
+	X(subscribe, "subscribe",         "print events as they happen, until EOF or Ctrl-C") \
+	X(help,      "help",              "this list of commands")
+
+struct status_command {
+	const char *name, *synopsis, *help;
+};
+
+/* STATUS_COMMANDS as data, in its order; status_ncommands entries. */
+extern const struct status_command status_commands[];
+extern const size_t status_ncommands;
+
 /* A parsed request: "cmd [arg]". */
 struct status_request {
 	char cmd[32];

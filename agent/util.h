@@ -1,4 +1,6 @@
-/* Small helpers shared by every module: addresses, time, strings. Pure, no I/O. */
+/* Small helpers shared by every module: addresses, time, strings, file
+ * descriptors. No state of their own; the address and string helpers are
+ * pure, now_*_ms() read the clocks and fd_nonblock_cloexec() calls fcntl. */
 #ifndef HASENTINEL_UTIL_H
 #define HASENTINEL_UTIL_H
 

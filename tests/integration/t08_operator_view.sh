@@ -78,6 +78,14 @@ grep -q '^hasentinel_write_ready{master="mymaster"} 1' <<<"$m" || hs_fail "write
 grep -q '^hasentinel_switch_apply_seconds_count 2' <<<"$m" || hs_fail "the apply histogram did not count 2 switches (start + failover)"
 [ "$(ctl metrics | grep -c '^hasentinel_sentinel_link_up{.*} 1$')" = 3 ] || hs_fail "metrics over the socket: 3 links up expected"
 grep -q '^HTTP/1.0 404' <<<"$(http_get "$mport" /nope)" || hs_fail "GET /nope is not 404"
+# Every family of the table is in the text (notify-exec is set here).
+for f in $("$HASENTINELCTL" --list metrics); do
+	grep -q "^# TYPE $f " <<<"$m" || hs_fail "metric family $f is missing from /metrics"
+done
+# The daemon's own help answers its command table, as hasentinelctl lists it.
+daemon_cmds=$(printf 'help\n' | socat -T 5 - "UNIX-CONNECT:$HS_STATUS_SOCKET" | jq -r '.commands[].name')
+[ "$daemon_cmds" = "$("$HASENTINELCTL" --list commands)" ] ||
+	hs_fail "the daemon's help ($daemon_cmds) is not hasentinelctl --list commands"
 
 # No Sentinel left: check says so and exits 1; HAProxy is left as it is.
 for s in "${HS_SENTINEL_NAMES[@]}"; do hs_stop "$(hs_pid "$s")"; done

@@ -1,15 +1,18 @@
 #!/bin/bash
 # Documentation coverage (pgbouncer's optscan idea): what the code accepts
-# is documented.
-#   - every key of the key table in agent/config.c is an item of
-#     doc/hasentinel.conf.5 and a setting in doc/hasentinel.conf.example;
-#   - every hasentinelctl command (the issue's list, plus the command table
-#     in agent/ctl.c) is an item of doc/hasentinelctl.1, and every option
-#     letter of its getopt string is in that page;
+# is documented. The tables are asked of the binary built from them
+# (`hasentinelctl --list commands|config-keys|metrics`), not scraped:
+#   - every config key is an item of doc/hasentinel.conf.5 and a setting in
+#     doc/hasentinel.conf.example;
+#   - every status command (the issue's list, plus the daemon's table) is an
+#     item of doc/hasentinelctl.1 and a row of doc/status-json.md, and every
+#     option letter of hasentinelctl's getopt string is in that page;
+#   - every metric family is an item of doc/hasentinel.8;
 #   - every option of agent/main.c's getopt string, and each long option,
 #     is an item of doc/hasentinel.8;
 #   - the man pages format without groff warnings (when groff is installed).
-# Prints everything that is missing. No servers, no binaries needed.
+# Prints everything that is missing. No servers; needs hasentinelctl
+# ($HASENTINELCTL, as make check sets it; skipped when it is not built).
 # Re-run under bash when started as `sh t21_docs_coverage.sh`.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u -o pipefail
@@ -18,13 +21,14 @@ export LC_ALL
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "${top_srcdir:-$here/../..}" && pwd)
-config_c=$top/agent/config.c
 main_c=$top/agent/main.c
-ctl_c=$top/agent/ctl.c
+ctl_c=$top/ctl/ctl.c
 conf_man=$top/doc/hasentinel.conf.5
 conf_example=$top/doc/hasentinel.conf.example
 daemon_man=$top/doc/hasentinel.8
 ctl_man=$top/doc/hasentinelctl.1
+status_md=$top/doc/status-json.md
+ctl_bin=${HASENTINELCTL:-${top_builddir:-$top}/agent/hasentinelctl}
 
 # The commands the operators' issue asks hasentinelctl(1) to document.
 BASE_COMMANDS="status topology sentinels haproxy events timeline metrics resync subscribe check"
@@ -35,9 +39,18 @@ miss() {
 	missing=$((missing + 1))
 }
 
-for f in "$config_c" "$main_c" "$ctl_c" "$conf_man" "$conf_example" "$daemon_man" "$ctl_man"; do
+for f in "$main_c" "$ctl_c" "$conf_man" "$conf_example" "$daemon_man" "$ctl_man" "$status_md"; do
 	[ -f "$f" ] || { echo "FAIL: ${f#"$top"/} does not exist" >&2; exit 1; }
 done
+if [ ! -x "$ctl_bin" ]; then
+	echo "SKIP: $ctl_bin is not built: the tables cannot be asked" >&2
+	exit 77
+fi
+
+# One of the tables the binaries are built from, one name per line.
+table() {
+	"$ctl_bin" --list "$1" || { echo "FAIL: hasentinelctl --list $1 failed" >&2; exit 1; }
+}
 
 # The tag lines of a man page's .TP items (the line after each .TP or
 # .TQ), with roff's \- turned into -, so "-c" and "sentinel-user" can be
@@ -54,38 +67,38 @@ declare -A ITEMS=()
 for f in "$conf_man" "$daemon_man" "$ctl_man"; do
 	ITEMS[$f]=$(items "$f")
 done
-page_items() {
-	printf '%s\n' "${ITEMS[$1]}"
-}
+# The readers below take them as a here-string, not from a pipe: a reader
+# that stops at its first match (grep -q, awk's exit) would make the writer
+# of a pipe fail with SIGPIPE, and pipefail would turn a match into a miss.
 
 # True when a tag line of $1 starts with a font macro whose first word is $2
 # (".B key", ".BI key \" ARG\"", ".BR key \" [x]\"").
 has_item() {
-	page_items "$1" | awk -v w="$2" '
+	awk -v w="$2" '
 		$1 ~ /^\.(B|BI|BR|I|IR|IB)$/ {
 			v = $2
 			gsub(/"/, "", v)
 			if (v == w) { found = 1; exit }
 		}
-		END { exit !found }'
+		END { exit !found }' <<<"${ITEMS[$1]}"
 }
 
 # True when a tag line of $1 holds the option $2 ("-c", "--config") as a
 # word of its own: after a space, a quote or a font change (\fP), and
 # followed by a space, a quote, ',', '=' or the end.
 has_option_item() {
-	page_items "$1" | grep -q -E -- "(^|[ \"]|\\\\f[BIRP])$2([ \",=]|\$)"
+	grep -q -E -- "(^|[ \"]|\\\\f[BIRP])$2([ \",=]|\$)" <<<"${ITEMS[$1]}"
 }
 
 # ------------------------------------------------------------ configuration keys
 
-keys=$(sed -n 's/^[[:space:]]*X("\([a-z0-9-]*\)",.*/\1/p' "$config_c")
+keys=$(table config-keys) || exit 1
 nkeys=$(grep -c . <<<"$keys")
 if [ -z "$keys" ]; then
-	echo "FAIL: no key found in agent/config.c's key table (lines like: X(\"name\", T_...))" >&2
+	echo "FAIL: hasentinelctl --list config-keys printed no key" >&2
 	exit 1
 fi
-echo "config keys in agent/config.c: $nkeys" >&2
+echo "config keys: $nkeys" >&2
 
 for k in $keys; do
 	has_item "$conf_man" "$k" || miss "config key '$k' is not an item (.TP) of doc/hasentinel.conf.5"
@@ -96,20 +109,31 @@ done
 
 # ------------------------------------------------------------ hasentinelctl
 
-# The command table in agent/ctl.c: { "name [ARG]", "what" } entries.
-ctl_commands=$(awk '
-	/command_help\[\] *= *\{/ { on = 1; next }
-	on && /^};/ { exit }
-	on { if (match($0, /\{ *"[a-z-]+/)) { s = substr($0, RSTART, RLENGTH); sub(/\{ *"/, "", s); print s } }
-' "$ctl_c")
+ctl_commands=$(table commands) || exit 1
 if [ -z "$ctl_commands" ]; then
-	echo "note: no command table found in agent/ctl.c; checking the issue's list only" >&2
+	echo "FAIL: hasentinelctl --list commands printed no command" >&2
+	exit 1
 fi
 # shellcheck disable=SC2086 # word lists
 commands=$(printf '%s\n' $BASE_COMMANDS $ctl_commands | sort -u)
-echo "hasentinelctl commands: $(paste -sd' ' - <<<"$commands")" >&2
+echo "status commands: $(paste -sd' ' - <<<"$commands")" >&2
 for c in $commands; do
-	has_item "$ctl_man" "$c" || miss "hasentinelctl command '$c' is not an item (.TP) of doc/hasentinelctl.1"
+	has_item "$ctl_man" "$c" || miss "status command '$c' is not an item (.TP) of doc/hasentinelctl.1"
+	# A row of the command table: "| `name` |" or "| `name ARG` |".
+	grep -q -E "^\| \`$c( [^\`]*)?\` \|" "$status_md" ||
+		miss "status command '$c' is not a row of doc/status-json.md"
+done
+
+# ------------------------------------------------------------ metrics
+
+families=$(table metrics) || exit 1
+if [ -z "$families" ]; then
+	echo "FAIL: hasentinelctl --list metrics printed no family" >&2
+	exit 1
+fi
+echo "metric families: $(grep -c . <<<"$families")" >&2
+for m in $families; do
+	has_item "$daemon_man" "$m" || miss "metric family '$m' is not an item (.TP) of doc/hasentinel.8"
 done
 
 # getopt_long(argc, argv, "OPTSTRING", ...): the option letters.
@@ -122,7 +146,7 @@ longopts() {
 }
 
 letters=$(optletters "$ctl_c")
-[ -n "$letters" ] || miss "no getopt_long option string found in agent/ctl.c"
+[ -n "$letters" ] || miss "no getopt_long option string found in ctl/ctl.c"
 for l in $letters; do
 	has_option_item "$ctl_man" "-$l" || miss "hasentinelctl option -$l is not an item of doc/hasentinelctl.1"
 done

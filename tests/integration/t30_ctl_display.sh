@@ -387,5 +387,19 @@ done
 ctl -h
 expect_rc 0 -h
 has_line '^  timeline \[MASTER\] '
+# The tables the daemon is built from, one name per line.
+ctl --list commands
+expect_rc 0 "--list commands"
+for c in status topology sentinels haproxy events timeline metrics resync check subscribe help; do
+	has_line "^$c\$"
+done
+ctl --list metrics
+expect_rc 0 "--list metrics"
+has_line '^hasentinel_write_ready$'
+ctl --list config-keys
+expect_rc 0 "--list config-keys"
+has_line '^haproxy-socket$'
+ctl --list nothing
+expect_rc 2 "--list nothing"
 
 hs_log "ok"

@@ -310,7 +310,11 @@ static const struct { const char *key, *value, *msg; } bad[] = {
 	{ "sentinel", " , ", "x.conf:3: sentinel: expected HOST:PORT, got ''" },
 	{ "sentinel", "1.2.3.4:1 1.2.3.4:1", "x.conf:3: sentinel: duplicate sentinel '1.2.3.4:1'" },
 	{ "sentinel", "[::1]:1,[0:0::1]:1", "x.conf:3: sentinel: duplicate sentinel '[0:0::1]:1'" },
-	{ "haproxy-socket", "host:http", "x.conf:3: haproxy-socket: expected a unix socket path or HOST:PORT, got 'host:http'" },
+	{ "haproxy-socket", "host:http", "x.conf:3: haproxy-socket: expected an absolute unix socket path or IP:PORT, got 'host:http'" },
+	/* One rule with the HAProxy client: an absolute path or an IP literal. */
+	{ "haproxy-socket", "admin.sock", "x.conf:3: haproxy-socket: 'admin.sock' is a relative path: give the unix socket's absolute path, or IP:PORT" },
+	{ "haproxy-socket", "./admin.sock", "x.conf:3: haproxy-socket: './admin.sock' is a relative path: give the unix socket's absolute path, or IP:PORT" },
+	{ "haproxy-socket", "localhost:9999", "x.conf:3: haproxy-socket: expected an absolute unix socket path or IP:PORT, got 'localhost:9999'" },
 	{ "haproxy-socket", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	  "x.conf:3: haproxy-socket: unix socket path longer than 107 bytes" },
 	{ "status-socket", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
@@ -390,7 +394,6 @@ START_TEST(test_values_more)
 	ck_assert_int_eq(set_file("haproxy-socket", "127.0.0.1:9999"), 0);
 	ck_assert_str_eq(C.haproxy_socket, "127.0.0.1:9999");
 	ck_assert_int_eq(set_file("haproxy-socket", "[::1]:9999"), 0);
-	ck_assert_int_eq(set_file("haproxy-socket", "haproxy.sock"), 0);
 	ck_assert_int_eq(set_file("haproxy-socket", ""), 0);
 	ck_assert_ptr_null(C.haproxy_socket);
 	ck_assert_int_eq(set_file("master-reads", "NO"), 0);

@@ -1,101 +1,25 @@
-/* hasentinelctl: ask the daemon over its status socket, print the answer.
- *
- *   hasentinelctl [-s SOCKET] [--json [--pretty]] [-t TIMEOUT_MS] COMMAND [ARG...]
- *
- * Exit codes: 0 ok; 1 the daemon answered {"error":...} (or garbage);
- * 2 usage; 3 cannot connect, timeout, no answer. A top-level integer
- * "exit_code" in the answer (the "check" command) is the exit code. */
+/* hasentinelctl's views: the daemon's JSON answers as tables and trees for
+ * people. One printer per command; every field may be missing (printed as
+ * "-" or left out), and text from the network is made printable. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE 1  /* MSG_NOSIGNAL, getopt_long */
+#define _GNU_SOURCE 1
 #endif
 
-#include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
+#include "view.h"
+
 #include <inttypes.h>
-#include <jansson.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "status.h"
+#include "tk.h"
 #include "util.h"
 
-#ifndef RUNSTATEDIR
-#define RUNSTATEDIR "/run"
-#endif
-#define CTL_DEFAULT_SOCKET RUNSTATEDIR "/hasentinel/hasentinel.sock"
-#define CTL_DEFAULT_TIMEOUT_MS 5000
-#define CTL_REPLY_MAX ((size_t)256 << 20)   /* longest answer line we accept */
-
-enum ctl_exit {
-	CTL_EXIT_OK = 0,
-	CTL_EXIT_ERROR = 1,    /* the daemon answered an error */
-	CTL_EXIT_USAGE = 2,
-	CTL_EXIT_CONNECT = 3,  /* cannot connect, timeout, no answer */
-};
-
-static volatile sig_atomic_t got_sigint;
-
-static void
-on_sigint(int sig)
-{
-	(void)sig;
-	got_sigint = 1;
-}
-
-/* Every command the daemon answers, for `help`. The daemon decides what
- * exists: an unknown command is its "unknown command" error, not ours. */
-static const struct {
-	const char *synopsis, *what;
-} command_help[] = {
-	{ "status", "daemon, Sentinel links, HAProxy link and every master" },
-	{ "topology [MASTER]", "each master and its replicas as a tree, with Sentinels' views" },
-	{ "sentinels", "Sentinel links: state, tilt, last answer, events seen" },
-	{ "haproxy", "runtime API link, counters and the last commands sent" },
-	{ "events [N]", "the last N events, one per line" },
-	{ "timeline [MASTER]", "failovers stage by stage, with offsets and deltas" },
-	{ "metrics", "Prometheus text exposition, printed as is" },
-	{ "resync", "query every Sentinel again and reconcile HAProxy now" },
-	{ "check", "OK, or one problem per line and exit 1" },
-	{ "subscribe", "print events as they happen, until EOF or Ctrl-C" },
-	{ "help", "this text" },
-};
-
-static void
-usage(FILE *f)
-{
-	fprintf(f,
-		"usage: hasentinelctl [-s SOCKET] [--json [--pretty]] [-t TIMEOUT_MS] COMMAND [ARG...]\n"
-		"\n"
-		"  -s, --socket PATH    status socket (default $HASENTINEL_STATUS_SOCKET, else\n"
-		"                       %s)\n"
-		"  -j, --json           print the daemon's JSON answer as is\n"
-		"  -p, --pretty         with --json: indent it\n"
-		"  -t, --timeout MS     connect and answer deadline (default %d)\n"
-		"  -h, --help           this text\n"
-		"\n"
-		"commands:\n",
-		CTL_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS);
-	for (size_t i = 0; i < sizeof(command_help) / sizeof(command_help[0]); i++)
-		fprintf(f, "  %-20s %s\n", command_help[i].synopsis, command_help[i].what);
-	fprintf(f,
-		"\n"
-		"exit: 0 ok, 1 the daemon answered an error (check: a problem), 2 usage,\n"
-		"      3 cannot connect or timeout\n");
-}
-
-static void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
+void
 ctl_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -107,184 +31,10 @@ ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* ------------------------------------------------------------ socket I/O */
-
-/* Milliseconds left before deadline (monotonic); -1 for no deadline. */
-static int
-ms_left(int64_t deadline)
-{
-	int64_t left;
-
-	if (deadline < 0)
-		return -1;
-	left = deadline - now_mono_ms();
-	return left < 0 ? 0 : (int)left;
-}
-
-/* Connect before the deadline. fd, or -1 with err. */
-static int
-ctl_connect(const char *path, int64_t deadline, char *err, size_t errlen)
-{
-	struct sockaddr_un sun;
-	int fd, rc;
-
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "path too long");
-		return -1;
-	}
-	str_copy(sun.sun_path, path, sizeof(sun.sun_path));
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0) {
-		snprintf(err, errlen, "socket: %s", strerror(errno));
-		return -1;
-	}
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
-	    fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC) < 0) {
-		snprintf(err, errlen, "fcntl: %s", strerror(errno));
-		close(fd);
-		return -1;
-	}
-	for (;;) {
-		rc = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
-		if (rc == 0)
-			return fd;
-		if (errno == EINTR)
-			continue;
-		/* A full listen backlog: retry until the deadline. */
-		if (errno == EAGAIN && ms_left(deadline) > 0) {
-			struct timespec ts = { 0, 20 * 1000 * 1000 };
-			nanosleep(&ts, NULL);
-			continue;
-		}
-		snprintf(err, errlen, "%s", errno == EAGAIN ? "timeout (daemon busy)" : strerror(errno));
-		close(fd);
-		return -1;
-	}
-}
-
-/* Wait for events on fd. 1 ready, 0 timeout, -1 error or SIGINT (errno). */
-static int
-ctl_wait(int fd, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	int rc;
-
-	for (;;) {
-		if (got_sigint) {
-			errno = EINTR;
-			return -1;
-		}
-		rc = poll(&pfd, 1, ms_left(deadline));
-		if (rc < 0 && errno == EINTR)
-			continue;
-		return rc < 0 ? -1 : rc > 0;
-	}
-}
-
-static int
-ctl_send(int fd, const char *buf, size_t len, int64_t deadline, char *err, size_t errlen)
-{
-	while (len > 0) {
-		ssize_t r = send(fd, buf, len, MSG_NOSIGNAL);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				int w = ctl_wait(fd, POLLOUT, deadline);
-				if (w > 0)
-					continue;
-				snprintf(err, errlen, "%s", w == 0 ? "timeout" : strerror(errno));
-				return -1;
-			}
-			snprintf(err, errlen, "%s", strerror(errno));
-			return -1;
-		}
-		buf += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
-
-/* A line reader over the socket. */
-struct reader {
-	int fd;
-	char *buf;
-	size_t len, cap;
-	size_t skip;   /* bytes of the previous line still at the start of buf */
-};
-
-enum read_rc { READ_LINE = 0, READ_EOF, READ_TIMEOUT, READ_ERROR, READ_INTERRUPTED };
-
-/* Next line (NUL-terminated, without '\n') in *line. */
-static enum read_rc
-read_line(struct reader *rd, int64_t deadline, char **line, char *err, size_t errlen)
-{
-	char *nl;
-
-	if (rd->skip) {
-		memmove(rd->buf, rd->buf + rd->skip, rd->len - rd->skip);
-		rd->len -= rd->skip;
-		rd->skip = 0;
-	}
-	for (;;) {
-		ssize_t r;
-		int w;
-
-		nl = rd->len ? memchr(rd->buf, '\n', rd->len) : NULL;
-		if (nl) {
-			*nl = '\0';
-			*line = rd->buf;
-			rd->skip = (size_t)(nl - rd->buf) + 1;
-			return READ_LINE;
-		}
-		if (rd->cap - rd->len < 4096) {
-			size_t ncap = rd->cap ? rd->cap * 2 : 65536;
-			char *nb;
-
-			if (ncap > CTL_REPLY_MAX) {
-				snprintf(err, errlen, "answer too long");
-				return READ_ERROR;
-			}
-			nb = realloc(rd->buf, ncap);
-			if (!nb) {
-				snprintf(err, errlen, "out of memory");
-				return READ_ERROR;
-			}
-			rd->buf = nb;
-			rd->cap = ncap;
-		}
-		r = recv(rd->fd, rd->buf + rd->len, rd->cap - rd->len - 1, 0);
-		if (r > 0) {
-			rd->len += (size_t)r;
-			continue;
-		}
-		if (r == 0)
-			return READ_EOF;
-		if (errno == ECONNRESET)
-			return READ_EOF;
-		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			snprintf(err, errlen, "%s", strerror(errno));
-			return READ_ERROR;
-		}
-		w = ctl_wait(rd->fd, POLLIN, deadline);
-		if (w == 0)
-			return READ_TIMEOUT;
-		if (w < 0) {
-			if (errno == EINTR)
-				return READ_INTERRUPTED;
-			snprintf(err, errlen, "%s", strerror(errno));
-			return READ_ERROR;
-		}
-	}
-}
-
 /* ------------------------------------------------------------ JSON helpers */
 
-static const char *
-jstr(const json_t *o, const char *key)
+const char *
+view_str(const json_t *o, const char *key)
 {
 	const char *s = json_string_value(json_object_get(o, key));
 
@@ -346,8 +96,8 @@ ellipsize(char *dst, size_t max)
 
 /* A printable copy: control characters from the network become '?', empty
  * or missing becomes "-"; too long ends in "...". */
-static void
-clean(char *dst, size_t len, const char *src)
+void
+view_clean(char *dst, size_t len, const char *src)
 {
 	size_t i;
 
@@ -414,15 +164,8 @@ table_row(struct table *t, ...)
 {
 	va_list ap;
 
-	if (t->nrow == t->cap) {
-		size_t ncap = t->cap ? t->cap * 2 : 8;
-		void *nb = realloc(t->cells, ncap * sizeof(*t->cells));
-
-		if (!nb)
-			return;
-		t->cells = nb;
-		t->cap = ncap;
-	}
+	if (tk_grow(&t->cells, &t->cap, t->nrow + 1, sizeof(*t->cells)) < 0)
+		return;
 	va_start(ap, t);
 	for (size_t c = 0; c < t->ncol; c++) {
 		const char *v = va_arg(ap, const char *);
@@ -430,7 +173,7 @@ table_row(struct table *t, ...)
 		if (t->keep_empty && (!v || !*v))
 			t->cells[t->nrow][c][0] = '\0';
 		else
-			clean(t->cells[t->nrow][c], CELL_MAX, v);
+			view_clean(t->cells[t->nrow][c], CELL_MAX, v);
 	}
 	va_end(ap);
 	t->nrow++;
@@ -508,8 +251,8 @@ print_sentinels(const json_t *arr)
 	}
 	table_row(&t, "ADDR", "COMMAND LINK", "PUBSUB LINK", "TILT", "LAST ERROR");
 	json_array_foreach(arr, i, s)
-		table_row(&t, jstr(s, "addr"), jstr(s, "cmd_link"), jstr(s, "pubsub_link"),
-			  jyesno(s, "tilt"), jstr(s, "last_error"));
+		table_row(&t, view_str(s, "addr"), view_str(s, "cmd_link"), view_str(s, "pubsub_link"),
+			  jyesno(s, "tilt"), view_str(s, "last_error"));
 	table_print(&t, "  ");
 }
 
@@ -520,9 +263,9 @@ print_haproxy(const json_t *h)
 
 	if (!json_is_object(h))
 		return;
-	clean(sock, sizeof(sock), jstr(h, "socket"));
-	clean(link, sizeof(link), jstr(h, "link"));
-	clean(err, sizeof(err), jstr(h, "last_error"));
+	view_clean(sock, sizeof(sock), view_str(h, "socket"));
+	view_clean(link, sizeof(link), view_str(h, "link"));
+	view_clean(err, sizeof(err), view_str(h, "last_error"));
 	printf("\nHAProxy %s  link %s  pid %s  reloads seen %s  commands sent %s failed %s"
 	       "  last error %s\n", sock, link,
 	       fmt_int(b1, sizeof(b1), h, "pid"), fmt_int(b2, sizeof(b2), h, "reloads_seen"),
@@ -543,7 +286,7 @@ join_strings(char *buf, size_t len, const json_t *arr)
 
 		if (!json_is_string(v))
 			continue;
-		clean(c, sizeof(c), json_string_value(v));
+		view_clean(c, sizeof(c), json_string_value(v));
 		off += (size_t)snprintf(buf + off, off < len ? len - off : 0, "%s%s",
 					off ? ", " : "", c);
 		if (off >= len)
@@ -561,21 +304,21 @@ print_master(const json_t *m)
 	json_t *v;
 	size_t i;
 
-	clean(name, sizeof(name), jstr(m, "name"));
-	clean(master, sizeof(master), jstr(m, "master"));
-	if (!jstr(m, "master") || !*jstr(m, "master"))
+	view_clean(name, sizeof(name), view_str(m, "name"));
+	view_clean(master, sizeof(master), view_str(m, "master"));
+	if (!view_str(m, "master") || !*view_str(m, "master"))
 		str_copy(master, "none", sizeof(master));
-	clean(state, sizeof(state), jstr(m, "state"));
+	view_clean(state, sizeof(state), view_str(m, "state"));
 	printf("\n%s  master %s  epoch %s  confirmed %s", name, master,
 	       fmt_int(ep, sizeof(ep), m, "config_epoch"), jyesno(m, "role_confirmed"));
-	if (jstr(m, "write_backend")) {
-		clean(wb, sizeof(wb), jstr(m, "write_backend"));
+	if (view_str(m, "write_backend")) {
+		view_clean(wb, sizeof(wb), view_str(m, "write_backend"));
 		printf("  write %s: %s", wb, join_strings(ready, sizeof(ready),
 							 json_object_get(m, "write_ready")));
 	}
 	printf("\n  state %s", state);
-	if (jstr(m, "read_backend")) {
-		clean(rb, sizeof(rb), jstr(m, "read_backend"));
+	if (view_str(m, "read_backend")) {
+		view_clean(rb, sizeof(rb), view_str(m, "read_backend"));
 		printf("  read %s", rb);
 	}
 	printf("\n");
@@ -586,8 +329,8 @@ print_master(const json_t *m)
 
 		table_row(&t, "ADDR", "FLAGS", "LINK", "ROLE", "READ READY");
 		json_array_foreach(arr, i, v)
-			table_row(&t, jstr(v, "addr"), jstr(v, "flags"), jstr(v, "link"),
-				  jstr(v, "role"), jyesno(v, "read_ready"));
+			table_row(&t, view_str(v, "addr"), view_str(v, "flags"), view_str(v, "link"),
+				  view_str(v, "role"), jyesno(v, "read_ready"));
 		table_print(&t, "  ");
 	} else {
 		printf("  no replicas\n");
@@ -602,7 +345,7 @@ print_master(const json_t *m)
 			int64_t age;
 			const char *a = jint(v, "age_ms", &age) < 0 ? "-" :
 					fmt_duration(b2, sizeof(b2), age);
-			table_row(&t, jstr(v, "sentinel"), jstr(v, "master"),
+			table_row(&t, view_str(v, "sentinel"), view_str(v, "master"),
 				  fmt_int(b1, sizeof(b1), v, "epoch"), a);
 		}
 		table_print(&t, "  ");
@@ -613,8 +356,8 @@ print_master(const json_t *m)
 		char from[CELL_MAX], to[CELL_MAX], ago[48];
 		int64_t at;
 
-		clean(from, sizeof(from), jstr(ls, "from"));
-		clean(to, sizeof(to), jstr(ls, "to"));
+		view_clean(from, sizeof(from), view_str(ls, "from"));
+		view_clean(to, sizeof(to), view_str(ls, "to"));
 		if (jint(ls, "at_ms", &at) == 0)
 			snprintf(ago, sizeof(ago), ", %s ago",
 				 fmt_duration(b2, sizeof(b2), now_wall_ms() - at));
@@ -639,7 +382,7 @@ print_status(const json_t *root)
 	    !(json_object_get(root, "version") || json_object_get(root, "sentinels") ||
 	      json_object_get(root, "haproxy") || json_object_get(root, "masters")))
 		return -1;
-	clean(ver, sizeof(ver), jstr(root, "version"));
+	view_clean(ver, sizeof(ver), view_str(root, "version"));
 	printf("hasentinel %s pid %s up %s\n", ver, fmt_int(pid, sizeof(pid), root, "pid"),
 	       jint(root, "uptime_ms", &upms) == 0 ? fmt_duration(up, sizeof(up), upms) : "-");
 	print_sentinels(json_object_get(root, "sentinels"));
@@ -655,8 +398,8 @@ print_status(const json_t *root)
 	return 0;
 }
 
-static void
-print_pretty(const json_t *root)
+void
+view_pretty(const json_t *root)
 {
 	char *s = json_dumps(root, JSON_INDENT(2) | JSON_ENCODE_ANY);
 
@@ -777,8 +520,8 @@ print_views(const json_t *views)
 		int64_t a;
 		size_t l;
 
-		clean(s, sizeof(s), jstr(v, "sentinel"));
-		clean(m, sizeof(m), jstr(v, "master"));
+		view_clean(s, sizeof(s), view_str(v, "sentinel"));
+		view_clean(m, sizeof(m), view_str(v, "master"));
 		if (jint(v, "age_ms", &a) == 0) {
 			char d[32];
 
@@ -808,14 +551,14 @@ print_topology_master(const json_t *m)
 {
 	static const char *const tee = "\u251c\u2500 ", *const elbow = "\u2514\u2500 ";
 	char name[CELL_MAX], state[64], ep[32], role[32];
-	const char *master = jstr(m, "master"), *confirmed = "", *write = "write ?";
+	const char *master = view_str(m, "master"), *confirmed = "", *write = "write ?";
 	const json_t *reps = json_object_get(m, "replicas"), *wr = json_object_get(m, "write_ready");
 	struct table t = { .ncol = 4, .keep_empty = 1 };
 	size_t i, nrep = 0, k = 0;
 	json_t *r, *rc = json_object_get(m, "role_confirmed"), *v;
 
-	clean(name, sizeof(name), jstr(m, "name"));
-	clean(state, sizeof(state), jstr(m, "state"));
+	view_clean(name, sizeof(name), view_str(m, "name"));
+	view_clean(state, sizeof(state), view_str(m, "state"));
 	printf("%s  epoch %s  %s\n", name, fmt_int(ep, sizeof(ep), m, "config_epoch"), state);
 	json_array_foreach(reps, i, r)
 		nrep += json_is_object(r);
@@ -831,7 +574,7 @@ print_topology_master(const json_t *m)
 		  confirmed);
 	json_array_foreach(reps, i, r) {
 		json_t *rr = json_object_get(r, "read_ready");
-		const char *link = jstr(r, "link"), *flags = jstr(r, "flags");
+		const char *link = view_str(r, "link"), *flags = view_str(r, "flags");
 		char extra[CELL_MAX];
 
 		if (!json_is_object(r))
@@ -840,7 +583,7 @@ print_topology_master(const json_t *m)
 			 link && *link ? link : "", link && *link && flags && *flags ? "  " : "",
 			 flags && *flags ? flags : "");
 		snprintf(role, sizeof(role), "%sreplica", ++k < nrep ? tee : elbow);
-		table_row(&t, role, jstr(r, "addr") ? jstr(r, "addr") : "-",
+		table_row(&t, role, view_str(r, "addr") ? view_str(r, "addr") : "-",
 			  !json_is_boolean(rr) ? "read ?" : json_is_true(rr) ? "read ready" : "read maint",
 			  extra);
 	}
@@ -851,31 +594,39 @@ print_topology_master(const json_t *m)
 
 		if (!json_is_string(v) || (master && strcmp(json_string_value(v), master) == 0))
 			continue;
-		clean(a, sizeof(a), json_string_value(v));
+		view_clean(a, sizeof(a), json_string_value(v));
 		printf("   write ready on %s, not the master\n", a);
 	}
 	print_views(json_object_get(m, "sentinel_views"));
 }
 
+/* Each object of root[key] printed by one, a blank line between them;
+ * none_msg when there is none. -1 when root[key] is not an array. */
 static int
-print_topology(const json_t *root)
+print_each(const json_t *root, const char *key, void (*one)(const json_t *o), const char *none_msg)
 {
-	const json_t *masters = json_object_get(root, "masters");
+	const json_t *arr = json_object_get(root, key);
 	size_t i, n = 0;
-	json_t *m;
+	json_t *o;
 
-	if (!json_is_array(masters))
+	if (!json_is_array(arr))
 		return -1;
-	json_array_foreach(masters, i, m) {
-		if (!json_is_object(m))
+	json_array_foreach(arr, i, o) {
+		if (!json_is_object(o))
 			continue;
 		if (n++)
 			putchar('\n');
-		print_topology_master(m);
+		one(o);
 	}
 	if (n == 0)
-		printf("no masters\n");
+		printf("%s\n", none_msg);
 	return CTL_EXIT_OK;
+}
+
+static int
+print_topology(const json_t *root)
+{
+	return print_each(root, "masters", print_topology_master, "no masters");
 }
 
 /* --- sentinels */
@@ -899,10 +650,10 @@ print_sentinel_table(const json_t *root)
 		  "LAST ERROR");
 	json_array_foreach(arr, i, s)
 		if (json_is_object(s))
-			table_row(&t, jstr(s, "addr"), jstr(s, "cmd_link"), jstr(s, "pubsub_link"),
+			table_row(&t, view_str(s, "addr"), view_str(s, "cmd_link"), view_str(s, "pubsub_link"),
 				  jyesno(s, "subscribed"), jyesno(s, "tilt"),
 				  fmt_ago(ago, sizeof(ago), s, "last_ok_ms"),
-				  fmt_int(ev, sizeof(ev), s, "events"), jstr(s, "last_error"));
+				  fmt_int(ev, sizeof(ev), s, "events"), view_str(s, "last_error"));
 	table_print(&t, "");
 	return CTL_EXIT_OK;
 }
@@ -952,8 +703,8 @@ print_haproxy_view(const json_t *h)
 	if (!json_is_object(h) || !(json_object_get(h, "socket") || json_object_get(h, "link") ||
 				    json_object_get(h, "last_commands")))
 		return -1;
-	table_row(&kv, "socket", jstr(h, "socket"));
-	table_row(&kv, "link", jstr(h, "link"));
+	table_row(&kv, "socket", view_str(h, "socket"));
+	table_row(&kv, "link", view_str(h, "link"));
 	for (i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		table_row(&kv, counters[i][1], fmt_int(b, sizeof(b), h, counters[i][0]));
 	if (json_object_get(h, "switches"))
@@ -963,7 +714,7 @@ print_haproxy_view(const json_t *h)
 	table_row(&kv, "last switch applied in",
 		  jint(h, "last_switch_apply_ms", &v) < 0 ? "-" :
 		  v < 0 ? "never" : fmt_elapsed(b, sizeof(b), v, 0));
-	table_row(&kv, "last error", jstr(h, "last_error"));
+	table_row(&kv, "last error", view_str(h, "last_error"));
 	table_print(&kv, "");
 
 	cmds = json_object_get(h, "last_commands");
@@ -984,10 +735,10 @@ print_haproxy_view(const json_t *h)
 
 			if (!json_is_object(c))
 				continue;
-			one_line(reply, sizeof(reply), jstr(c, "reply"));
+			one_line(reply, sizeof(reply), view_str(c, "reply"));
 			table_row(&t, fmt_clock_of(b, sizeof(b), c, "at_ms"),
 				  !json_is_boolean(ok) ? "-" : json_is_true(ok) ? "OK" : "FAIL",
-				  jstr(c, "command"), reply);
+				  view_str(c, "command"), reply);
 		}
 		table_print(&t, "  ");
 	}
@@ -1004,25 +755,25 @@ struct event_cells {
 static void
 event_cells(const json_t *e, struct event_cells *c)
 {
-	const char *src = jstr(e, "source"), *sen = jstr(e, "sentinel");
+	const char *src = view_str(e, "source"), *sen = view_str(e, "sentinel");
 	char b[32];
 	size_t len;
 
 	str_copy(c->at, fmt_clock_of(b, sizeof(b), e, "at_ms"), sizeof(c->at));
 	if (sen && *sen && (!src || !*src || strcmp(src, "sentinel") == 0))
 		src = sen;
-	clean(c->source, sizeof(c->source), src);
-	clean(c->master, sizeof(c->master), jstr(e, "master"));
-	clean(c->type, sizeof(c->type), jstr(e, "type"));
-	clean(c->text, sizeof(c->text), jstr(e, "text"));
+	view_clean(c->source, sizeof(c->source), src);
+	view_clean(c->master, sizeof(c->master), view_str(e, "master"));
+	view_clean(c->type, sizeof(c->type), view_str(e, "type"));
+	view_clean(c->text, sizeof(c->text), view_str(e, "text"));
 	/* Sentinel's messages start with their type: not twice on a line. */
 	len = strlen(c->type);
 	if (strcmp(c->type, "-") != 0 && strncmp(c->text, c->type, len) == 0 && c->text[len] == ' ')
 		memmove(c->text, c->text + len + 1, strlen(c->text + len + 1) + 1);
 }
 
-static int
-looks_like_event(const json_t *e)
+int
+view_is_event(const json_t *e)
 {
 	return json_is_object(e) && (json_object_get(e, "type") || json_object_get(e, "text")) &&
 	       !json_object_get(e, "error");
@@ -1055,8 +806,8 @@ print_events(const json_t *root)
 }
 
 /* One streamed event: fixed minimum widths, since later lines are unknown. */
-static void
-print_event_line(const json_t *e)
+void
+view_event_line(const json_t *e)
 {
 	struct event_cells c;
 	char line[2048];
@@ -1084,9 +835,9 @@ print_timeline(const json_t *tl)
 	json_t *st, *complete = json_object_get(tl, "complete");
 	int width = term_width(), bar_max;
 
-	clean(name, sizeof(name), jstr(tl, "master"));
-	clean(from, sizeof(from), jstr(tl, "from"));
-	clean(to, sizeof(to), jstr(tl, "to"));
+	view_clean(name, sizeof(name), view_str(tl, "master"));
+	view_clean(from, sizeof(from), view_str(tl, "from"));
+	view_clean(to, sizeof(to), view_str(tl, "to"));
 	if (!off || !have)
 		n = 0;  /* out of memory (or no stages): the header alone */
 	/* The first stage is the origin: offsets from it. */
@@ -1129,7 +880,7 @@ print_timeline(const json_t *tl)
 		char s[CELL_MAX], b[32];
 		int64_t prev = -1;
 
-		clean(s, sizeof(s), jstr(json_array_get(stages, i), "stage"));
+		view_clean(s, sizeof(s), view_str(json_array_get(stages, i), "stage"));
 		if (strlen(s) > wname)
 			wname = strlen(s);
 		if (!have[i])
@@ -1155,7 +906,7 @@ print_timeline(const json_t *tl)
 		int64_t prev = -1;
 
 		st = json_array_get(stages, i);
-		clean(s, sizeof(s), jstr(st, "stage"));
+		view_clean(s, sizeof(s), view_str(st, "stage"));
 		if (have[i]) {
 			fmt_elapsed(o, sizeof(o), off[i], 1);
 			for (size_t k = i; k-- > 0;)
@@ -1189,22 +940,7 @@ out:
 static int
 print_timelines(const json_t *root)
 {
-	const json_t *arr = json_object_get(root, "timelines");
-	size_t i, n = 0;
-	json_t *tl;
-
-	if (!json_is_array(arr))
-		return -1;
-	json_array_foreach(arr, i, tl) {
-		if (!json_is_object(tl))
-			continue;
-		if (n++)
-			putchar('\n');
-		print_timeline(tl);
-	}
-	if (n == 0)
-		printf("no failovers recorded\n");
-	return CTL_EXIT_OK;
+	return print_each(root, "timelines", print_timeline, "no failovers recorded");
 }
 
 /* --- metrics, resync, check */
@@ -1251,7 +987,7 @@ print_check(const json_t *root)
 	json_array_foreach(probs, i, p) {
 		char c[1024];
 
-		clean(c, sizeof(c), json_is_string(p) ? json_string_value(p) : NULL);
+		view_clean(c, sizeof(c), json_is_string(p) ? json_string_value(p) : NULL);
 		printf("%s\n", c);
 		n++;
 	}
@@ -1281,8 +1017,8 @@ static const struct {
 };
 
 /* Exit code; JSON indented when the command or the shape is unknown. */
-static int
-print_human(const char *cmd, const json_t *root)
+int
+view_print(const char *cmd, const json_t *root)
 {
 	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
 		int rc;
@@ -1294,258 +1030,6 @@ print_human(const char *cmd, const json_t *root)
 			return rc;
 		break;
 	}
-	print_pretty(root);
+	view_pretty(root);
 	return CTL_EXIT_OK;
-}
-
-/* ------------------------------------------------------------ main */
-
-struct opts {
-	const char *socket;
-	int json, pretty;
-	int timeout_ms;
-	char request[STATUS_REQ_MAX];
-	char cmd[64];
-};
-
-static int
-parse_args(int argc, char **argv, struct opts *o)
-{
-	static const struct option longopts[] = {
-		{ "socket", required_argument, NULL, 's' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "pretty", no_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	size_t off = 0;
-	long v;
-	int c;
-
-	o->socket = getenv("HASENTINEL_STATUS_SOCKET");
-	if (!o->socket || !*o->socket)
-		o->socket = CTL_DEFAULT_SOCKET;
-	o->timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
-	while ((c = getopt_long(argc, argv, "s:jpt:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 's':
-			o->socket = optarg;
-			break;
-		case 'j':
-			o->json = 1;
-			break;
-		case 'p':
-			o->pretty = 1;
-			break;
-		case 't':
-			if (parse_long(optarg, 1, 3600 * 1000, &v) < 0) {
-				ctl_err("bad timeout '%s' (milliseconds, 1..3600000)", optarg);
-				return -1;
-			}
-			o->timeout_ms = (int)v;
-			break;
-		case 'h':
-			usage(stdout);
-			exit(CTL_EXIT_OK);
-		default:
-			usage(stderr);
-			return -1;
-		}
-	}
-	if (optind >= argc) {
-		usage(stderr);
-		return -1;
-	}
-	str_copy(o->cmd, argv[optind], sizeof(o->cmd));
-	/* COMMAND [ARG...]: the words joined by single spaces. */
-	for (int i = optind; i < argc; i++) {
-		const char *w = argv[i];
-
-		for (const char *p = w; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-				ctl_err("control characters are not allowed in requests");
-				return -1;
-			}
-		if (!*w)
-			continue;
-		if (off + (off ? 1 : 0) + strlen(w) + 2 > sizeof(o->request)) {
-			ctl_err("request too long (at most %d bytes)", STATUS_REQ_MAX - 1);
-			return -1;
-		}
-		off += (size_t)snprintf(o->request + off, sizeof(o->request) - off, "%s%s",
-					off ? " " : "", w);
-	}
-	if (off == 0) {
-		usage(stderr);
-		return -1;
-	}
-	if (strcmp(o->cmd, "help") == 0) {
-		usage(stdout);
-		exit(CTL_EXIT_OK);
-	}
-	o->request[off++] = '\n';
-	o->request[off] = '\0';
-	return 0;
-}
-
-/* 1 when root is {"error": "..."}: printed to stderr. */
-static int
-is_error(const json_t *root)
-{
-	const char *e = json_is_object(root) ? jstr(root, "error") : NULL;
-	char c[1024];
-
-	if (!e)
-		return 0;
-	clean(c, sizeof(c), e);
-	ctl_err("%s", c);
-	return 1;
-}
-
-static int
-exit_code_of(const json_t *root, int dflt)
-{
-	json_t *v = json_is_object(root) ? json_object_get(root, "exit_code") : NULL;
-	json_int_t c;
-
-	if (!json_is_integer(v))
-		return dflt;
-	c = json_integer_value(v);
-	return c < 0 || c > 255 ? CTL_EXIT_ERROR : (int)c;
-}
-
-/* {"ok":true} alone: a subscription acknowledged, nothing to show. */
-static int
-is_ack(const json_t *root)
-{
-	return json_is_object(root) && json_object_size(root) == 1 &&
-	       json_is_true(json_object_get(root, "ok"));
-}
-
-/* subscribe: print every line until EOF or Ctrl-C; without --json, events
- * in the `events` line format. Flushed line by line. */
-static int
-run_stream(struct reader *rd, const struct opts *o)
-{
-	char err[256], *line;
-	json_error_t jerr;
-
-	for (;;) {
-		enum read_rc rc = read_line(rd, -1, &line, err, sizeof(err));
-		json_t *root;
-		int failed;
-
-		if (rc == READ_INTERRUPTED || rc == READ_EOF)
-			return CTL_EXIT_OK;
-		if (rc != READ_LINE) {
-			ctl_err("reading from %s: %s", o->socket, err);
-			return CTL_EXIT_CONNECT;
-		}
-		root = json_loads(line, JSON_DECODE_ANY, &jerr);
-		failed = root && is_error(root);
-		if (!failed) {
-			if (o->json && o->pretty && root)
-				print_pretty(root);
-			else if (!o->json && looks_like_event(root))
-				print_event_line(root);
-			else if (o->json || !is_ack(root))
-				printf("%s\n", line);
-		}
-		fflush(stdout);
-		json_decref(root);
-		if (failed)
-			return CTL_EXIT_ERROR;
-	}
-}
-
-static int
-run(const struct opts *o)
-{
-	struct reader rd = { .fd = -1 };
-	int64_t deadline = now_mono_ms() + o->timeout_ms;
-	char err[256], *line = NULL;
-	json_error_t jerr;
-	json_t *root;
-	int rc, streaming = strcmp(o->cmd, "subscribe") == 0;
-
-	rd.fd = ctl_connect(o->socket, deadline, err, sizeof(err));
-	if (rd.fd < 0) {
-		ctl_err("cannot connect to %s: %s", o->socket, err);
-		return CTL_EXIT_CONNECT;
-	}
-	if (ctl_send(rd.fd, o->request, strlen(o->request), deadline, err, sizeof(err)) < 0) {
-		ctl_err("cannot send to %s: %s", o->socket, err);
-		close(rd.fd);
-		return CTL_EXIT_CONNECT;
-	}
-	if (streaming) {
-		rc = run_stream(&rd, o);
-		goto out;
-	}
-	switch (read_line(&rd, deadline, &line, err, sizeof(err))) {
-	case READ_LINE:
-		break;
-	case READ_TIMEOUT:
-		ctl_err("timeout after %d ms waiting for %s", o->timeout_ms, o->socket);
-		rc = CTL_EXIT_CONNECT;
-		goto out;
-	case READ_EOF:
-		ctl_err("%s closed the connection without an answer", o->socket);
-		rc = CTL_EXIT_CONNECT;
-		goto out;
-	case READ_INTERRUPTED:
-		rc = 130;
-		goto out;
-	case READ_ERROR:
-	default:
-		ctl_err("reading from %s: %s", o->socket, err);
-		rc = CTL_EXIT_CONNECT;
-		goto out;
-	}
-	root = json_loads(line, JSON_DECODE_ANY, &jerr);
-	if (!root) {
-		ctl_err("bad answer from %s: %s", o->socket, jerr.text);
-		rc = CTL_EXIT_ERROR;
-		goto out;
-	}
-	if (o->json) {
-		if (o->pretty)
-			print_pretty(root);
-		else
-			printf("%s\n", line);
-		rc = is_error(root) ? CTL_EXIT_ERROR : CTL_EXIT_OK;
-	} else if (is_error(root)) {
-		rc = CTL_EXIT_ERROR;
-	} else {
-		rc = print_human(o->cmd, root);
-	}
-	/* {"ok":false} fails even without an exit_code. */
-	if (rc == CTL_EXIT_OK && json_is_false(json_object_get(root, "ok")))
-		rc = CTL_EXIT_ERROR;
-	rc = exit_code_of(root, rc);
-	json_decref(root);
-out:
-	close(rd.fd);
-	free(rd.buf);
-	if (fflush(stdout) != 0 && rc == CTL_EXIT_OK)
-		rc = CTL_EXIT_ERROR;
-	return rc;
-}
-
-int
-main(int argc, char **argv)
-{
-	struct opts o;
-	struct sigaction sa;
-
-	memset(&o, 0, sizeof(o));
-	if (parse_args(argc, argv, &o) < 0)
-		return CTL_EXIT_USAGE;
-	/* Ctrl-C ends a subscription cleanly: no SA_RESTART, poll() returns. */
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	return run(&o);
 }
