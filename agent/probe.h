@@ -30,7 +30,7 @@
 #define PROBE_RETRY_MAX_MS 1000
 #define PROBE_MAX_ACTIVE 256   /* connections open at once; more probes wait their turn */
 #define PROBE_RECHECK_TICKS 5   /* a confirmed master is asked again every 5 resync intervals (+-20 %) */
-#define PROBE_RECHECK_MAX 100   /* ... but at most this many rechecks a tick (over 500 groups: less often) */
+#define PROBE_RECHECK_MAX 50    /* ... but at most this many rechecks a tick (over 250 groups: less often) */
 
 struct prober;
 

@@ -103,6 +103,7 @@ rec_group_state(const struct reconciler *rc, const struct group *g)
 }
 
 static void schedule(struct reconciler *rc);
+static void shrink(struct reconciler *rc);
 
 #define JADD(rc, ...) do { if ((rc)->journal) journal_add((rc)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 #define JSTAGE(rc, ...) do { if ((rc)->journal) (void)journal_stage((rc)->journal, __VA_ARGS__); } while (0)
@@ -318,6 +319,8 @@ rec_tick(struct reconciler *rc)
 	int64_t now = now_mono_ms(), wall = now_wall_ms();
 
 	rc->ticks++;
+	if (rc->ticks % 10 == 0 && !rc->in_flight)
+		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
 
@@ -360,15 +363,32 @@ backend_warned(struct reconciler *rc, const char *be)
 
 static void run(struct reconciler *rc);
 
+/* Give memory back after a big run (a restart, a mass failover): the
+ * plan's buffers shrink, and the heap's free megabytes go back to the
+ * system (glibc keeps them otherwise). */
+static void
+shrink(struct reconciler *rc)
+{
+	if (rc->plan.cap > 512) {
+		plan_free(&rc->plan);
+		plan_init(&rc->plan);
+		free(rc->meta);
+		rc->meta = NULL;
+		rc->metacap = rc->nmeta = 0;
+		free(rc->cmdp);
+		rc->cmdp = NULL;
+		rc->cmdpcap = 0;
+	}
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
 static void
 run_done(struct reconciler *rc)
 {
-#ifdef __GLIBC__
-	/* A big run (a restart, a mass failover) leaves freed buffers of
-	 * megabytes in the heap: give them back. */
 	if (rc->run.n > 100)
-		(void)malloc_trim(0);
-#endif
+		shrink(rc);
 	rc->in_flight = 0;
 	rc->run.n = 0;
 	rc->nmeta = 0;

@@ -13,8 +13,8 @@
  * slice of the others, so that every group's details are read again at
  * least every DETAIL_EVERY rounds (Sentinel itself refreshes what it knows
  * of replicas only every 10 s), and of at least DETAIL_MIN groups. */
-#define DETAIL_EVERY 10
-#define DETAIL_MIN 64
+#define DETAIL_EVERY 20
+#define DETAIL_MIN 32
 
 /* What this link knows of one group: the summary (one SENTINEL MASTERS
  * entry) last seen, and the queries in flight. Indexed by group id. */
