@@ -1,4 +1,5 @@
-/* HAProxy runtime API client (the admin stats socket), asynchronous on libev.
+/* HAProxy runtime API client (the admin stats socket), asynchronous on libev,
+ * and a watch connection that notices a restart at once (hap_watch_start).
  *
  * Commands are sent in batches: one connection per batch, in HAProxy's
  * non-interactive mode ("cmd1;cmd2;...\n", HAProxy answers and closes), so
