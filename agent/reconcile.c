@@ -25,6 +25,7 @@ struct rgroup {
 	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */
 	int hap_read_ready;       /* ready servers in the read backend after the last apply */
 	int hap_known;            /* the two fields above are known */
+	int drifted;              /* counted as drift in the run being planned */
 };
 
 #define Q_DIRTY 1
@@ -528,7 +529,7 @@ done:
 
 /* Plan one group; returns the number of commands added (-1 out of memory). */
 static int
-plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl)
+plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl, int pass)
 {
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX], err[256];
 	size_t first, count, before;
@@ -553,6 +554,8 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	t = rc->targets;
 	memset(t, 0, max * sizeof(*t));
 
+	if (pass == 1)
+		goto read_side;
 	if (hap_state_backend(st, wb, &first, &count) == 0) {
 		before = pl->n;
 		nt = build_targets(rc, g, st->srv + first, count, 1, t, max);
@@ -570,6 +573,9 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 		log_err("%s: HAProxy has no backend '%s' (write)", g->name, wb);
 	}
 
+	if (pass == 0)
+		goto done;
+read_side:
 	if (rb[0] && g->replicas_known) {
 		if (hap_state_backend(st, rb, &first, &count) == 0) {
 			int ready = 0, errors = pl->errors;
@@ -587,6 +593,7 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 			log_err("%s: HAProxy has no backend '%s' (read)", g->name, rb);
 		}
 	}
+done:
 	if (pl->n > before_all && meta_reserve(rc, pl->n) == 0) {
 		for (size_t i = before_all; i < pl->n; i++) {
 			rc->meta[i].gid = g->id;
@@ -630,20 +637,29 @@ plan_run(struct reconciler *rc, const struct hap_state *st)
 	rc->plan.n = 0;
 	rc->plan.errors = 0;
 	rc->nmeta = 0;
-	for (size_t i = 0; i < rc->run.n; i++) {
-		struct group *g = idq_group(rc, &rc->run, i);
-		struct rgroup *r;
-		int changed;
+	/* Two passes: every write backend first, then the read backends, so
+	 * that after a restart writes are routed again before the read side
+	 * is rebuilt (the order inside each backend is plan.c's). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rc->run.n; i++) {
+			struct group *g = idq_group(rc, &rc->run, i);
+			struct rgroup *r;
 
-		if (!g || !(r = rgroup_get(rc, g)))
-			continue;
-		changed = g->generation != r->planned_generation;
-		/* Work for a group whose model did not change since it was
-		 * last planned: HAProxy drifted (a restart, a reload without
-		 * state file, somebody's command). */
-		if (plan_group(rc, g, st, &rc->plan) > 0 && !changed && r->planned_generation)
-			drift++;
-		r->planned_generation = g->generation;
+			if (!g || !(r = rgroup_get(rc, g)))
+				continue;
+			if (pass == 0)
+				r->drifted = 0;
+			/* Work for a group whose model did not change since
+			 * it was last planned: HAProxy drifted (a restart, a
+			 * reload without state file, somebody's command). */
+			if (plan_group(rc, g, st, &rc->plan, pass) > 0 && g->generation == r->planned_generation &&
+			    r->planned_generation && !r->drifted) {
+				r->drifted = 1;
+				drift++;
+			}
+			if (pass == 1)
+				r->planned_generation = g->generation;
+		}
 	}
 	return drift;
 }
