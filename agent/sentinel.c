@@ -559,7 +559,6 @@ on_replicas(struct sentinel_link *sl, const char *name, const redisReply *r)
 	if (!g)
 		return;
 	gen = g->generation;
-	topo_replicas_begin(g, sl->index);
 	for (size_t i = 0; i < r->elements; i++) {
 		struct node n;
 
@@ -681,8 +680,6 @@ query_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		break;
 	}
 done:
-	if (q->in_round && sl->round_pending == 0 && sl->set->cbs.round_done)
-		sl->set->cbs.round_done(sl->set->arg, sl->index);
 	free(q);
 }
 

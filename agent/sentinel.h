@@ -33,8 +33,6 @@ struct sentinel_cbs {
 	void (*group_updated)(void *arg, struct group *g);
 	/* Every parsed event, after the topology saw it. */
 	void (*event)(void *arg, int si, const struct sentinel_event *ev);
-	/* A round of queries on Sentinel si completed. */
-	void (*round_done)(void *arg, int si);
 };
 
 /* cfg and topo are borrowed and must outlive the set. */

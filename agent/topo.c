@@ -295,13 +295,6 @@ is_master_addr(const struct group *g, const char *ip, int port)
 	return g->master_ip[0] && g->master_port == port && addr_ip_equal(g->master_ip, ip);
 }
 
-void
-topo_replicas_begin(struct group *g, int si)
-{
-	(void)g;
-	(void)si;
-}
-
 /* Any Sentinel's report of trouble counts, except "disconnected": that is a
  * Sentinel's own link to the node (every replica is "disconnected" for a
  * moment after a Sentinel switches and re-creates them), so it counts only

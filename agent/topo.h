@@ -148,10 +148,9 @@ void topo_drop_views(struct topo *t, int si);   /* a Sentinel went away */
 /* The other Sentinels one Sentinel knows for g (SENTINEL SENTINELS), "ip:port". */
 void topo_set_other_sentinels(struct group *g, const char *const *addrs, int n);
 
-/* Replica list from Sentinel si: call begin, then update for each replica,
- * then end (replicas si no longer lists lose si from seen_by; nodes seen by
- * nobody and not the master are dropped). */
-void topo_replicas_begin(struct group *g, int si);
+/* Replica list from Sentinel si: update for each replica, then end
+ * (replicas si no longer lists lose si from seen_by; nodes seen by nobody
+ * and not the master are dropped). */
 void topo_replica_update(struct group *g, int si, const struct node *r);
 void topo_replicas_end(struct group *g, int si);
 
@@ -186,7 +185,8 @@ int topo_node_read_ready(const struct group *g, const struct node *n, int64_t no
  * switch. */
 #define TOPO_SWITCH_GRACE_MS 10000
 
-/* Whether the group has a usable decision (some view counted). */
+/* 1 when the group is frozen: no view counts at now (rule 5); 0 when at
+ * least one does. */
 int topo_group_frozen(const struct topo *t, const struct group *g, int64_t now);
 
 const char *role_seen_name(enum role_seen r);

@@ -166,7 +166,6 @@ START_TEST(test_replicas_and_read_ready)
 
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
 	(void)topo_decide(&t, g, 100, 0);
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replica_update(g, 0, &r2);
 	topo_replicas_end(g, 0);
@@ -208,7 +207,6 @@ START_TEST(test_replicas_and_read_ready)
 
 	/* a replica no Sentinel lists any more is dropped */
 	r1.flags = 0;
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replicas_end(g, 0);
 	ck_assert_uint_eq(g->nnodes, 1);
@@ -224,7 +222,6 @@ START_TEST(test_reads_during_failover)
 
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
 	(void)topo_decide(&t, g, 100, 0);
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replica_update(g, 0, &r2);
 	topo_replicas_end(g, 0);
@@ -321,15 +318,12 @@ START_TEST(test_replica_seen_by_two)
 	struct group *g = topo_get(&t, "m");
 	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
 
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replicas_end(g, 0);
-	topo_replicas_begin(g, 1);
 	topo_replica_update(g, 1, &r1);
 	topo_replicas_end(g, 1);
 	ck_assert_uint_eq(g->nodes[0].seen_by, 3);
 	/* Sentinel 0 forgets it; Sentinel 1 still lists it: kept */
-	topo_replicas_begin(g, 0);
 	topo_replicas_end(g, 0);
 	ck_assert_uint_eq(g->nnodes, 1);
 	ck_assert_uint_eq(g->nodes[0].seen_by, 2);
