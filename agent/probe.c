@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "rlink.h"
+#include "tk.h"
 
 struct probe {
 	struct prober *pr;
@@ -45,7 +46,7 @@ struct prober {
 	int nactive;             /* probes holding a connection slot */
 	struct probe *whead, **wtail;  /* waiting for a slot, in order */
 	struct pgroup *pg;
-	uint32_t npg;
+	size_t npg;
 	size_t cursor;           /* where the next tick's rechecks start */
 };
 
@@ -57,17 +58,11 @@ pgroup_get(struct prober *pr, const struct group *g)
 	struct pgroup *p;
 
 	if (g->id >= pr->npg) {
-		uint32_t n = pr->npg ? pr->npg : 64;
-		struct pgroup *np;
+		size_t old = pr->npg;
 
-		while (n <= g->id)
-			n *= 2;
-		np = realloc(pr->pg, n * sizeof(*np));
-		if (!np)
+		if (tk_grow(&pr->pg, &pr->npg, (size_t)g->id + 1, sizeof(*pr->pg)) < 0)
 			return NULL;
-		memset(np + pr->npg, 0, (n - pr->npg) * sizeof(*np));
-		pr->pg = np;
-		pr->npg = n;
+		memset(pr->pg + old, 0, (pr->npg - old) * sizeof(*pr->pg));
 	}
 	p = &pr->pg[g->id];
 	if (p->serial != g->serial) {

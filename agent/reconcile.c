@@ -11,6 +11,7 @@
 #include "log.h"
 #include "plan.h"
 #include "probe.h"
+#include "tk.h"
 
 /* Per group, by id: the reconciler's own bookkeeping. */
 struct rgroup {
@@ -52,7 +53,7 @@ struct reconciler {
 	long hap_uptime;
 	struct rec_stats stats;
 	struct rgroup *rg;       /* by group id */
-	uint32_t nrg;
+	size_t nrg;
 	struct idq dirty, check; /* groups waiting for a run: model changes first */
 	size_t check_cursor;     /* next group of the spread consistency check */
 	/* the run in flight */
@@ -117,17 +118,11 @@ rgroup_get(struct reconciler *rc, const struct group *g)
 	struct rgroup *r;
 
 	if (g->id >= rc->nrg) {
-		uint32_t n = rc->nrg ? rc->nrg : 64;
-		struct rgroup *nr;
+		size_t old = rc->nrg;
 
-		while (n <= g->id)
-			n *= 2;
-		nr = realloc(rc->rg, n * sizeof(*nr));
-		if (!nr)
+		if (tk_grow(&rc->rg, &rc->nrg, (size_t)g->id + 1, sizeof(*rc->rg)) < 0)
 			return NULL;
-		memset(nr + rc->nrg, 0, (n - rc->nrg) * sizeof(*nr));
-		rc->rg = nr;
-		rc->nrg = n;
+		memset(rc->rg + old, 0, (rc->nrg - old) * sizeof(*rc->rg));
 	}
 	r = &rc->rg[g->id];
 	if (r->serial != g->serial) {
@@ -146,15 +141,8 @@ rgroup_peek(const struct reconciler *rc, const struct group *g)
 static int
 idq_push(struct idq *q, const struct group *g)
 {
-	if (q->n == q->cap) {
-		size_t cap = q->cap ? q->cap * 2 : 64;
-		void *nv = realloc(q->v, cap * sizeof(*q->v));
-
-		if (!nv)
-			return -1;
-		q->v = nv;
-		q->cap = cap;
-	}
+	if (tk_grow(&q->v, &q->cap, q->n + 1, sizeof(*q->v)) < 0)
+		return -1;
 	q->v[q->n].id = g->id;
 	q->v[q->n].serial = g->serial;
 	q->n++;
@@ -205,7 +193,7 @@ rec_group_haproxy(const struct reconciler *rc, const struct group *g, struct rec
 static void
 forget_haproxy(struct reconciler *rc)
 {
-	for (uint32_t i = 0; i < rc->nrg; i++)
+	for (size_t i = 0; i < rc->nrg; i++)
 		rc->rg[i].hap_known = 0;
 }
 

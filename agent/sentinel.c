@@ -6,6 +6,7 @@
 
 #include "log.h"
 #include "rlink.h"
+#include "tk.h"
 
 #define SENTINELS_EVERY 10   /* SENTINEL SENTINELS for a group every Nth round at most */
 /* Every round asks details (MASTER, GET-MASTER-ADDR-BY-NAME, REPLICAS) of
@@ -57,7 +58,7 @@ struct sentinel_link {
 	uint64_t malformed_quiet;     /* not logged in the current minute */
 	int round_pending;        /* replies outstanding in the current round */
 	struct lgroup *lg;        /* by group id */
-	uint32_t nlg;
+	size_t nlg;
 	size_t detail_cursor;     /* where the next slice of detail refreshes starts */
 };
 
@@ -139,17 +140,11 @@ lgroup_get(struct sentinel_link *sl, const struct group *g)
 	struct lgroup *lg;
 
 	if (g->id >= sl->nlg) {
-		uint32_t n = sl->nlg ? sl->nlg : 64;
-		struct lgroup *nl;
+		size_t old = sl->nlg;
 
-		while (n <= g->id)
-			n *= 2;
-		nl = realloc(sl->lg, n * sizeof(*nl));
-		if (!nl)
+		if (tk_grow(&sl->lg, &sl->nlg, (size_t)g->id + 1, sizeof(*sl->lg)) < 0)
 			return NULL;
-		memset(nl + sl->nlg, 0, (n - sl->nlg) * sizeof(*nl));
-		sl->lg = nl;
-		sl->nlg = n;
+		memset(sl->lg + old, 0, (sl->nlg - old) * sizeof(*sl->lg));
 	}
 	lg = &sl->lg[g->id];
 	if (lg->serial != g->serial) {
@@ -811,7 +806,7 @@ cmd_down(struct rlink *rl, void *arg, const char *why)
 	sl->round_pending = 0;
 	sl->tilt = 0;
 	/* Queries in flight are gone with the link: nothing is pending. */
-	for (uint32_t i = 0; i < sl->nlg; i++) {
+	for (size_t i = 0; i < sl->nlg; i++) {
 		sl->lg[i].pending = 0;
 		sl->lg[i].again = 0;
 		sl->lg[i].pend_set = 0;

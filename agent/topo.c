@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk.h"
+
 void
 topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms)
 {
@@ -119,8 +121,6 @@ topo_by_id(const struct topo *t, uint32_t id)
 static int
 take_id(struct topo *t, struct group *g)
 {
-	struct group **n;
-
 	/* ids are dense: a free one exists only after a remove */
 	for (uint32_t i = 0; t->nids > t->n && i < t->nids; i++) {
 		if (!t->by_id[i]) {
@@ -129,10 +129,8 @@ take_id(struct topo *t, struct group *g)
 			return 0;
 		}
 	}
-	n = realloc(t->by_id, (t->nids + 1) * sizeof(*n));
-	if (!n)
+	if (tk_grow(&t->by_id, &t->idcap, (size_t)t->nids + 1, sizeof(*t->by_id)) < 0)
 		return -1;
-	t->by_id = n;
 	g->id = t->nids++;
 	t->by_id[g->id] = g;
 	return 0;
@@ -147,15 +145,8 @@ topo_get(struct topo *t, const char *name)
 		return g;
 	if (strlen(name) >= TOPO_NAME_MAX || !*name)
 		return NULL;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct group **ng = realloc(t->groups, cap * sizeof(*ng));
-
-		if (!ng)
-			return NULL;
-		t->groups = ng;
-		t->cap = cap;
-	}
+	if (tk_grow(&t->groups, &t->cap, t->n + 1, sizeof(*t->groups)) < 0)
+		return NULL;
 	if (2 * (t->n + 1) > t->hcap && hash_rebuild(t, t->n + 1) < 0)
 		return NULL;
 	g = calloc(1, sizeof(*g));

@@ -117,6 +117,7 @@ struct topo {
 	size_t hcap;
 	struct group **by_id;    /* by id; NULL for a free id */
 	uint32_t nids;           /* ids handed out (by_id's length) */
+	size_t idcap;
 	uint64_t next_serial;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
