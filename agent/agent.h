@@ -1,4 +1,8 @@
-/* The daemon's parts, wired together by main.c. */
+/* The daemon's parts, wired together by main.c:
+ *   sentinel.c  -> topo (model)  -> reconcile.c (decide, probe.c ROLE,
+ *                                   read/detect/plan/submit to haproxy.c)
+ *   journal     -> relay.c -> status subscribers, notify-exec
+ *   report.c    answers the status socket and /metrics from all of them. */
 #ifndef HASENTINEL_AGENT_H
 #define HASENTINEL_AGENT_H
 

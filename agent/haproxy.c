@@ -74,6 +74,16 @@ struct hap_client {
 	struct hap_batch *head, **tail;
 	size_t qlen;
 
+	/* the watch connection */
+	hap_watch_cb watch_cb;
+	void *watch_arg;
+	int wfd;
+	ev_io wio;
+	ev_timer wretry;
+	int wconnecting;
+	int wfailed;             /* connects failed since the last loss */
+	int wlost;               /* the watch was lost since it last connected */
+
 	struct hap_stats stats;
 	int in_cb;               /* > 0 while a user callback runs */
 	int free_pending;        /* hap_client_free() was called from a callback */
@@ -153,10 +163,23 @@ conn_close(struct hap_client *hc)
 }
 
 static void
+watch_close(struct hap_client *hc)
+{
+	ev_io_stop(hc->loop, &hc->wio);
+	if (hc->wfd >= 0) {
+		close(hc->wfd);
+		hc->wfd = -1;
+	}
+	hc->wconnecting = 0;
+}
+
+static void
 client_destroy(struct hap_client *hc)
 {
 	struct hap_batch *b, *next;
 
+	watch_close(hc);
+	ev_timer_stop(hc->loop, &hc->wretry);
 	conn_close(hc);
 	ev_timer_stop(hc->loop, &hc->kick);
 	batch_free(hc->cur);
@@ -520,6 +543,130 @@ parse_addr(struct hap_client *hc, const char *addr, char *err, size_t errlen)
 	return 0;
 }
 
+/* ---------------------------------------------------------------- watch */
+
+static void watch_connect(struct hap_client *hc);
+
+static void
+watch_lost(struct hap_client *hc, int failed_connect)
+{
+	watch_close(hc);
+	hc->wlost = 1;
+	if (failed_connect)
+		hc->wfailed = 1;
+	ev_timer_stop(hc->loop, &hc->wretry);
+	/* The first reconnect right away, then every HAP_WATCH_RETRY_MS. */
+	ev_timer_set(&hc->wretry, failed_connect ? HAP_WATCH_RETRY_MS / 1000.0 : 0., 0.);
+	ev_timer_start(hc->loop, &hc->wretry);
+}
+
+static void
+watch_up(struct hap_client *hc)
+{
+	static const char prompt[] = "prompt\n";
+	int gone = hc->wfailed, was_lost = hc->wlost;
+	ssize_t r;
+
+	hc->wconnecting = 0;
+	hc->wfailed = 0;
+	hc->wlost = 0;
+	do
+		r = send(hc->wfd, prompt, sizeof(prompt) - 1, MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r != (ssize_t)sizeof(prompt) - 1) {
+		watch_lost(hc, 1);
+		return;
+	}
+	ev_io_stop(hc->loop, &hc->wio);
+	ev_io_set(&hc->wio, hc->wfd, EV_READ);
+	ev_io_start(hc->loop, &hc->wio);
+	if (was_lost && hc->watch_cb)
+		hc->watch_cb(hc->watch_arg, gone);
+}
+
+static void
+watch_io_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct hap_client *hc = w->data;
+	char buf[512];
+	ssize_t r;
+
+	(void)loop;
+	(void)revents;
+	if (hc->wconnecting) {
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(hc->wfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+			watch_lost(hc, 1);
+			return;
+		}
+		watch_up(hc);
+		return;
+	}
+	/* Prompts and nothing else: read and drop; EOF or an error is the loss. */
+	for (;;) {
+		r = recv(hc->wfd, buf, sizeof(buf), 0);
+		if (r > 0)
+			continue;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		log_debug("haproxy: watch connection to %s closed", hc->name);
+		watch_lost(hc, 0);
+		return;
+	}
+}
+
+static void
+watch_connect(struct hap_client *hc)
+{
+	int fd, rc;
+
+	fd = socket(hc->sa.sa.sa_family, SOCK_STREAM, 0);
+	if (fd < 0 || fd_nonblock_cloexec(fd) < 0) {
+		if (fd >= 0)
+			close(fd);
+		watch_lost(hc, 1);
+		return;
+	}
+	hc->wfd = fd;
+	do
+		rc = connect(fd, &hc->sa.sa, hc->salen);
+	while (rc < 0 && errno == EINTR);
+	if (rc < 0 && errno != EINPROGRESS) {
+		watch_lost(hc, 1);
+		return;
+	}
+	if (rc < 0) {
+		hc->wconnecting = 1;
+		ev_io_set(&hc->wio, fd, EV_WRITE);
+		ev_io_start(hc->loop, &hc->wio);
+		return;
+	}
+	watch_up(hc);
+}
+
+static void
+watch_retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	watch_connect(w->data);
+}
+
+void
+hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg)
+{
+	hc->watch_cb = cb;
+	hc->watch_arg = arg;
+	if (hc->wfd < 0 && !ev_is_active(&hc->wretry))
+		watch_connect(hc);
+}
+
+/* ---------------------------------------------------------------- client */
+
 struct hap_client *
 hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err, size_t errlen)
 {
@@ -545,6 +692,11 @@ hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err
 	hc->loop = loop;
 	hc->timeout_ms = timeout_ms;
 	hc->fd = -1;
+	hc->wfd = -1;
+	ev_io_init(&hc->wio, watch_io_cb, -1, EV_READ);
+	hc->wio.data = hc;
+	ev_timer_init(&hc->wretry, watch_retry_cb, 0., 0.);
+	hc->wretry.data = hc;
 	hc->cstate = HAP_CONN_IDLE;
 	hc->tail = &hc->head;
 	hc->stats.state = HAP_LINK_UNKNOWN;

@@ -1,4 +1,5 @@
-/* HAProxy runtime API client (the admin stats socket), asynchronous on libev.
+/* HAProxy runtime API client (the admin stats socket), asynchronous on libev,
+ * and a watch connection that notices a restart at once (hap_watch_start).
  *
  * Commands are sent in batches: one connection per batch, in HAProxy's
  * non-interactive mode ("cmd1;cmd2;...\n", HAProxy answers and closes), so
@@ -47,6 +48,17 @@ int hap_submit(struct hap_client *hc, const char *const *cmds, size_t n,
  * with status -1, err "cancelled"). Used before a full reconcile so nothing
  * stale is sent. */
 void hap_cancel_pending(struct hap_client *hc);
+
+/* The watch: one idle connection in interactive mode ("prompt"), kept open
+ * to notice at once when the HAProxy process behind the socket goes away
+ * (a restart, a reload, or HAProxy's idle timeout closes it). It is then
+ * reconnected every HAP_WATCH_RETRY_MS; once a new connection is accepted,
+ * cb(arg, gone) runs: gone is 1 when connects failed in between (the
+ * socket was away: HAProxy restarted), 0 when the first reconnect worked.
+ * The caller checks which process it talks to ("show info"). */
+#define HAP_WATCH_RETRY_MS 20
+typedef void (*hap_watch_cb)(void *arg, int gone);
+void hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg);
 
 size_t hap_queue_len(const struct hap_client *hc);
 int hap_busy(const struct hap_client *hc);

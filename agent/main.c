@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "relay.h"
 #include "report.h"
 
 #ifndef SYSCONFDIR
@@ -67,7 +68,7 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 		log_info("SIGHUP: %d password file(s) read again, used from the next connection", n);
 	log_info("SIGHUP: resync with the Sentinels and HAProxy");
 	sentinels_resync(ag->sentinels);
-	rec_tick(ag->rec);
+	rec_resync(ag->rec);
 }
 
 static void
@@ -97,78 +98,6 @@ cb_fence_changed(void *arg, struct group *g)
 	struct agent *ag = arg;
 
 	rec_group_updated(ag->rec, g);
-}
-
-/* A Sentinel event: into the journal, and the failover timeline. */
-static void
-cb_event(void *arg, int si, const struct sentinel_event *ev)
-{
-	struct agent *ag = arg;
-	struct sentinel_info info;
-	char line[512], a[ADDR_IP_MAX + 8], b[ADDR_IP_MAX + 8];
-	int64_t now = now_wall_ms();
-	int master_inst = ev->inst.type == SEV_INST_MASTER;
-
-	sentinels_info(ag->sentinels, si, &info);
-	sev_format(ev, line, sizeof(line));
-	journal_add(&ag->journal, now, "sentinel", info.addr, ev->master, ev->channel, "%s", line);
-	if (!ev->master[0])
-		return;
-	switch (ev->type) {
-	case SEV_SDOWN:
-		if (master_inst)
-			(void)journal_stage(&ag->journal, ev->master, TL_SDOWN, now,
-					    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
-		break;
-	case SEV_ODOWN:
-		(void)journal_stage(&ag->journal, ev->master, TL_ODOWN, now,
-				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
-		break;
-	case SEV_TRY_FAILOVER:
-	case SEV_ELECTED_LEADER:
-		(void)journal_stage(&ag->journal, ev->master, TL_FAILOVER_START, now,
-				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
-		break;
-	case SEV_PROMOTED_SLAVE:
-		(void)journal_stage(&ag->journal, ev->master, TL_PROMOTED, now,
-				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port),
-				    addr_format(b, sizeof(b), ev->inst.ip, ev->inst.port), 0);
-		break;
-	case SEV_SWITCH_MASTER:
-		(void)journal_stage(&ag->journal, ev->master, TL_SWITCH_SEEN, now,
-				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port),
-				    addr_format(b, sizeof(b), ev->new_ip, ev->new_port), 0);
-		break;
-	default:
-		break;
-	}
-}
-
-/* Every journal entry: to the subscribers, and switches and group state
- * changes to notify-exec. */
-static void
-on_journal(void *arg, const struct jevent *e)
-{
-	struct agent *ag = arg;
-	json_t *o;
-
-	if (!ag->status && !ag->notify)
-		return;
-	o = report_event_json(e);
-	if (!o)
-		return;
-	if (ag->status)
-		status_broadcast(ag->status, o);
-	if (ag->notify && strcmp(e->source, "agent") == 0 &&
-	    (strcmp(e->type, "switch") == 0 || strcmp(e->type, "state") == 0)) {
-		const struct group *g = topo_find(&ag->topo, e->master);
-
-		notifier_send(ag->notify, e->type, e->master,
-			      g && strcmp(e->type, "switch") == 0 ? g->last_switch.from : "",
-			      g && strcmp(e->type, "switch") == 0 ? g->last_switch.to : e->text,
-			      g ? g->epoch : 0, o);
-	}
-	json_decref(o);
 }
 
 /* Passwords given in the environment are wiped from it once read, so they
@@ -266,7 +195,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct agent ag;
-	const struct sentinel_cbs cbs = { .group_updated = cb_group_updated, .event = cb_event };
+	const struct sentinel_cbs cbs = { .group_updated = cb_group_updated, .event = relay_sentinel_event };
 	const char *file = DEFAULT_CONFIG;
 	int file_given = 0, test_only = 0, verbose = 0, nopts = 0, c, rc = 1;
 	char **opts = calloc((size_t)argc, sizeof(char *));
@@ -344,7 +273,7 @@ main(int argc, char **argv)
 		goto out;
 	}
 	journal_init(&ag.journal);
-	ag.journal.on_event = on_journal;
+	ag.journal.on_event = relay_journal_entry;
 	ag.journal.on_event_arg = &ag;
 	ag.rec = rec_new(ag.loop, &ag.cfg, &ag.topo, ag.hap);
 	if (ag.rec)
@@ -398,6 +327,7 @@ main(int argc, char **argv)
 		 ag.cfg.nsentinels, ag.cfg.haproxy_socket,
 		 ag.cfg.status_socket ? ag.cfg.status_socket : "off");
 	sentinels_start(ag.sentinels);
+	rec_start(ag.rec);
 	ev_run(ag.loop, 0);
 	rc = 0;
 	log_info("stopped");

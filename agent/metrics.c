@@ -84,16 +84,18 @@ per_sentinel(struct tk_buf *b, const char *name, struct mctx *m,
 /* known_only: only groups whose HAProxy state is known. */
 static void
 per_group(struct tk_buf *b, const char *name, struct mctx *m, int known_only,
-	  unsigned long long (*val)(const struct group *g))
+	  unsigned long long (*val)(const struct group *g, const struct rec_hap_view *hv))
 {
 	const struct topo *t = &m->ag->topo;
 
 	for (size_t i = 0; i < t->n; i++) {
 		const struct group *g = t->groups[i];
+		struct rec_hap_view hv;
+		int known = rec_group_haproxy(m->ag->rec, g, &hv);
 
-		if (!known_only || g->hap_known)
+		if (!known_only || known)
 			tk_buf_printf(b, "%s{master=\"%s\"} %llu\n", name, lv(g->name, m->l1, sizeof(m->l1)),
-				      val(g));
+				      val(g, &hv));
 	}
 }
 
@@ -107,10 +109,10 @@ emit_value(struct tk_buf *b, const char *name, unsigned long long v)
 static unsigned long long si_link_up(const struct sentinel_info *si) { return strcmp(si->cmd_state, "up") == 0; }
 static unsigned long long si_tilt(const struct sentinel_info *si) { return (unsigned long long)si->tilt; }
 static unsigned long long si_events(const struct sentinel_info *si) { return (unsigned long long)si->events; }
-static unsigned long long g_switches(const struct group *g) { return (unsigned long long)g->nswitches; }
-static unsigned long long g_epoch(const struct group *g) { return (unsigned long long)g->epoch; }
-static unsigned long long g_write_ready(const struct group *g) { return g->hap_write_ready[0] != '\0'; }
-static unsigned long long g_read_ready(const struct group *g) { return (unsigned long long)g->hap_read_ready; }
+static unsigned long long g_switches(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->nswitches; }
+static unsigned long long g_epoch(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->epoch; }
+static unsigned long long g_write_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return hv->write_ready[0] != '\0'; }
+static unsigned long long g_read_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return (unsigned long long)hv->read_ready; }
 
 static int
 emit_up(struct tk_buf *b, const char *name, struct mctx *m)

@@ -3,27 +3,39 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "hapapi.h"
 #include "log.h"
 #include "plan.h"
-#include "rlink.h"
+#include "probe.h"
+#include "tk.h"
 
-#define PROBE_RETRY_MIN_MS 50
-#define PROBE_RETRY_MAX_MS 1000
-#define RECHECK_EVERY 5      /* re-confirm masters with ROLE every Nth tick */
+/* Per group, by id: the reconciler's own bookkeeping. */
+struct rgroup {
+	uint64_t serial;          /* the group's serial; another one: stale entry */
+	int queued;               /* Q_DIRTY, Q_CHECK: in which queues it waits */
+	uint64_t taken;           /* the run that took it last */
+	int dirty;                /* the model changed: plan it */
+	uint64_t planned_generation;  /* generation when last planned */
+	int64_t switch_mono;      /* when the current master was chosen (monotonic ms) */
+	int switch_acked;         /* HAProxy acknowledged writes to it since */
+	int state_logged;         /* last group state logged */
+	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */
+	int hap_read_ready;       /* ready servers in the read backend after the last apply */
+	int hap_known;            /* the two fields above are known */
+	int drifted;              /* counted as drift in the run being planned */
+};
 
-struct probe {
-	struct reconciler *rc;
-	char group[TOPO_NAME_MAX];
-	char ip[ADDR_IP_MAX];
-	int port;
-	struct rlink *rl;
-	ev_timer timer;          /* retry delay, or deferred free */
-	int delay_ms;
-	int done;                /* free on the next timer run */
-	int replica;             /* a replica's link check, not a master's confirmation */
-	struct probe *next;      /* every probe alive, for rec_free */
+#define Q_DIRTY 1
+#define Q_CHECK 2
+
+/* A queue of group ids (with serials, a group may vanish meanwhile). */
+struct idq {
+	struct { uint32_t id; uint64_t serial; } *v;
+	size_t n, cap;
 };
 
 struct reconciler {
@@ -31,23 +43,32 @@ struct reconciler {
 	const struct config *cfg;
 	struct topo *topo;
 	struct hap_client *hap;
+	struct prober *prober;
 	ev_timer soon;           /* 0 s timer: coalesces requests of one loop iteration */
 	int in_flight;
-	int want_full;
-	int want_any;
+	int want_run;            /* a run is wanted (at least "show info") */
+	int want_full;           /* read and plan every group */
 	uint64_t ticks;
 	long hap_pid;
 	long hap_uptime;
 	struct rec_stats stats;
-	/* groups of the run in flight, by name (a group may vanish meanwhile) */
-	char (*run_groups)[TOPO_NAME_MAX];
-	size_t nrun;
+	struct rgroup *rg;       /* by group id */
+	size_t nrg;
+	struct idq dirty, check; /* groups waiting for a run: model changes first */
+	size_t check_cursor;     /* next group of the spread consistency check */
+	/* the run in flight */
+	struct idq run;
+	uint64_t run_seq;
 	int run_full;
+	struct plan plan;        /* reused from run to run */
+	struct plan_target *targets;
+	size_t targetcap;
 	struct plan_meta *meta;  /* per command of the apply batch */
 	size_t nmeta, metacap;
+	const char **cmdp;       /* command pointers of a batch */
+	size_t cmdpcap;
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
-	struct probe *probes;
 	struct journal *journal;
 };
 
@@ -57,7 +78,8 @@ const double rec_apply_bounds[REC_APPLY_BUCKETS - 1] = {
 
 /* What an applied command was for. */
 struct plan_meta {
-	char group[TOPO_NAME_MAX];
+	uint32_t gid;
+	uint64_t gserial;
 	int write_ready;         /* the READY of a write backend's master */
 	int64_t switch_mono;
 };
@@ -82,283 +104,107 @@ rec_group_state(const struct reconciler *rc, const struct group *g)
 	return g->confirmed == 1 ? GS_OK : GS_UNCONFIRMED;
 }
 
-static void schedule(struct reconciler *rc, int full);
+static void schedule(struct reconciler *rc);
+static void shrink(struct reconciler *rc);
 
 #define JADD(rc, ...) do { if ((rc)->journal) journal_add((rc)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 #define JSTAGE(rc, ...) do { if ((rc)->journal) (void)journal_stage((rc)->journal, __VA_ARGS__); } while (0)
-static void probe_start(struct reconciler *rc, struct group *g);
 
-/* ---------------------------------------------------------------- ROLE probes */
+/* ---------------------------------------------------------------- per group */
 
-static void
-probe_finish(struct probe *p)
+static struct rgroup *
+rgroup_get(struct reconciler *rc, const struct group *g)
 {
-	p->done = 1;
-	ev_timer_stop(p->rc->loop, &p->timer);
-	ev_timer_set(&p->timer, 0., 0.);
-	ev_timer_start(p->rc->loop, &p->timer);
+	struct rgroup *r;
+
+	if (g->id >= rc->nrg) {
+		size_t old = rc->nrg;
+
+		if (tk_grow(&rc->rg, &rc->nrg, (size_t)g->id + 1, sizeof(*rc->rg)) < 0)
+			return NULL;
+		memset(rc->rg + old, 0, (rc->nrg - old) * sizeof(*rc->rg));
+	}
+	r = &rc->rg[g->id];
+	if (r->serial != g->serial) {
+		memset(r, 0, sizeof(*r));
+		r->serial = g->serial;
+	}
+	return r;
 }
 
-static void
-probe_free(struct probe *p)
+static const struct rgroup *
+rgroup_peek(const struct reconciler *rc, const struct group *g)
 {
-	struct group *g = topo_find(p->rc->topo, p->group);
-	struct probe **pp;
-
-	for (pp = &p->rc->probes; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
-	if (g && !p->replica && g->probe == p)
-		g->probe = NULL;
-	if (g && p->replica) {
-		struct node *n = group_find_node(g, p->ip, p->port);
-
-		if (n && n->probe == p)
-			n->probe = NULL;
-	}
-	ev_timer_stop(p->rc->loop, &p->timer);
-	rlink_free(p->rl);
-	free(p);
+	return g->id < rc->nrg && rc->rg[g->id].serial == g->serial ? &rc->rg[g->id] : NULL;
 }
 
-/* Is this probe still useful? A master's: the group's candidate is still
- * that node. A replica's: the node is still known. */
+static int
+idq_push(struct idq *q, const struct group *g)
+{
+	if (tk_grow(&q->v, &q->cap, q->n + 1, sizeof(*q->v)) < 0)
+		return -1;
+	q->v[q->n].id = g->id;
+	q->v[q->n].serial = g->serial;
+	q->n++;
+	return 0;
+}
+
+/* The group of queue entry i, NULL when it is gone. */
 static struct group *
-probe_group(struct probe *p)
+idq_group(const struct reconciler *rc, const struct idq *q, size_t i)
 {
-	struct group *g = topo_find(p->rc->topo, p->group);
-	struct node *n;
+	struct group *g = topo_by_id(rc->topo, q->v[i].id);
 
-	if (!g)
-		return NULL;
-	if (p->replica) {
-		n = group_find_node(g, p->ip, p->port);
-		return n && n->probe == p ? g : NULL;
-	}
-	if (g->probe != p || g->master_port != p->port || !addr_ip_equal(g->master_ip, p->ip))
-		return NULL;
-	return g;
+	return g && g->serial == q->v[i].serial ? g : NULL;
 }
 
-/* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. */
+/* Queue g for the next run: as dirty (its model changed) or for a check. */
 static void
-probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
+enqueue(struct reconciler *rc, struct group *g, int dirty)
 {
-	enum role_seen role = ROLE_UNKNOWN;
-	const char *mip = "";
-	int mport = 0, link = 0;
+	struct rgroup *r = rgroup_get(rc, g);
+	int bit = dirty ? Q_DIRTY : Q_CHECK;
 
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
-		if (strcmp(r->element[0]->str, "master") == 0) {
-			role = ROLE_MASTER;
-		} else if (strcmp(r->element[0]->str, "slave") == 0 && r->elements >= 4 &&
-			   r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER &&
-			   r->element[3]->type == REDIS_REPLY_STRING) {
-			role = ROLE_SLAVE;
-			mip = r->element[1]->str;
-			mport = (int)r->element[2]->integer;
-			link = strcmp(r->element[3]->str, "connected") == 0;
-		}
-	}
-	if (topo_replica_role(g, p->ip, p->port, role, mip, mport, link, now_mono_ms())) {
-		log_debug("%s: ROLE on %s:%d: %s of %s:%d, link %s", g->name, p->ip, p->port,
-			  role_seen_name(role), mip, mport, link ? "up" : "down");
-		g->dirty = 1;
-		schedule(p->rc, 0);
-	}
-	probe_finish(p);
+	if (!r)
+		return;
+	if (dirty)
+		r->dirty = 1;
+	/* Dirty groups go first: a group waiting for a check that changes
+	 * joins the dirty queue too (a run takes it once). */
+	if ((r->queued & Q_DIRTY) || (r->queued & bit))
+		return;
+	if (idq_push(dirty ? &rc->dirty : &rc->check, g) == 0)
+		r->queued |= bit;
+}
+
+int
+rec_group_haproxy(const struct reconciler *rc, const struct group *g, struct rec_hap_view *out)
+{
+	const struct rgroup *r = rgroup_peek(rc, g);
+
+	memset(out, 0, sizeof(*out));
+	if (!r || !r->hap_known)
+		return 0;
+	str_copy(out->write_ready, r->hap_write_ready, sizeof(out->write_ready));
+	out->read_ready = r->hap_read_ready;
+	return 1;
 }
 
 static void
-probe_retry(struct probe *p, const char *why)
+forget_haproxy(struct reconciler *rc)
 {
-	struct group *g = probe_group(p);
-
-	if (!g) {
-		probe_finish(p);
-		return;
-	}
-	if (p->replica) {
-		/* Unreachable: its link is not known to be up. The next tick asks again. */
-		probe_replica_answer(p, g, NULL);
-		return;
-	}
-	p->delay_ms = p->delay_ms ? p->delay_ms * 2 : PROBE_RETRY_MIN_MS;
-	if (p->delay_ms > PROBE_RETRY_MAX_MS)
-		p->delay_ms = PROBE_RETRY_MAX_MS;
-	log_debug("%s: ROLE on %s:%d: %s; again in %d ms", p->group, p->ip, p->port, why, p->delay_ms);
-	p->done = 0;
-	ev_timer_stop(p->rc->loop, &p->timer);
-	ev_timer_set(&p->timer, p->delay_ms / 1000.0, 0.);
-	ev_timer_start(p->rc->loop, &p->timer);
+	for (size_t i = 0; i < rc->nrg; i++)
+		rc->rg[i].hap_known = 0;
 }
 
+/* The prober learnt something that changes what HAProxy should look like. */
 static void
-probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+on_probe_changed(void *arg, struct group *g)
 {
-	struct probe *p = privdata;
-	redisReply *r = reply;
-	enum role_seen role = ROLE_UNKNOWN;
-	struct group *g;
+	struct reconciler *rc = arg;
 
-	(void)ac;
-	if (!r || !p)
-		return;
-	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
-		if (strcmp(r->element[0]->str, "master") == 0)
-			role = ROLE_MASTER;
-		else if (strcmp(r->element[0]->str, "slave") == 0)
-			role = ROLE_SLAVE;
-	}
-	rlink_close(p->rl, "done");
-	g = probe_group(p);
-	if (!g) {
-		probe_finish(p);
-		return;
-	}
-	if (p->replica) {
-		probe_replica_answer(p, g, r);
-		return;
-	}
-	if (role == ROLE_UNKNOWN) {
-		probe_retry(p, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
-		return;
-	}
-	if (topo_role_result(g, p->ip, p->port, role, now_mono_ms())) {
-		char a[ADDR_IP_MAX + 8];
-
-		addr_format(a, sizeof(a), p->ip, p->port);
-		if (role == ROLE_MASTER) {
-			log_info("%s: ROLE confirms %s is master", g->name, a);
-			JADD(p->rc, "agent", "", g->name, "role-confirmed", "ROLE on %s says master", a);
-			JSTAGE(p->rc, g->name, TL_ROLE_CONFIRMED, now_wall_ms(), NULL, a, g->epoch);
-		} else {
-			log_warn("%s: %s says it is a replica: kept out of the write backend", g->name, a);
-			JADD(p->rc, "agent", "", g->name, "role-refused", "ROLE on %s says %s: not routed",
-			     a, role_seen_name(role));
-		}
-		g->dirty = 1;
-		schedule(p->rc, 0);
-	}
-	if (role == ROLE_MASTER)
-		probe_finish(p);
-	else
-		probe_retry(p, "role slave");
-}
-
-static void
-probe_up(struct rlink *rl, void *arg)
-{
-	struct probe *p = arg;
-
-	if (rlink_command(rl, probe_reply, p, "ROLE") < 0)
-		rlink_close(rl, "cannot send ROLE");
-}
-
-static void
-probe_down(struct rlink *rl, void *arg, const char *why)
-{
-	struct probe *p = arg;
-
-	(void)rl;
-	/* Closed by us after an answer: a retry or the free is already due. */
-	if (p->done || ev_is_active(&p->timer))
-		return;
-	probe_retry(p, why);
-}
-
-static void
-probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct probe *p = w->data;
-	struct rlink_opts o;
-	char name[TOPO_NAME_MAX + ADDR_IP_MAX + 32], a[ADDR_IP_MAX + 8];
-
-	(void)loop;
-	(void)revents;
-	if (p->done || !probe_group(p)) {
-		probe_free(p);
-		return;
-	}
-	/* (Re)connect: a one-shot link per attempt. */
-	rlink_free(p->rl);
-	memset(&o, 0, sizeof(o));
-	o.connect_timeout_ms = p->rc->cfg->connect_timeout_ms;
-	o.command_timeout_ms = p->rc->cfg->command_timeout_ms;
-	o.backoff_min_ms = 10;
-	o.backoff_max_ms = 10;
-	o.reconnect = 0;
-	o.user = p->rc->cfg->redis_user;
-	o.password = p->rc->cfg->redis_password;
-	snprintf(name, sizeof(name), "%s ROLE %s", p->group, addr_format(a, sizeof(a), p->ip, p->port));
-	p->rl = rlink_new(p->rc->loop, name, p->ip, p->port, &o, probe_up, probe_down, p);
-	if (!p->rl) {
-		probe_retry(p, "out of memory");
-		return;
-	}
-	rlink_start(p->rl);
-}
-
-static void
-probe_start(struct reconciler *rc, struct group *g)
-{
-	struct probe *p;
-
-	if (g->probe || !g->master_ip[0])
-		return;
-	p = calloc(1, sizeof(*p));
-	if (!p)
-		return;
-	p->rc = rc;
-	str_copy(p->group, g->name, sizeof(p->group));
-	str_copy(p->ip, g->master_ip, sizeof(p->ip));
-	p->port = g->master_port;
-	ev_timer_init(&p->timer, probe_timer_cb, 0., 0.);
-	p->timer.data = p;
-	p->next = rc->probes;
-	rc->probes = p;
-	g->probe = p;
-	/* Start right away, from the loop (never inside a hiredis callback). */
-	ev_timer_start(rc->loop, &p->timer);
-}
-
-/* Sentinel refreshes what it knows of a replica every 10 s: after a switch
- * it says "link down" long after the replica has synced with the new
- * master. Ask the replicas Sentinel sees up but unlinked ourselves. */
-static void
-probe_replicas(struct reconciler *rc, struct group *g)
-{
-	int64_t now = now_mono_ms();
-
-	if (!g->master_ip[0])
-		return;
-	for (size_t i = 0; i < g->nnodes; i++) {
-		struct node *n = &g->nodes[i];
-		struct probe *p;
-
-		if (n->probe || !n->seen_by || !(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) ||
-		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !addr_is_ip(n->ip) ||
-		    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)) ||
-		    (n->role_at_ms && now - n->role_at_ms < PROBE_RETRY_MIN_MS * 4))
-			continue;
-		p = calloc(1, sizeof(*p));
-		if (!p)
-			return;
-		p->rc = rc;
-		p->replica = 1;
-		str_copy(p->group, g->name, sizeof(p->group));
-		str_copy(p->ip, n->ip, sizeof(p->ip));
-		p->port = n->port;
-		ev_timer_init(&p->timer, probe_timer_cb, 0., 0.);
-		p->timer.data = p;
-		p->next = rc->probes;
-		rc->probes = p;
-		n->probe = p;
-		ev_timer_start(rc->loop, &p->timer);
-	}
+	enqueue(rc, g, 1);
+	schedule(rc);
 }
 
 /* ---------------------------------------------------------------- decisions */
@@ -367,14 +213,15 @@ static void
 log_state_change(struct reconciler *rc, struct group *g)
 {
 	enum group_state s = rec_group_state(rc, g);
+	struct rgroup *r = rgroup_get(rc, g);
 
-	if ((int)s == g->state_logged)
+	if (!r || (int)s == r->state_logged)
 		return;
 	/* The first state of a group is not news, except when it is bad. */
-	if (g->state_logged != 0 || s == GS_FROZEN || s == GS_DISAGREE)
-		JADD(rc, "agent", "", g->name, "state", "%s -> %s", group_state_name((enum group_state)g->state_logged),
+	if (r->state_logged != 0 || s == GS_FROZEN || s == GS_DISAGREE)
+		JADD(rc, "agent", "", g->name, "state", "%s -> %s", group_state_name((enum group_state)r->state_logged),
 		     group_state_name(s));
-	g->state_logged = (int)s;
+	r->state_logged = (int)s;
 	switch (s) {
 	case GS_FROZEN:
 		log_warn("%s: no usable Sentinel: HAProxy is left as it is until one answers", g->name);
@@ -394,11 +241,14 @@ void
 rec_group_updated(struct reconciler *rc, struct group *g)
 {
 	enum topo_decision d = topo_decide(rc->topo, g, now_mono_ms(), now_wall_ms());
+	struct rgroup *r;
 
 	switch (d) {
 	case TOPO_NEW_MASTER:
-		g->switch_mono = now_mono_ms();
-		g->switch_acked = 0;
+		if ((r = rgroup_get(rc, g))) {
+			r->switch_mono = now_mono_ms();
+			r->switch_acked = 0;
+		}
 		rc->stats.switches++;
 		if (g->last_switch.from[0]) {
 			log_info("switch %s %s -> %s epoch %llu", g->name, g->last_switch.from,
@@ -413,12 +263,7 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 			JADD(rc, "agent", "", g->name, "master", "%s epoch %llu", g->last_switch.to,
 			     (unsigned long long)g->epoch);
 		}
-		if (g->probe) {
-			/* Probing the old candidate: let it go, start afresh. */
-			probe_finish(g->probe);
-			g->probe = NULL;
-		}
-		probe_start(rc, g);
+		prober_new_master(rc->prober, g);
 		break;
 	case TOPO_STALE:
 		log_debug("%s: a Sentinel reports an older epoch than %llu: ignored", g->name,
@@ -429,30 +274,59 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 	case TOPO_DISAGREE:
 		break;
 	}
-	if (g->master_ip[0] && g->confirmed != 1 && !g->probe)
-		probe_start(rc, g);
-	probe_replicas(rc, g);
+	prober_check(rc->prober, g);
 	log_state_change(rc, g);
-	g->dirty = 1;
-	schedule(rc, 0);
+	enqueue(rc, g, 1);
+	schedule(rc);
+}
+
+/* The next slice of the consistency check: REC_CHECK_MIN groups or a
+ * REC_CHECK_TICKS-th of them, whichever is more. */
+static void
+check_slice(struct reconciler *rc)
+{
+	size_t n = rc->topo->n, k = (n + REC_CHECK_TICKS - 1) / REC_CHECK_TICKS;
+
+	if (k < REC_CHECK_MIN)
+		k = REC_CHECK_MIN;
+	if (k >= n) {
+		rc->check_cursor = 0;
+		for (size_t i = 0; i < n; i++)
+			enqueue(rc, rc->topo->groups[i], 0);
+		return;
+	}
+	if (rc->check_cursor >= n)
+		rc->check_cursor = 0;
+	for (size_t i = 0; i < k; i++)
+		enqueue(rc, rc->topo->groups[(rc->check_cursor + i) % n], 0);
+	rc->check_cursor = (rc->check_cursor + k) % n;
 }
 
 void
 rec_tick(struct reconciler *rc)
 {
+	int64_t now = now_mono_ms(), wall = now_wall_ms();
+
 	rc->ticks++;
+	if (rc->ticks % 10 == 0 && !rc->in_flight)
+		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
 
-		(void)topo_decide(rc->topo, g, now_mono_ms(), now_wall_ms());
+		(void)topo_decide(rc->topo, g, now, wall);
 		log_state_change(rc, g);
-		/* A confirmed master is asked again now and then: a node demoted
-		 * behind Sentinel's back leaves the write backend. */
-		if (g->master_ip[0] && !g->probe && (g->confirmed != 1 || rc->ticks % RECHECK_EVERY == 0))
-			probe_start(rc, g);
-		probe_replicas(rc, g);
 	}
-	schedule(rc, 1);
+	prober_tick(rc->prober);
+	check_slice(rc);
+	rc->want_run = 1;
+	schedule(rc);
+}
+
+void
+rec_resync(struct reconciler *rc)
+{
+	rc->want_full = 1;
+	rec_tick(rc);
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -476,53 +350,53 @@ backend_warned(struct reconciler *rc, const char *be)
 	return 0;
 }
 
-struct cmdvec {
-	char **v;
-	size_t n, cap;
-};
-
-static int
-cmdvec_add(struct cmdvec *cv, const char *s)
-{
-	if (cv->n == cv->cap) {
-		size_t cap = cv->cap ? cv->cap * 2 : 16;
-		char **nv = realloc(cv->v, cap * sizeof(*nv));
-
-		if (!nv)
-			return -1;
-		cv->v = nv;
-		cv->cap = cap;
-	}
-	cv->v[cv->n] = strdup(s);
-	if (!cv->v[cv->n])
-		return -1;
-	cv->n++;
-	return 0;
-}
-
-static void
-cmdvec_free(struct cmdvec *cv)
-{
-	for (size_t i = 0; i < cv->n; i++)
-		free(cv->v[i]);
-	free(cv->v);
-	memset(cv, 0, sizeof(*cv));
-}
-
 static void run(struct reconciler *rc);
+
+/* Give memory back after a big run (a restart, a mass failover): the
+ * plan's buffers shrink, and the heap's free megabytes go back to the
+ * system (glibc keeps them otherwise). */
+static void
+shrink(struct reconciler *rc)
+{
+	if (rc->plan.cap > 512) {
+		plan_free(&rc->plan);
+		plan_init(&rc->plan);
+		free(rc->meta);
+		rc->meta = NULL;
+		rc->metacap = rc->nmeta = 0;
+		free(rc->cmdp);
+		rc->cmdp = NULL;
+		rc->cmdpcap = 0;
+	}
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
 
 static void
 run_done(struct reconciler *rc)
 {
+	if (rc->run.n > 100)
+		shrink(rc);
 	rc->in_flight = 0;
-	free(rc->run_groups);
-	rc->run_groups = NULL;
-	rc->nrun = 0;
+	rc->run.n = 0;
 	rc->nmeta = 0;
-	if (rc->want_any)
-		schedule(rc, rc->want_full);
+	if (rc->want_run || rc->want_full || rc->dirty.n || rc->check.n)
+		schedule(rc);
 }
 
+static const char *
+meta_group(const struct reconciler *rc, size_t i)
+{
+	const struct group *g;
+
+	if (i >= rc->nmeta)
+		return "";
+	g = topo_by_id(rc->topo, rc->meta[i].gid);
+	return g && g->serial == rc->meta[i].gserial ? g->name : "";
+}
+
+/* Step 4's answer: HAProxy acknowledged (or refused) each command. */
 static void
 apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	 const struct hap_reply *replies, size_t n_replies, const char *err)
@@ -539,21 +413,25 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			rc->stats.commands_failed++;
 			log_err("haproxy: '%s' failed: %.*s", cmds[i], (int)(replies[i].len > 200 ? 200 : replies[i].len),
 				replies[i].text);
-			JADD(rc, "haproxy", "", i < rc->nmeta ? rc->meta[i].group : "", "command-failed", "%s: %.*s",
+			JADD(rc, "haproxy", "", meta_group(rc, i), "command-failed", "%s: %.*s",
 			     cmds[i], (int)(replies[i].len > 120 ? 120 : replies[i].len), replies[i].text);
 			continue;
 		}
 		log_info("haproxy: %s", cmds[i]);
-		JADD(rc, "haproxy", "", i < rc->nmeta ? rc->meta[i].group : "", "command", "%s", cmds[i]);
+		JADD(rc, "haproxy", "", meta_group(rc, i), "command", "%s", cmds[i]);
 		if (i < rc->nmeta && rc->meta[i].write_ready) {
-			struct group *g = topo_find(rc->topo, rc->meta[i].group);
+			struct group *g = topo_by_id(rc->topo, rc->meta[i].gid);
+			struct rgroup *r;
 			int64_t ms = now - rc->meta[i].switch_mono;
 
+			if (g && g->serial != rc->meta[i].gserial)
+				g = NULL;
+			r = g ? rgroup_get(rc, g) : NULL;
 			/* Only the first time after a decision is a switch's
 			 * latency; later ones put a restarted HAProxy back. */
-			if (!g || g->switch_acked)
+			if (!r || r->switch_acked)
 				continue;
-			g->switch_acked = 1;
+			r->switch_acked = 1;
 
 			rc->stats.last_switch_apply_ms = ms;
 			rc->stats.apply_count++;
@@ -561,20 +439,19 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			for (int b = 0; b < REC_APPLY_BUCKETS; b++)
 				if (b == REC_APPLY_BUCKETS - 1 || ms / 1000.0 <= rec_apply_bounds[b])
 					rc->stats.apply_buckets[b]++;
-			log_info("%s: writes go to %s, %lld ms after the decision", rc->meta[i].group,
-				 g ? g->hap_write_ready : "?", (long long)ms);
-			JADD(rc, "agent", "", rc->meta[i].group, "writes-routed", "writes go to %s, %lld ms after the decision",
-			     g ? g->hap_write_ready : "?", (long long)ms);
-			JSTAGE(rc, rc->meta[i].group, TL_HAPROXY_ACKED, now_wall_ms(), NULL, NULL, 0);
+			log_info("%s: writes go to %s, %lld ms after the decision", g->name,
+				 r->hap_write_ready, (long long)ms);
+			JADD(rc, "agent", "", g->name, "writes-routed", "writes go to %s, %lld ms after the decision",
+			     r->hap_write_ready, (long long)ms);
+			JSTAGE(rc, g->name, TL_HAPROXY_ACKED, now_wall_ms(), NULL, NULL, 0);
 		}
 	}
 	if (status < 0) {
 		rc->stats.commands_failed += n_cmds - n_replies;
 		log_warn("haproxy: %zu of %zu commands not applied: %s", n_cmds - n_replies, n_cmds, err);
-		/* What HAProxy holds is unknown now: read it again next time. */
-		for (size_t i = 0; i < rc->topo->n; i++)
-			rc->topo->groups[i]->hap_known = 0;
-		rc->want_any = rc->want_full = 1;
+		/* What HAProxy holds is unknown now: read it all again. */
+		forget_haproxy(rc);
+		rc->want_full = 1;
 	}
 	run_done(rc);
 }
@@ -665,39 +542,40 @@ fence_apply(struct reconciler *rc, struct group *g)
 	}
 	JADD(rc, "agent", "", g->name, g->fence != FENCE_NONE ? "fenced" : "unfenced", "%s: %s -> %s", a,
 	     topo_fence_name(was), topo_fence_name(g->fence));
-	if (g->master_ip[0] && g->confirmed != 1 && !g->probe) {
-		probe_start(rc, g);
-	} else if (g->confirmed != 1 && g->probe) {
-		struct probe *p = g->probe;
-
-		/* A probe waiting out its backoff (it met the dead master): now. */
-		if (!p->done && ev_is_active(&p->timer)) {
-			ev_timer_stop(rc->loop, &p->timer);
-			ev_timer_set(&p->timer, 0., 0.);
-			ev_timer_start(rc->loop, &p->timer);
-		}
-	}
+	if (g->confirmed != 1)
+		prober_now(rc->prober, g);
 }
 
 /* Plan one group; returns the number of commands added (-1 out of memory). */
 static int
-plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl)
+plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl, int pass)
 {
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX], err[256];
 	size_t first, count, before;
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
 	int write_ready_cmd = -1;
+	struct rgroup *r = rgroup_get(rc, g);
 
-	if (!config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
+	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
 	if (rec_group_state(rc, g) == GS_FROZEN || !g->master_ip[0])
 		return 0;
 	fence_apply(rc, g);
-	t = calloc(max, sizeof(*t));
-	if (!t)
-		return -1;
+	if (max > rc->targetcap) {
+		size_t cap = max < 16 ? 16 : max * 2;
 
+		t = realloc(rc->targets, cap * sizeof(*t));
+		if (!t)
+			return -1;
+		rc->targets = t;
+		rc->targetcap = cap;
+	}
+	t = rc->targets;
+	memset(t, 0, max * sizeof(*t));
+
+	if (pass == 1)
+		goto read_side;
 	if (hap_state_backend(st, wb, &first, &count) == 0) {
 		before = pl->n;
 		nt = build_targets(rc, g, st->srv + first, count, 1, t, max);
@@ -707,14 +585,17 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 			if (pl->cmds[i].kind == PLAN_READY)
 				write_ready_cmd = (int)i;
 		if (t[0].ready)
-			addr_format(g->hap_write_ready, sizeof(g->hap_write_ready), g->master_ip, g->master_port);
+			addr_format(r->hap_write_ready, sizeof(r->hap_write_ready), g->master_ip, g->master_port);
 		else
-			g->hap_write_ready[0] = '\0';
-		g->hap_known = 1;
+			r->hap_write_ready[0] = '\0';
+		r->hap_known = 1;
 	} else if (!backend_warned(rc, wb)) {
 		log_err("%s: HAProxy has no backend '%s' (write)", g->name, wb);
 	}
 
+	if (pass == 0)
+		goto done;
+read_side:
 	if (rb[0] && g->replicas_known) {
 		if (hap_state_backend(st, rb, &first, &count) == 0) {
 			int ready = 0, errors = pl->errors;
@@ -727,103 +608,92 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 			/* Ready targets get slots first: those left without one
 			 * are the ones short of a slot. */
 			ready -= pl->errors - errors;
-			g->hap_read_ready = ready > 0 ? ready : 0;
+			r->hap_read_ready = ready > 0 ? ready : 0;
 		} else if (!backend_warned(rc, rb)) {
 			log_err("%s: HAProxy has no backend '%s' (read)", g->name, rb);
 		}
 	}
-	free(t);
+done:
 	if (pl->n > before_all && meta_reserve(rc, pl->n) == 0) {
 		for (size_t i = before_all; i < pl->n; i++) {
-			str_copy(rc->meta[i].group, g->name, sizeof(rc->meta[i].group));
+			rc->meta[i].gid = g->id;
+			rc->meta[i].gserial = g->serial;
 			rc->meta[i].write_ready = (int)i == write_ready_cmd;
-			rc->meta[i].switch_mono = g->switch_mono;
+			rc->meta[i].switch_mono = r->switch_mono;
 		}
 	}
 	return (int)(pl->n - before_all);
 }
 
+/* Step 2: a reload or restart since the last run (pid or uptime). */
 static void
-state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
-	 const struct hap_reply *replies, size_t n_replies, const char *err)
+detect_reload(struct reconciler *rc, const struct hap_reply *info_reply)
 {
-	struct reconciler *rc = arg;
-	struct hap_state st = { 0 };
 	struct hap_info info;
-	struct plan pl;
-	struct cmdvec cv = { 0 };
-	char perr[256];
-	int drift = 0;
-	size_t i;
 
-	(void)cmds;
-	if (status < 0 || n_replies != n_cmds) {
-		/* The link logs its own state changes. Retried on the next
-		 * tick (a full run): no spinning against a dead socket. */
-		log_debug("haproxy: cannot read state: %s", err ? err : "short answer");
-		for (i = 0; i < rc->topo->n; i++)
-			rc->topo->groups[i]->hap_known = 0;
-		rc->want_any = rc->want_full = 0;
-		run_done(rc);
+	if (hap_info_parse(info_reply->text, info_reply->len, &info) < 0)
 		return;
+	if (rc->hap_pid && (info.pid != rc->hap_pid || info.uptime_sec < rc->hap_uptime)) {
+		rc->stats.reloads_seen++;
+		rc->stats.last_reload_wall_ms = now_wall_ms();
+		JADD(rc, "haproxy", "", "", "reload", "pid %ld -> %ld", rc->hap_pid, info.pid);
+		log_warn("haproxy: reload or restart seen (pid %ld -> %ld): reapplying everything",
+			 rc->hap_pid, info.pid);
+		if (!rc->run_full)
+			rc->want_full = 1;
 	}
-	if (hap_info_parse(replies[0].text, replies[0].len, &info) == 0) {
-		if (rc->hap_pid && (info.pid != rc->hap_pid || info.uptime_sec < rc->hap_uptime)) {
-			rc->stats.reloads_seen++;
-			rc->stats.last_reload_wall_ms = now_wall_ms();
-			JADD(rc, "haproxy", "", "", "reload", "pid %ld -> %ld", rc->hap_pid, info.pid);
-			log_warn("haproxy: reload or restart seen (pid %ld -> %ld): reapplying everything",
-				 rc->hap_pid, info.pid);
-			if (!rc->run_full)
-				rc->want_any = rc->want_full = 1;
-		}
-		rc->hap_pid = info.pid;
-		rc->hap_uptime = info.uptime_sec;
-		rc->stats.hap_pid = info.pid;
-	}
-	for (i = 1; i < n_replies; i++) {
-		if (!hap_reply_ok(cmds[i], replies[i].text, replies[i].len))
-			continue;   /* "Can't find backend.": reported per group below */
-		if (hap_state_parse(replies[i].text, replies[i].len, &st, perr, sizeof(perr)) < 0)
-			log_err("haproxy: cannot parse '%s': %s", cmds[i], perr);
-	}
+	rc->hap_pid = info.pid;
+	rc->hap_uptime = info.uptime_sec;
+	rc->stats.hap_pid = info.pid;
+}
 
-	(void)hap_state_index(&st);
-	plan_init(&pl);
-	if (rc->run_full) {
-		for (i = 0; i < rc->topo->n; i++) {
-			struct group *g = rc->topo->groups[i];
-			int changed = g->generation != g->planned_generation;
+/* Step 3: plan the groups of the run against what HAProxy holds. Returns
+ * how many groups drifted (HAProxy differs with no change of the model). */
+static int
+plan_run(struct reconciler *rc, const struct hap_state *st)
+{
+	int drift = 0;
 
-			g->dirty = 0;
-			/* Work for a group whose model did not change since it
-			 * was last planned: HAProxy drifted (a restart, a reload
-			 * without state file, somebody's command). */
-			if (plan_group(rc, g, &st, &pl) > 0 && !changed && g->planned_generation)
-				drift += 1;
-			g->planned_generation = g->generation;
-		}
-	} else {
-		for (i = 0; i < rc->nrun; i++) {
-			struct group *g = topo_find(rc->topo, rc->run_groups[i]);
+	rc->plan.n = 0;
+	rc->plan.errors = 0;
+	rc->nmeta = 0;
+	/* Two passes: every write backend first, then the read backends, so
+	 * that after a restart writes are routed again before the read side
+	 * is rebuilt (the order inside each backend is plan.c's). */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < rc->run.n; i++) {
+			struct group *g = idq_group(rc, &rc->run, i);
+			struct rgroup *r;
 
-			if (g) {
-				(void)plan_group(rc, g, &st, &pl);
-				g->planned_generation = g->generation;
+			if (!g || !(r = rgroup_get(rc, g)))
+				continue;
+			if (pass == 0)
+				r->drifted = 0;
+			/* Work for a group whose model did not change since
+			 * it was last planned: HAProxy drifted (a restart, a
+			 * reload without state file, somebody's command). */
+			if (plan_group(rc, g, st, &rc->plan, pass) > 0 && g->generation == r->planned_generation &&
+			    r->planned_generation && !r->drifted) {
+				r->drifted = 1;
+				drift++;
 			}
+			if (pass == 1)
+				r->planned_generation = g->generation;
 		}
 	}
-	hap_state_free(&st);
+	return drift;
+}
 
-	for (i = 0; i < pl.n; i++)
-		if (cmdvec_add(&cv, pl.cmds[i].text) < 0)
-			break;
-	plan_free(&pl);
+/* Step 4: send the plan in one batch. */
+static void
+submit_plan(struct reconciler *rc, int drift)
+{
+	struct plan *pl = &rc->plan;
+
 	rc->stats.runs++;
 	rc->stats.full_runs += rc->run_full;
 	rc->stats.last_run_wall_ms = now_wall_ms();
-	if (cv.n == 0) {
-		cmdvec_free(&cv);
+	if (pl->n == 0) {
 		run_done(rc);
 		return;
 	}
@@ -833,72 +703,172 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		     drift);
 		log_warn("haproxy: state differs from the desired state in %d group(s): correcting", drift);
 	}
-	rc->stats.commands_sent += cv.n;
-	for (i = 0; i < rc->nmeta; i++)
+	if (pl->n > rc->cmdpcap) {
+		const char **np = realloc(rc->cmdp, pl->n * sizeof(*np));
+
+		if (!np) {
+			log_err("reconcile: out of memory");
+			run_done(rc);
+			return;
+		}
+		rc->cmdp = np;
+		rc->cmdpcap = pl->n;
+	}
+	for (size_t i = 0; i < pl->n; i++)
+		rc->cmdp[i] = pl->cmds[i].text;
+	rc->stats.commands_sent += pl->n;
+	for (size_t i = 0; i < rc->nmeta; i++)
 		if (rc->meta[i].write_ready)
-			JSTAGE(rc, rc->meta[i].group, TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
-	if (hap_submit(rc->hap, (const char *const *)cv.v, cv.n, apply_cb, rc) < 0) {
-		log_err("haproxy: cannot queue %zu commands", cv.n);
+			JSTAGE(rc, meta_group(rc, i), TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
+	if (hap_submit(rc->hap, rc->cmdp, pl->n, apply_cb, rc) < 0) {
+		log_err("haproxy: cannot queue %zu commands", pl->n);
 		run_done(rc);
 	}
-	cmdvec_free(&cv);
 }
 
+/* Step 1's answer: "show info", then the state of the run's backends. */
+static void
+state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
+	 const struct hap_reply *replies, size_t n_replies, const char *err)
+{
+	struct reconciler *rc = arg;
+	struct hap_state st = { 0 };
+	char perr[256];
+	int drift;
+
+	if (status < 0 || n_replies != n_cmds) {
+		/* The link logs its own state changes. Retried on the next
+		 * tick: no spinning against a dead socket (the watch says
+		 * when the socket is back). The run's groups wait for it. */
+		log_debug("haproxy: cannot read state: %s", err ? err : "short answer");
+		forget_haproxy(rc);
+		for (size_t i = 0; i < rc->run.n; i++) {
+			struct group *g = idq_group(rc, &rc->run, i);
+
+			if (g)
+				enqueue(rc, g, 1);
+		}
+		rc->want_run = rc->want_full = 0;
+		rc->in_flight = 0;
+		rc->run.n = 0;
+		return;
+	}
+	detect_reload(rc, &replies[0]);
+	for (size_t i = 1; i < n_replies; i++) {
+		if (!hap_reply_ok(cmds[i], replies[i].text, replies[i].len))
+			continue;   /* "Can't find backend.": reported per group below */
+		if (hap_state_parse(replies[i].text, replies[i].len, &st, perr, sizeof(perr)) < 0)
+			log_err("haproxy: cannot parse '%s': %s", cmds[i], perr);
+	}
+	(void)hap_state_index(&st);
+	drift = plan_run(rc, &st);
+	hap_state_free(&st);
+	submit_plan(rc, drift);
+}
+
+/* Take the groups of the next run: dirty ones first, then those due for a
+ * check; every group when a full run is wanted. */
+static void
+take_run(struct reconciler *rc, int full)
+{
+	struct idq *qs[2] = { &rc->dirty, &rc->check };
+	const int bits[2] = { Q_DIRTY, Q_CHECK };
+
+	rc->run.n = 0;
+	rc->run_seq++;
+	if (full) {
+		for (size_t i = 0; i < rc->topo->n; i++) {
+			struct group *g = rc->topo->groups[i];
+			struct rgroup *r = rgroup_get(rc, g);
+
+			if (r && idq_push(&rc->run, g) == 0) {
+				r->taken = rc->run_seq;
+				r->dirty = 0;
+			}
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		/* Checks wait while model changes are pending: a run of
+		 * switches stays small and quick. */
+		if (k == 1 && !full && rc->run.n > 0)
+			break;
+		for (size_t i = 0; i < qs[k]->n; i++) {
+			struct group *g = idq_group(rc, qs[k], i);
+			struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
+
+			if (!r)
+				continue;
+			r->queued &= ~bits[k];
+			if (r->taken == rc->run_seq)
+				continue;
+			if (idq_push(&rc->run, g) == 0) {
+				r->taken = rc->run_seq;
+				r->dirty = 0;
+			}
+		}
+		qs[k]->n = 0;
+	}
+}
+
+/* Step 1: ask HAProxy for its state. */
 static void
 run(struct reconciler *rc)
 {
-	struct cmdvec cv = { 0 };
-	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX], cmd[CONF_NAME_MAX + 32];
-	int full = rc->want_full;
+	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
+	const char **cv = NULL;
+	char (*names)[CONF_NAME_MAX + 32] = NULL;
+	size_t n = 0;
+	int full;
 
 	if (rc->in_flight)
 		return;
-	rc->want_any = rc->want_full = 0;
-	if (cmdvec_add(&cv, "show info") < 0)
+	if (!rc->want_run && !rc->want_full && !rc->dirty.n && !rc->check.n)
+		return;
+	full = rc->want_full;
+	take_run(rc, full);
+	rc->want_run = rc->want_full = 0;
+	rc->run_full = full;
+	/* Everything in one command is cheaper once most groups are in the
+	 * run; with many groups the backends are read one by one, so the
+	 * answers are split over connections that each meet the deadline. */
+	full = rc->topo->n <= REC_ONE_READ_MAX && (full || rc->run.n * 2 > rc->topo->n);
+	cv = calloc(1 + (full ? 1 : 2 * rc->run.n), sizeof(*cv));
+	names = full ? NULL : calloc(2 * rc->run.n + 1, sizeof(*names));
+	if (!cv || (!full && !names))
 		goto fail;
+	cv[n++] = "show info";
 	if (full) {
-		if (cmdvec_add(&cv, "show servers state") < 0)
-			goto fail;
+		cv[n++] = "show servers state";
 	} else {
-		for (size_t i = 0; i < rc->topo->n; i++) {
-			struct group *g = rc->topo->groups[i];
-			char (*ng)[TOPO_NAME_MAX];
+		for (size_t i = 0; i < rc->run.n; i++) {
+			struct group *g = idq_group(rc, &rc->run, i);
 
-			if (!g->dirty)
+			if (!g || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 				continue;
-			g->dirty = 0;
-			if (!config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
-				continue;
-			ng = realloc(rc->run_groups, (rc->nrun + 1) * sizeof(*ng));
-			if (!ng)
-				goto fail;
-			rc->run_groups = ng;
-			str_copy(rc->run_groups[rc->nrun++], g->name, TOPO_NAME_MAX);
-			snprintf(cmd, sizeof(cmd), "show servers state %s", wb);
-			if (cmdvec_add(&cv, cmd) < 0)
-				goto fail;
+			snprintf(names[n - 1], sizeof(names[0]), "show servers state %s", wb);
+			cv[n] = names[n - 1];
+			n++;
 			if (rb[0]) {
-				snprintf(cmd, sizeof(cmd), "show servers state %s", rb);
-				if (cmdvec_add(&cv, cmd) < 0)
-					goto fail;
+				snprintf(names[n - 1], sizeof(names[0]), "show servers state %s", rb);
+				cv[n] = names[n - 1];
+				n++;
 			}
 		}
-		if (rc->nrun == 0) {
-			cmdvec_free(&cv);
-			return;
-		}
 	}
-	rc->run_full = full;
 	rc->in_flight = 1;
-	if (hap_submit(rc->hap, (const char *const *)cv.v, cv.n, state_cb, rc) < 0) {
+	if (hap_submit(rc->hap, cv, n, state_cb, rc) < 0) {
 		log_err("haproxy: cannot queue a state read");
 		rc->in_flight = 0;
+		rc->run.n = 0;
 	}
-	cmdvec_free(&cv);
+	free(cv);
+	free(names);
 	return;
 fail:
 	log_err("reconcile: out of memory");
-	cmdvec_free(&cv);
+	free(cv);
+	free(names);
+	rc->run.n = 0;
 }
 
 static void
@@ -910,17 +880,28 @@ soon_cb(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 static void
-schedule(struct reconciler *rc, int full)
+schedule(struct reconciler *rc)
 {
-	rc->want_any = 1;
-	if (full)
-		rc->want_full = 1;
 	if (rc->in_flight)
 		return;
 	if (!ev_is_active(&rc->soon)) {
 		ev_timer_set(&rc->soon, 0., 0.);
 		ev_timer_start(rc->loop, &rc->soon);
 	}
+}
+
+/* The watch on HAProxy's socket was lost and is back: a restart (gone) or
+ * maybe a reload. Read everything at once after a restart; else "show info"
+ * tells. */
+static void
+on_hap_watch(void *arg, int gone)
+{
+	struct reconciler *rc = arg;
+
+	if (gone)
+		rc->want_full = 1;
+	rc->want_run = 1;
+	schedule(rc);
 }
 
 struct reconciler *
@@ -935,9 +916,21 @@ rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, struc
 	rc->topo = topo;
 	rc->hap = hap;
 	rc->stats.last_switch_apply_ms = -1;
+	rc->prober = prober_new(loop, cfg, topo, on_probe_changed, rc);
+	if (!rc->prober) {
+		free(rc);
+		return NULL;
+	}
+	plan_init(&rc->plan);
 	ev_timer_init(&rc->soon, soon_cb, 0., 0.);
 	rc->soon.data = rc;
 	return rc;
+}
+
+void
+rec_start(struct reconciler *rc)
+{
+	hap_watch_start(rc->hap, on_hap_watch, rc);
 }
 
 void
@@ -946,13 +939,18 @@ rec_free(struct reconciler *rc)
 	if (!rc)
 		return;
 	ev_timer_stop(rc->loop, &rc->soon);
-	while (rc->probes)
-		probe_free(rc->probes);
+	prober_free(rc->prober);
 	for (size_t i = 0; i < rc->nwarned; i++)
 		free(rc->backend_warned[i]);
 	free(rc->backend_warned);
-	free(rc->run_groups);
+	free(rc->rg);
+	free(rc->dirty.v);
+	free(rc->check.v);
+	free(rc->run.v);
+	plan_free(&rc->plan);
+	free(rc->targets);
 	free(rc->meta);
+	free(rc->cmdp);
 	free(rc);
 }
 
@@ -960,6 +958,7 @@ void
 rec_set_journal(struct reconciler *rc, struct journal *j)
 {
 	rc->journal = j;
+	prober_set_journal(rc->prober, j);
 }
 
 void

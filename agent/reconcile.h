@@ -1,11 +1,23 @@
 /* The reconciler: turns the topology into HAProxy's state.
  *
- * On every topology change and on every resync tick it reads HAProxy's
- * current state ("show servers state"), plans the commands for each managed
- * group (plan.c) and sends them. It also owns the ROLE probes that confirm a
- * master on the node itself before it takes writes, and notices HAProxy
- * reloads and restarts ("show info": Pid and uptime). One reconcile is in
- * flight at a time; requests made meanwhile are merged into the next. */
+ * From the Sentinel side it gets "group g changed": it applies the decision
+ * rule (topo_decide), logs switches, has the master confirmed with ROLE
+ * (probe.c) and marks g dirty. A run is a pipeline of four steps:
+ *   1. read:   "show info" and "show servers state" of the backends of the
+ *              groups in the run (or of everything, when most groups are);
+ *   2. detect: a reload or restart (pid or uptime from "show info"): then
+ *              every group is read and planned again;
+ *   3. plan:   plan.c for each group of the run;
+ *   4. submit: one batch to HAProxy, acknowledged per command.
+ * A run takes dirty groups first, then groups due for a consistency check:
+ * every resync tick adds a slice of the groups (all of them when there are
+ * few), so every group is checked against HAProxy every REC_CHECK_TICKS
+ * ticks at most without a burst of reads every tick. One run is in flight at
+ * a time; requests made meanwhile go into the next. A watch connection on
+ * HAProxy's socket (haproxy.h) notices a restart at once.
+ *
+ * The reconciler's own per-group state (dirty, what HAProxy routes to,
+ * switch timing) lives here, in an array indexed by group id. */
 #ifndef HASENTINEL_RECONCILE_H
 #define HASENTINEL_RECONCILE_H
 
@@ -30,19 +42,35 @@ enum group_state {
 };
 const char *group_state_name(enum group_state s);
 
+#define REC_CHECK_TICKS 20   /* every group is checked at least every 20 ticks */
+#define REC_CHECK_MIN 50     /* ... and at least this many groups per tick */
+#define REC_ONE_READ_MAX 2000  /* up to this many groups a full read is one "show servers state" */
+
 struct reconciler *rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
 			   struct hap_client *hap);
 void rec_free(struct reconciler *rc);
 /* Where decisions, commands and failover stages are recorded (borrowed). */
 void rec_set_journal(struct reconciler *rc, struct journal *j);
+/* Start watching HAProxy's socket (call once the loop is set up). */
+void rec_start(struct reconciler *rc);
 
 /* From the Sentinel side: g's views or replicas changed. Decides (topo_decide),
  * logs switches, starts ROLE probes and schedules a reconcile of g. */
 void rec_group_updated(struct reconciler *rc, struct group *g);
-/* Resync tick: decide every group again (views age out) and reconcile all. */
+/* Resync tick: decide every group again (views age out), recheck ROLE where
+ * due, check the next slice of groups against HAProxy. */
 void rec_tick(struct reconciler *rc);
+/* Forced resync (SIGHUP): a tick that checks every group at once. */
+void rec_resync(struct reconciler *rc);
 
 enum group_state rec_group_state(const struct reconciler *rc, const struct group *g);
+
+/* What HAProxy routes to for g after the last apply. 1 when known. */
+struct rec_hap_view {
+	char write_ready[ADDR_IP_MAX + 8];  /* the write backend's ready server, "" none */
+	int read_ready;                     /* ready servers in the read backend */
+};
+int rec_group_haproxy(const struct reconciler *rc, const struct group *g, struct rec_hap_view *out);
 
 #define REC_APPLY_BUCKETS 10
 

@@ -65,6 +65,7 @@ group_json(const struct agent *ag, const struct group *g)
 	char wb[CONF_NAME_MAX] = "", rb[CONF_NAME_MAX] = "", a[ADDR_IP_MAX + 8], flags[128];
 	int64_t now = now_mono_ms();
 	json_t *o, *reps = json_array(), *views = json_array(), *others = json_array(), *wr = json_array();
+	struct rec_hap_view hv;
 
 	(void)config_backends(&ag->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb));
 	for (size_t i = 0; i < g->nnodes; i++) {
@@ -97,8 +98,8 @@ group_json(const struct agent *ag, const struct group *g)
 	}
 	for (int i = 0; i < g->nother; i++)
 		json_array_append_new(others, json_string(g->other_sentinels[i]));
-	if (g->hap_known && g->hap_write_ready[0])
-		json_array_append_new(wr, json_string(g->hap_write_ready));
+	if (rec_group_haproxy(ag->rec, g, &hv) && hv.write_ready[0])
+		json_array_append_new(wr, json_string(hv.write_ready));
 
 	o = json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:s, s:o, s:o, s:o, s:o}",
 		"name", g->name,
@@ -112,8 +113,8 @@ group_json(const struct agent *ag, const struct group *g)
 		"replicas", reps,
 		"sentinel_views", views,
 		"known_sentinels", others);
-	if (g->hap_known)
-		json_object_set_new(o, "read_ready_count", json_integer(g->hap_read_ready));
+	if (rec_group_haproxy(ag->rec, g, &hv))
+		json_object_set_new(o, "read_ready_count", json_integer(hv.read_ready));
 	/* Early fence (topo.h F1-F2): why the master is out of the write backend. */
 	json_object_set_new(o, "fenced", json_string(topo_fence_name(g->fence)));
 	if (g->fence)
@@ -309,6 +310,7 @@ cmd_check(const struct cmd_req *r)
 	json_t *problems = json_array();
 	int usable = sentinels_usable(ag->sentinels);
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
+	struct rec_hap_view hv;
 	size_t n;
 
 	if (usable == 0)
@@ -328,7 +330,7 @@ cmd_check(const struct cmd_req *r)
 		if (st != GS_OK)
 			json_array_append_new(problems, json_sprintf("%s: state %s", g->name,
 								     group_state_name(st)));
-		if (!g->hap_known || !g->hap_write_ready[0])
+		if (!rec_group_haproxy(ag->rec, g, &hv) || !hv.write_ready[0])
 			json_array_append_new(problems, json_sprintf("%s: no ready write server in %s",
 								     g->name, wb));
 	}

@@ -6,8 +6,37 @@
 
 #include "log.h"
 #include "rlink.h"
+#include "tk.h"
 
-#define SENTINELS_EVERY 10   /* SENTINEL SENTINELS every Nth round */
+#define SENTINELS_EVERY 10   /* SENTINEL SENTINELS for a group every Nth round at most */
+/* Every round asks details (MASTER, GET-MASTER-ADDR-BY-NAME, REPLICAS) of
+ * the groups whose summary changed, of the groups in trouble, and of a
+ * slice of the others, so that every group's details are read again at
+ * least every DETAIL_EVERY rounds (Sentinel itself refreshes what it knows
+ * of replicas only every 10 s), and of at least DETAIL_MIN groups. */
+#define DETAIL_EVERY 20
+#define DETAIL_MIN 32
+
+/* What this link knows of one group: the summary (one SENTINEL MASTERS
+ * entry) last seen, and the queries in flight. Indexed by group id. */
+struct lgroup {
+	uint64_t serial;          /* the group's serial; another one: stale entry */
+	uint64_t listed_round;    /* last round whose SENTINEL MASTERS listed it */
+	uint64_t detail_round;    /* last round that asked its details */
+	uint64_t sentinels_round; /* last round that asked SENTINEL SENTINELS */
+	int have_sum;
+	uint32_t sum_addr;        /* hash of the summary's "ip port" */
+	uint64_t sum_epoch;
+	unsigned sum_flags;
+	int sum_nslaves, sum_nother;
+	/* From SENTINEL MASTER, completed by the GET-MASTER-ADDR-BY-NAME
+	 * answer pipelined right behind it (one atomic read on the Sentinel). */
+	uint64_t pend_epoch;
+	unsigned pend_flags;
+	int pend_set;
+	int pending;              /* detail pipelines in flight */
+	int again;                /* asked again meanwhile: one more when they end */
+};
 
 struct sentinel_link {
 	struct sentinels *set;
@@ -28,6 +57,9 @@ struct sentinel_link {
 	int malformed_logged;
 	uint64_t malformed_quiet;     /* not logged in the current minute */
 	int round_pending;        /* replies outstanding in the current round */
+	struct lgroup *lg;        /* by group id */
+	size_t nlg;
+	size_t detail_cursor;     /* where the next slice of detail refreshes starts */
 };
 
 struct sentinels {
@@ -55,6 +87,9 @@ struct query {
 	struct sentinel_link *sl;
 	enum query_kind kind;
 	int in_round;
+	int last;                 /* the last query of a detail pipeline */
+	uint32_t gid;             /* its group, when last */
+	uint64_t gserial;
 	char name[TOPO_NAME_MAX];
 };
 
@@ -97,6 +132,44 @@ kv_ll(const redisReply *arr, const char *key, long long dflt)
 	return *end ? dflt : v;
 }
 
+/* This link's bookkeeping for g (reset when the id was reused); NULL when
+ * out of memory. */
+static struct lgroup *
+lgroup_get(struct sentinel_link *sl, const struct group *g)
+{
+	struct lgroup *lg;
+
+	if (g->id >= sl->nlg) {
+		size_t old = sl->nlg;
+
+		if (tk_grow(&sl->lg, &sl->nlg, (size_t)g->id + 1, sizeof(*sl->lg)) < 0)
+			return NULL;
+		memset(sl->lg + old, 0, (sl->nlg - old) * sizeof(*sl->lg));
+	}
+	lg = &sl->lg[g->id];
+	if (lg->serial != g->serial) {
+		memset(lg, 0, sizeof(*lg));
+		lg->serial = g->serial;
+	}
+	return lg;
+}
+
+static struct lgroup *
+lgroup_of(struct sentinel_link *sl, uint32_t id, uint64_t serial)
+{
+	return id < sl->nlg && sl->lg[id].serial == serial ? &sl->lg[id] : NULL;
+}
+
+static uint32_t
+addr_hash(const char *ip, long long port)
+{
+	uint32_t h = 2166136261u;
+
+	while (ip && *ip)
+		h = (h ^ (unsigned char)*ip++) * 16777619u;
+	return (h ^ (uint32_t)port) * 16777619u;
+}
+
 static int
 managed(const struct sentinels *s, const char *name)
 {
@@ -106,7 +179,8 @@ managed(const struct sentinels *s, const char *name)
 }
 
 static int
-send_query(struct sentinel_link *sl, enum query_kind kind, const char *name, int in_round)
+send_query_g(struct sentinel_link *sl, enum query_kind kind, const char *name, int in_round,
+	     const struct group *last_of)
 {
 	struct query *q = calloc(1, sizeof(*q));
 	int rc = -1;
@@ -116,6 +190,11 @@ send_query(struct sentinel_link *sl, enum query_kind kind, const char *name, int
 	q->sl = sl;
 	q->kind = kind;
 	q->in_round = in_round;
+	if (last_of) {
+		q->last = 1;
+		q->gid = last_of->id;
+		q->gserial = last_of->serial;
+	}
 	if (name)
 		str_copy(q->name, name, sizeof(q->name));
 	switch (kind) {
@@ -148,23 +227,64 @@ send_query(struct sentinel_link *sl, enum query_kind kind, const char *name, int
 	return 0;
 }
 
-/* Pipelined so that the Sentinel answers them from one state. */
-static void
-query_group(struct sentinel_link *sl, const char *name, int with_master, int in_round)
+static int
+send_query(struct sentinel_link *sl, enum query_kind kind, const char *name, int in_round)
 {
-	if (with_master)
-		(void)send_query(sl, Q_MASTER, name, in_round);
-	(void)send_query(sl, Q_ADDR, name, in_round);
-	(void)send_query(sl, Q_REPLICAS, name, in_round);
-	if (in_round && sl->rounds % SENTINELS_EVERY == 0)
-		(void)send_query(sl, Q_SENTINELS, name, in_round);
+	return send_query_g(sl, kind, name, in_round, NULL);
 }
 
+/* Ask g's details, pipelined so that the Sentinel answers them from one
+ * state: MASTER (epoch, flags), GET-MASTER-ADDR-BY-NAME (the address the
+ * failover leader already names), REPLICAS, and now and then SENTINELS.
+ * While a pipeline for g is in flight, a request only marks it to be asked
+ * once more when it ends. */
+static void
+query_group(struct sentinel_link *sl, struct group *g, int in_round, int with_sentinels)
+{
+	struct lgroup *lg = lgroup_get(sl, g);
+
+	if (!lg)
+		return;
+	if (lg->pending > 0) {
+		lg->again = 1;
+		return;
+	}
+	lg->detail_round = sl->rounds;
+	if (send_query(sl, Q_MASTER, g->name, in_round) < 0)
+		return;
+	(void)send_query(sl, Q_ADDR, g->name, in_round);
+	if (with_sentinels) {
+		lg->sentinels_round = sl->rounds;
+		(void)send_query(sl, Q_REPLICAS, g->name, in_round);
+		if (send_query_g(sl, Q_SENTINELS, g->name, in_round, g) == 0)
+			lg->pending++;
+	} else if (send_query_g(sl, Q_REPLICAS, g->name, in_round, g) == 0) {
+		lg->pending++;
+	}
+}
+
+/* Details of a group by name. A group not known yet is created by the
+ * MASTER answer, if this Sentinel monitors it. */
+static void
+query_name(struct sentinel_link *sl, const char *name)
+{
+	struct group *g = topo_find(sl->set->topo, name);
+
+	if (g) {
+		query_group(sl, g, 0, 0);
+		return;
+	}
+	if (send_query(sl, Q_MASTER, name, 0) < 0)
+		return;
+	(void)send_query(sl, Q_ADDR, name, 0);
+	(void)send_query(sl, Q_REPLICAS, name, 0);
+}
+
+/* A round: INFO (TILT) and one SENTINEL MASTERS; the rest follows from its
+ * answer (on_masters). */
 static void
 start_round(struct sentinel_link *sl)
 {
-	struct sentinels *s = sl->set;
-
 	if (rlink_state(sl->cmd) != RLINK_UP)
 		return;
 	if (sl->round_pending > 0) {
@@ -174,50 +294,188 @@ start_round(struct sentinel_link *sl)
 	sl->rounds++;
 	(void)send_query(sl, Q_INFO, NULL, 1);
 	(void)send_query(sl, Q_MASTERS, NULL, 1);
-	for (size_t i = 0; i < s->topo->n; i++)
-		query_group(sl, s->topo->groups[i]->name, 0, 1);
 }
 
 /* ---------------------------------------------------------------- replies */
 
-static void
-apply_master_entry(struct sentinel_link *sl, const redisReply *m, int *is_new)
-{
-	struct sentinels *s = sl->set;
-	const char *name = kv_str(m, "name");
-	const char *flags = kv_str(m, "flags");
-	struct group *g;
+/* The fields of one SENTINEL MASTERS / MASTER entry the agent uses, in one
+ * pass over the entry. */
+struct msum {
+	const char *name;
+	const char *ip;
+	long long port;
+	const char *flags;
+	uint64_t epoch;
+	int nslaves, nother;
+};
 
-	*is_new = 0;
-	if (!name || !managed(s, name))
-		return;
-	g = topo_find(s->topo, name);
-	if (!g) {
-		g = topo_get(s->topo, name);
-		if (!g)
-			return;
-		*is_new = 1;
-		log_info("master group %s discovered via sentinel %s", name, sl->addr);
-	}
-	g->views[sl->index].pend_epoch = (uint64_t)kv_ll(m, "config-epoch", 0);
-	g->views[sl->index].pend_flags = flags ? node_flags_parse(flags) : 0;
-	g->views[sl->index].pend_set = 1;
+static long long
+str_ll(const redisReply *v, long long dflt)
+{
+	char *end;
+	long long x;
+
+	if (v->type != REDIS_REPLY_STRING)
+		return dflt;
+	x = strtoll(v->str, &end, 10);
+	return *end || end == v->str ? dflt : x;
 }
 
+static int
+msum_parse(const redisReply *m, struct msum *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (!m || m->type != REDIS_REPLY_ARRAY)
+		return -1;
+	for (size_t i = 0; i + 1 < m->elements; i += 2) {
+		const redisReply *k = m->element[i], *v = m->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING || k->len < 2)
+			continue;
+		switch (k->str[0]) {
+		case 'n':
+			if (strcmp(k->str, "name") == 0 && v->type == REDIS_REPLY_STRING)
+				o->name = v->str;
+			else if (strcmp(k->str, "num-slaves") == 0)
+				o->nslaves = (int)str_ll(v, 0);
+			else if (strcmp(k->str, "num-other-sentinels") == 0)
+				o->nother = (int)str_ll(v, 0);
+			break;
+		case 'i':
+			if (strcmp(k->str, "ip") == 0 && v->type == REDIS_REPLY_STRING)
+				o->ip = v->str;
+			break;
+		case 'p':
+			if (strcmp(k->str, "port") == 0)
+				o->port = str_ll(v, 0);
+			break;
+		case 'f':
+			if (strcmp(k->str, "flags") == 0 && v->type == REDIS_REPLY_STRING)
+				o->flags = v->str;
+			break;
+		case 'c':
+			if (strcmp(k->str, "config-epoch") == 0)
+				o->epoch = (uint64_t)str_ll(v, 0);
+			break;
+		default:
+			break;
+		}
+	}
+	return o->name ? 0 : -1;
+}
+
+/* Remember the summary; 1 when it differs from the one seen before. */
+static int
+lgroup_summary(struct lgroup *lg, const struct msum *m, unsigned flags)
+{
+	uint32_t a = addr_hash(m->ip, m->port);
+	int changed = !lg->have_sum || lg->sum_addr != a || lg->sum_epoch != m->epoch ||
+		      lg->sum_flags != flags || lg->sum_nslaves != m->nslaves || lg->sum_nother != m->nother;
+
+	lg->have_sum = 1;
+	lg->sum_addr = a;
+	lg->sum_epoch = m->epoch;
+	lg->sum_flags = flags;
+	lg->sum_nslaves = m->nslaves;
+	lg->sum_nother = m->nother;
+	return changed;
+}
+
+/* The group of a SENTINEL MASTERS / MASTER entry, created when it is new
+ * and managed; NULL when not managed. */
+static struct group *
+entry_group(struct sentinel_link *sl, const char *name)
+{
+	struct sentinels *s = sl->set;
+	struct group *g = topo_find(s->topo, name);
+
+	if (g || !managed(s, name))
+		return g;
+	g = topo_get(s->topo, name);
+	if (g)
+		log_info("master group %s discovered via sentinel %s", name, sl->addr);
+	return g;
+}
+
+/* SENTINEL MASTER name: the epoch and flags for the address that follows. */
+static void
+on_master(struct sentinel_link *sl, const redisReply *r)
+{
+	struct msum m;
+	struct group *g;
+	struct lgroup *lg;
+	unsigned flags;
+
+	if (msum_parse(r, &m) < 0 || !(g = entry_group(sl, m.name)) || !(lg = lgroup_get(sl, g)))
+		return;
+	flags = m.flags ? node_flags_parse(m.flags) : 0;
+	(void)lgroup_summary(lg, &m, flags);
+	lg->pend_epoch = m.epoch;
+	lg->pend_flags = flags;
+	lg->pend_set = 1;
+}
+
+/* One SENTINEL MASTERS answer: the summary of every group this Sentinel
+ * monitors. Details are asked only for groups whose summary changed, that
+ * are in trouble (down, failing over), that this link has no view of, and
+ * for a slice of the rest; the views of the others are confirmed as they
+ * are. A group this Sentinel no longer lists loses its view. */
 static void
 on_masters(struct sentinel_link *sl, const redisReply *r)
 {
-	for (size_t i = 0; i < r->elements; i++) {
-		int is_new;
+	struct sentinels *s = sl->set;
+	struct topo *t = s->topo;
+	int64_t now = now_mono_ms();
+	size_t budget, i;
 
-		apply_master_entry(sl, r->element[i], &is_new);
-		if (is_new) {
-			const char *name = kv_str(r->element[i], "name");
+	for (i = 0; i < r->elements; i++) {
+		struct msum m;
+		struct group *g;
+		struct lgroup *lg;
+		unsigned flags;
+		int changed;
 
-			/* Not in this pipeline yet: ask now (one round trip later). */
-			query_group(sl, name, 1, 1);
+		if (msum_parse(r->element[i], &m) < 0 || !(g = entry_group(sl, m.name)) ||
+		    !(lg = lgroup_get(sl, g)))
+			continue;
+		flags = m.flags ? node_flags_parse(m.flags) : 0;
+		changed = lgroup_summary(lg, &m, flags);
+		lg->listed_round = sl->rounds;
+		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)))
+			query_group(sl, g, 1, sl->rounds - lg->sentinels_round >= SENTINELS_EVERY);
+		else
+			topo_touch_view(g, sl->index, now);
+	}
+	/* Not listed: this Sentinel no longer monitors it. The slice: the
+	 * next groups not asked this round. */
+	budget = (t->n + DETAIL_EVERY - 1) / DETAIL_EVERY;
+	if (budget < DETAIL_MIN)
+		budget = DETAIL_MIN;
+	for (i = 0; i < t->n; i++) {
+		struct group *g = t->groups[i];
+		struct lgroup *lg = lgroup_get(sl, g);
+
+		if (!lg)
+			continue;
+		if (lg->listed_round != sl->rounds) {
+			if (g->views[sl->index].valid) {
+				topo_drop_view(g, sl->index);
+				s->cbs.group_updated(s->arg, g);
+			}
 		}
 	}
+	if (sl->detail_cursor >= t->n)
+		sl->detail_cursor = 0;
+	for (i = 0; i < t->n && budget > 0; i++) {
+		struct group *g = t->groups[(sl->detail_cursor + i) % t->n];
+		struct lgroup *lg = lgroup_get(sl, g);
+
+		if (!lg || lg->listed_round != sl->rounds || lg->detail_round == sl->rounds)
+			continue;
+		query_group(sl, g, 1, sl->rounds - lg->sentinels_round >= SENTINELS_EVERY);
+		budget--;
+	}
+	sl->detail_cursor = t->n ? (sl->detail_cursor + i) % t->n : 0;
 }
 
 static void
@@ -225,16 +483,16 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 {
 	struct sentinels *s = sl->set;
 	struct group *g = topo_find(s->topo, name);
-	struct sview *v;
+	struct lgroup *lg;
 	long port;
 
-	if (!g)
+	if (!g || !(lg = lgroup_get(sl, g)))
 		return;
-	v = &g->views[sl->index];
 	if (r->type == REDIS_REPLY_NIL || (r->type == REDIS_REPLY_ARRAY && r->elements == 0)) {
 		/* This Sentinel no longer monitors the group. */
-		if (v->valid) {
-			v->valid = 0;
+		lg->pend_set = 0;
+		if (g->views[sl->index].valid) {
+			topo_drop_view(g, sl->index);
 			s->cbs.group_updated(s->arg, g);
 		}
 		return;
@@ -246,14 +504,14 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 		log_warn("sentinel %s: malformed GET-MASTER-ADDR-BY-NAME answer for %s", sl->addr, name);
 		return;
 	}
-	if (!v->pend_set) {
+	if (!lg->pend_set) {
 		/* No epoch read with it: ask for the full picture first. */
 		(void)send_query(sl, Q_MASTER, name, 0);
 		(void)send_query(sl, Q_ADDR, name, 0);
 		return;
 	}
-	v->pend_set = 0;
-	topo_set_view(g, sl->index, r->element[0]->str, (int)port, v->pend_epoch, v->pend_flags,
+	lg->pend_set = 0;
+	topo_set_view(g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch, lg->pend_flags,
 		      now_mono_ms());
 	s->cbs.group_updated(s->arg, g);
 }
@@ -296,7 +554,6 @@ on_replicas(struct sentinel_link *sl, const char *name, const redisReply *r)
 	if (!g)
 		return;
 	gen = g->generation;
-	topo_replicas_begin(g, sl->index);
 	for (size_t i = 0; i < r->elements; i++) {
 		struct node n;
 
@@ -313,18 +570,22 @@ static void
 on_sentinels(struct sentinel_link *sl, const char *name, const redisReply *r)
 {
 	struct group *g = topo_find(sl->set->topo, name);
+	char addrs[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];
+	const char *p[TOPO_MAX_SENTINELS];
+	int n = 0;
 
 	if (!g)
 		return;
-	g->nother = 0;
-	for (size_t i = 0; i < r->elements && g->nother < TOPO_MAX_SENTINELS; i++) {
+	for (size_t i = 0; i < r->elements && n < TOPO_MAX_SENTINELS; i++) {
 		const char *ip = kv_str(r->element[i], "ip");
 		long long port = kv_ll(r->element[i], "port", 0);
 
 		if (!ip || port <= 0 || port > 65535 || strlen(ip) >= ADDR_IP_MAX)
 			continue;
-		addr_format(g->other_sentinels[g->nother++], sizeof(g->other_sentinels[0]), ip, (int)port);
+		p[n] = addr_format(addrs[n], sizeof(addrs[n]), ip, (int)port);
+		n++;
 	}
+	topo_set_other_sentinels(g, p, n);
 }
 
 static void
@@ -341,11 +602,10 @@ on_info(struct sentinel_link *sl, const redisReply *r)
 
 		sl->tilt = tilt;
 		log_warn("sentinel %s: %s TILT mode", sl->addr, tilt ? "in" : "left");
-		for (size_t i = 0; i < s->topo->n; i++) {
-			if (tilt)
-				s->topo->groups[i]->views[sl->index].valid = 0;
+		if (tilt)
+			topo_drop_views(s->topo, sl->index);
+		for (size_t i = 0; i < s->topo->n; i++)
 			s->cbs.group_updated(s->arg, s->topo->groups[i]);
-		}
 	}
 }
 
@@ -357,6 +617,19 @@ query_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	redisReply *r = reply;
 
 	(void)ac;
+	if (q->last) {
+		struct lgroup *lg = lgroup_of(sl, q->gid, q->gserial);
+
+		if (lg && lg->pending > 0)
+			lg->pending--;
+		if (r && lg && lg->again && lg->pending == 0) {
+			struct group *g = topo_by_id(sl->set->topo, q->gid);
+
+			lg->again = 0;
+			if (g && g->serial == q->gserial)
+				query_group(sl, g, 0, 0);
+		}
+	}
 	if (!r) {
 		free(q);
 		return;
@@ -384,13 +657,10 @@ query_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		if (r->type == REDIS_REPLY_ARRAY)
 			on_masters(sl, r);
 		break;
-	case Q_MASTER: {
-		int is_new;
-
+	case Q_MASTER:
 		if (r->type == REDIS_REPLY_ARRAY)
-			apply_master_entry(sl, r, &is_new);
+			on_master(sl, r);
 		break;
-	}
 	case Q_ADDR:
 		if (!sl->tilt)
 			on_addr(sl, q->name, r);
@@ -405,8 +675,6 @@ query_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		break;
 	}
 done:
-	if (q->in_round && sl->round_pending == 0 && sl->set->cbs.round_done)
-		sl->set->cbs.round_done(sl->set->arg, sl->index);
 	free(q);
 }
 
@@ -480,10 +748,11 @@ on_event(struct sentinel_link *sl, const char *chan, size_t chlen, const char *p
 					ev.type == SEV_FAILOVER_END || ev.type == SEV_CONVERT_TO_SLAVE ||
 					ev.type == SEV_ROLE_CHANGE || ev.type == SEV_REBOOT;
 
-			if (important)
+			if (important) {
 				sentinels_query_group(s, ev.master);   /* every Sentinel */
-			else if (rlink_state(sl->cmd) == RLINK_UP)
-				query_group(sl, ev.master, 1, 0);
+			} else if (rlink_state(sl->cmd) == RLINK_UP) {
+				query_name(sl, ev.master);
+			}
 		}
 		break;
 	}
@@ -536,6 +805,13 @@ cmd_down(struct rlink *rl, void *arg, const char *why)
 	(void)why;
 	sl->round_pending = 0;
 	sl->tilt = 0;
+	/* Queries in flight are gone with the link: nothing is pending. */
+	for (size_t i = 0; i < sl->nlg; i++) {
+		sl->lg[i].pending = 0;
+		sl->lg[i].again = 0;
+		sl->lg[i].pend_set = 0;
+		sl->lg[i].have_sum = 0;
+	}
 	/* Its views no longer count; when none is left the groups freeze. */
 	topo_drop_views(s->topo, sl->index);
 	for (size_t i = 0; i < s->topo->n; i++)
@@ -650,6 +926,8 @@ sentinels_free(struct sentinels *s)
 		rlink_free(s->links[i].sub);
 		rlink_free(s->links[i].cmd);
 	}
+	for (int i = 0; i < s->n; i++)
+		free(s->links[i].lg);
 	free(s->links);
 	free(s);
 }
@@ -671,7 +949,7 @@ sentinels_query_group(struct sentinels *s, const char *name)
 {
 	for (int i = 0; i < s->n; i++)
 		if (rlink_state(s->links[i].cmd) == RLINK_UP)
-			query_group(&s->links[i], name, 1, 0);
+			query_name(&s->links[i], name);
 }
 
 int

@@ -1,9 +1,20 @@
 /* Sentinel links: for every configured Sentinel a command link and a
- * Pub/Sub link (PSUBSCRIBE *). Queries (SENTINEL MASTERS, then per master
- * GET-MASTER-ADDR-BY-NAME, REPLICAS, and now and then SENTINELS) run on
- * connect, on every resync tick and right after any event about a master
- * group; answers go into the topology and the owner is told which group
- * changed. The decision itself is not made here (topo_decide). */
+ * Pub/Sub link (PSUBSCRIBE *).
+ *
+ * A round (on connect, every resync tick, after TILT or monitor changes) is
+ * INFO (TILT) and one SENTINEL MASTERS: a summary of every group (address,
+ * epoch, flags, number of replicas and of other Sentinels). Details
+ * (SENTINEL MASTER + GET-MASTER-ADDR-BY-NAME + REPLICAS, pipelined so the
+ * Sentinel answers them from one state, and now and then SENTINELS) are
+ * asked only for groups whose summary changed, that are in trouble, that
+ * have no view yet, and for a slice of the rest so every group is read in
+ * full every few rounds; an unchanged summary confirms the view as it is.
+ * An event about a group asks its details at once; requests for a group
+ * whose details are in flight are merged into one more.
+ *
+ * Answers change the model only through topo functions; the owner is told
+ * which group changed. The decision itself is not made here (topo_decide).
+ * Per group and per link bookkeeping lives here, indexed by group id. */
 #ifndef HASENTINEL_SENTINEL_H
 #define HASENTINEL_SENTINEL_H
 
@@ -22,8 +33,6 @@ struct sentinel_cbs {
 	void (*group_updated)(void *arg, struct group *g);
 	/* Every parsed event, after the topology saw it. */
 	void (*event)(void *arg, int si, const struct sentinel_event *ev);
-	/* A round of queries on Sentinel si completed. */
-	void (*round_done)(void *arg, int si);
 };
 
 /* cfg and topo are borrowed and must outlive the set. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tk.h"
+
 void
 topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms)
 {
@@ -16,6 +18,8 @@ static void
 group_free(struct group *g)
 {
 	free(g->nodes);
+	free(g->views);
+	free(g->other_sentinels);
 	free(g);
 }
 
@@ -25,16 +29,111 @@ topo_free(struct topo *t)
 	for (size_t i = 0; i < t->n; i++)
 		group_free(t->groups[i]);
 	free(t->groups);
+	free(t->hash);
+	free(t->by_id);
 	memset(t, 0, sizeof(*t));
 }
 
-struct group *
-topo_find(struct topo *t, const char *name)
+/* FNV-1a */
+static size_t
+name_hash(const char *s)
 {
+	uint64_t h = 1469598103934665603ULL;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
+	return (size_t)(h ^ (h >> 32));
+}
+
+static void
+hash_put(struct group **tab, size_t cap, struct group *g)
+{
+	size_t i = name_hash(g->name) & (cap - 1);
+
+	while (tab[i])
+		i = (i + 1) & (cap - 1);
+	tab[i] = g;
+}
+
+/* Rebuild the table with room for n groups at a load of at most 1/2. */
+static int
+hash_rebuild(struct topo *t, size_t n)
+{
+	size_t cap = 16;
+	struct group **tab;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	tab = calloc(cap, sizeof(*tab));
+	if (!tab)
+		return -1;
 	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->groups[i]->name, name) == 0)
-			return t->groups[i];
+		hash_put(tab, cap, t->groups[i]);
+	free(t->hash);
+	t->hash = tab;
+	t->hcap = cap;
+	return 0;
+}
+
+/* Linear probing deletion: shift the rest of the cluster back. */
+static void
+hash_del(struct topo *t, const struct group *g)
+{
+	size_t m = t->hcap - 1, i, j, k;
+
+	for (i = name_hash(g->name) & m; t->hash[i] && t->hash[i] != g; i = (i + 1) & m)
+		;
+	if (!t->hash[i])
+		return;
+	for (j = i;;) {
+		j = (j + 1) & m;
+		if (!t->hash[j])
+			break;
+		k = name_hash(t->hash[j]->name) & m;
+		/* move j to i unless its home k lies cyclically in (i, j] */
+		if (i <= j ? (k <= i || k > j) : (k <= i && k > j)) {
+			t->hash[i] = t->hash[j];
+			i = j;
+		}
+	}
+	t->hash[i] = NULL;
+}
+
+struct group *
+topo_find(const struct topo *t, const char *name)
+{
+	size_t i;
+
+	if (!t->hcap)
+		return NULL;
+	for (i = name_hash(name) & (t->hcap - 1); t->hash[i]; i = (i + 1) & (t->hcap - 1))
+		if (strcmp(t->hash[i]->name, name) == 0)
+			return t->hash[i];
 	return NULL;
+}
+
+struct group *
+topo_by_id(const struct topo *t, uint32_t id)
+{
+	return id < t->nids ? t->by_id[id] : NULL;
+}
+
+static int
+take_id(struct topo *t, struct group *g)
+{
+	/* ids are dense: a free one exists only after a remove */
+	for (uint32_t i = 0; t->nids > t->n && i < t->nids; i++) {
+		if (!t->by_id[i]) {
+			g->id = i;
+			t->by_id[i] = g;
+			return 0;
+		}
+	}
+	if (tk_grow(&t->by_id, &t->idcap, (size_t)t->nids + 1, sizeof(*t->by_id)) < 0)
+		return -1;
+	g->id = t->nids++;
+	t->by_id[g->id] = g;
+	return 0;
 }
 
 struct group *
@@ -46,20 +145,28 @@ topo_get(struct topo *t, const char *name)
 		return g;
 	if (strlen(name) >= TOPO_NAME_MAX || !*name)
 		return NULL;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct group **ng = realloc(t->groups, cap * sizeof(*ng));
-
-		if (!ng)
-			return NULL;
-		t->groups = ng;
-		t->cap = cap;
-	}
+	if (tk_grow(&t->groups, &t->cap, t->n + 1, sizeof(*t->groups)) < 0)
+		return NULL;
+	if (2 * (t->n + 1) > t->hcap && hash_rebuild(t, t->n + 1) < 0)
+		return NULL;
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
+	/* Views sized by the configured Sentinels, not the most there can be. */
+	g->nviews = t->nsentinels > 0 ? t->nsentinels : 1;
+	g->views = calloc((size_t)g->nviews, sizeof(*g->views));
+	if (!g->views) {
+		free(g);
+		return NULL;
+	}
 	str_copy(g->name, name, sizeof(g->name));
+	if (take_id(t, g) < 0) {
+		group_free(g);
+		return NULL;
+	}
+	g->serial = ++t->next_serial;
 	t->groups[t->n++] = g;
+	hash_put(t->hash, t->hcap, g);
 	return g;
 }
 
@@ -67,8 +174,12 @@ void
 topo_remove(struct topo *t, const char *name)
 {
 	for (size_t i = 0; i < t->n; i++) {
-		if (strcmp(t->groups[i]->name, name) == 0) {
-			group_free(t->groups[i]);
+		struct group *g = t->groups[i];
+
+		if (strcmp(g->name, name) == 0) {
+			t->by_id[g->id] = NULL;
+			hash_del(t, g);
+			group_free(g);
 			memmove(&t->groups[i], &t->groups[i + 1], (t->n - i - 1) * sizeof(t->groups[0]));
 			t->n--;
 			return;
@@ -95,7 +206,7 @@ group_get_node(struct group *g, const char *ip, int port)
 	if (strlen(ip) >= ADDR_IP_MAX || port <= 0 || port > 65535)
 		return NULL;
 	if (g->nnodes == g->capnodes) {
-		size_t cap = g->capnodes ? g->capnodes * 2 : 4;
+		size_t cap = g->capnodes ? g->capnodes * 2 : 2;
 		struct node *nn = realloc(g->nodes, cap * sizeof(*nn));
 
 		if (!nn)
@@ -118,7 +229,7 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 {
 	struct sview *v;
 
-	if (si < 0 || si >= TOPO_MAX_SENTINELS)
+	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
 	v->valid = 1;
@@ -130,25 +241,49 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 }
 
 void
+topo_touch_view(struct group *g, int si, int64_t now)
+{
+	if (si >= 0 && si < g->nviews && g->views[si].valid)
+		g->views[si].at_ms = now;
+}
+
+void
+topo_drop_view(struct group *g, int si)
+{
+	if (si >= 0 && si < g->nviews)
+		g->views[si].valid = 0;
+}
+
+void
+topo_set_other_sentinels(struct group *g, const char *const *addrs, int n)
+{
+	if (n > TOPO_MAX_SENTINELS)
+		n = TOPO_MAX_SENTINELS;
+	if (n > g->nother || !g->other_sentinels) {
+		void *o = realloc(g->other_sentinels, (size_t)(n > 0 ? n : 1) * sizeof(*g->other_sentinels));
+
+		if (!o)
+			return;
+		g->other_sentinels = o;
+	}
+	g->nother = 0;
+	for (int i = 0; i < n; i++)
+		str_copy(g->other_sentinels[g->nother++], addrs[i], sizeof(g->other_sentinels[0]));
+}
+
+void
 topo_drop_views(struct topo *t, int si)
 {
 	if (si < 0 || si >= TOPO_MAX_SENTINELS)
 		return;
 	for (size_t i = 0; i < t->n; i++)
-		t->groups[i]->views[si].valid = 0;
+		topo_drop_view(t->groups[i], si);
 }
 
 static int
 is_master_addr(const struct group *g, const char *ip, int port)
 {
 	return g->master_ip[0] && g->master_port == port && addr_ip_equal(g->master_ip, ip);
-}
-
-void
-topo_replicas_begin(struct group *g, int si)
-{
-	(void)g;
-	(void)si;
 }
 
 /* Any Sentinel's report of trouble counts, except "disconnected": that is a

@@ -1,5 +1,7 @@
 /* Topology model: master groups, their nodes, and each Sentinel's view.
- * Pure data and the decision rule; no I/O.
+ * Pure data and the decision rule; no I/O. Only the model lives here:
+ * modules that keep their own state per group (sentinel.c, probe.c,
+ * reconcile.c) keep it in arrays indexed by group id.
  *
  * The decision rule (who may take writes):
  *  1. Only views of Sentinels that answered within the view lifetime and are
@@ -90,7 +92,6 @@ struct node {
 	char role_master_ip[ADDR_IP_MAX];  /* a replica's ROLE: the master it follows */
 	int role_master_port;
 	int role_link_up;        /* ... and its link state is "connected" */
-	void *probe;             /* ROLE probe in flight (reconcile.c's) */
 	int listed_round;        /* internal: listed in the replica list being applied */
 };
 
@@ -101,12 +102,7 @@ struct sview {
 	int port;
 	uint64_t epoch;
 	unsigned flags;          /* master's flags from that Sentinel */
-	int64_t at_ms;           /* monotonic time of the answer */
-	/* From SENTINEL MASTER(S), completed by the GET-MASTER-ADDR-BY-NAME
-	 * answer pipelined right behind it (one atomic read on the Sentinel). */
-	uint64_t pend_epoch;
-	unsigned pend_flags;
-	int pend_set;
+	int64_t at_ms;           /* monotonic time of the answer, or of its last confirmation */
 };
 
 struct switch_rec {
@@ -118,7 +114,13 @@ struct switch_rec {
 
 struct group {
 	char name[TOPO_NAME_MAX];
-	struct sview views[TOPO_MAX_SENTINELS];
+	/* Dense index, reused after topo_remove(), and a serial never reused:
+	 * modules keep their own per-group bookkeeping in arrays indexed by id
+	 * and know an entry is stale when its serial differs. */
+	uint32_t id;
+	uint64_t serial;
+	struct sview *views;     /* owned: one per configured Sentinel (nviews) */
+	int nviews;
 	/* The decided master (what the rule above says), "" when none yet. */
 	char master_ip[ADDR_IP_MAX];
 	int master_port;
@@ -132,17 +134,7 @@ struct group {
 	struct switch_rec last_switch;
 	int nswitches;
 	uint64_t generation;     /* bumped on every change that may alter HAProxy's desired state */
-	/* Owned by the reconciler (reconcile.c), not by the model. */
-	int dirty;               /* must be reconciled */
-	uint64_t planned_generation;  /* generation when last planned */
-	int64_t switch_mono;     /* when the current master was chosen (monotonic ms) */
-	int switch_acked;        /* HAProxy acknowledged writes to it since */
-	int state_logged;        /* last group state logged (enum in reconcile.c) */
-	void *probe;             /* ROLE probe in flight, reconcile.c's */
-	char hap_write_ready[ADDR_IP_MAX + 8];  /* what the write backend routes to after the last apply */
-	int hap_read_ready;      /* ready servers in the read backend after the last apply */
-	int hap_known;           /* the two fields above are known */
-	char other_sentinels[TOPO_MAX_SENTINELS][ADDR_IP_MAX + 8];  /* from SENTINEL SENTINELS */
+	char (*other_sentinels)[ADDR_IP_MAX + 8];  /* owned, nother of them: from SENTINEL SENTINELS */
 	int nother;
 	/* Early fence (F1-F2), changed by topo_fence_*() only. */
 	int fence;               /* enum topo_fence */
@@ -153,8 +145,14 @@ struct group {
 };
 
 struct topo {
-	struct group **groups;   /* owned */
+	struct group **groups;   /* owned; in order of creation, for iteration */
 	size_t n, cap;
+	struct group **hash;     /* open addressing by name, hcap slots (power of 2) */
+	size_t hcap;
+	struct group **by_id;    /* by id; NULL for a free id */
+	uint32_t nids;           /* ids handed out (by_id's length) */
+	size_t idcap;
+	uint64_t next_serial;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
 };
@@ -162,9 +160,12 @@ struct topo {
 void topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms);
 void topo_free(struct topo *t);
 
-struct group *topo_find(struct topo *t, const char *name);
+/* Lookups by name are hashed: O(1) at any number of groups. */
+struct group *topo_find(const struct topo *t, const char *name);
 struct group *topo_get(struct topo *t, const char *name);   /* find or create */
 void topo_remove(struct topo *t, const char *name);
+/* The group with this id, NULL when none. */
+struct group *topo_by_id(const struct topo *t, uint32_t id);
 
 struct node *group_find_node(struct group *g, const char *ip, int port);
 struct node *group_get_node(struct group *g, const char *ip, int port);  /* find or add */
@@ -173,12 +174,18 @@ struct node *group_get_node(struct group *g, const char *ip, int port);  /* find
  * GET-MASTER-ADDR-BY-NAME). now is monotonic ms. */
 void topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 		   unsigned flags, int64_t now);
+/* Sentinel si confirmed, at now, that its view of g is unchanged (its
+ * summary of the group did not change): the view counts again from now. */
+void topo_touch_view(struct group *g, int si, int64_t now);
+/* Sentinel si no longer reports g (it stopped monitoring it, or is in TILT). */
+void topo_drop_view(struct group *g, int si);
 void topo_drop_views(struct topo *t, int si);   /* a Sentinel went away */
+/* The other Sentinels one Sentinel knows for g (SENTINEL SENTINELS), "ip:port". */
+void topo_set_other_sentinels(struct group *g, const char *const *addrs, int n);
 
-/* Replica list from Sentinel si: call begin, then update for each replica,
- * then end (replicas si no longer lists lose si from seen_by; nodes seen by
- * nobody and not the master are dropped). */
-void topo_replicas_begin(struct group *g, int si);
+/* Replica list from Sentinel si: update for each replica, then end
+ * (replicas si no longer lists lose si from seen_by; nodes seen by nobody
+ * and not the master are dropped). */
 void topo_replica_update(struct group *g, int si, const struct node *r);
 void topo_replicas_end(struct group *g, int si);
 
@@ -213,7 +220,8 @@ int topo_node_read_ready(const struct group *g, const struct node *n, int64_t no
  * switch. */
 #define TOPO_SWITCH_GRACE_MS 10000
 
-/* Whether the group has a usable decision (some view counted). */
+/* 1 when the group is frozen: no view counts at now (rule 5); 0 when at
+ * least one does. */
 int topo_group_frozen(const struct topo *t, const struct group *g, int64_t now);
 
 /* Early fence (F1-F2). */

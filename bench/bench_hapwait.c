@@ -2,11 +2,12 @@
  * expected master, for the scale part of `make bench`.
  *
  *   bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K [-t TIMEOUT_MS]
- *                 [-i POLL_MS] [-u PID,PID,...]
+ *                 [-i POLL_MS] [-u PID,PID,...] [-w WRAP]
  *
  * The groups are fake_sentinel's (-r 1): group g is "mymaster" when GROUPS
  * is 1, else "mymaster-g"; its nodes are 127.0.0.1:BASE_PORT+2g+k, k = 0
- * (the first master) or 1 (the master after one failover). Done means: in
+ * (the first master) or 1 (the master after one failover); with -w the
+ * offset 2g+k is taken modulo WRAP (fake_sentinel -w). Done means: in
  * every backend "<group>_write" exactly one slot is ready (admin state not
  * maint/drain) and it holds 127.0.0.1:BASE_PORT+2g+K.
  *
@@ -132,14 +133,14 @@ main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	char *pids = NULL, *buf = NULL;
-	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0;
+	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0, wrap = 0;
 	long timeout = 30000, poll_iv = 2;
 	long long t0, sock_up = 0, first_ok = 0, t_done = 0, polls = 0;
 	double start, poll_max = 0;
 	size_t cap = 0, len = 0;
 	int *ready, *good;
 
-	while ((opt = getopt(argc, argv, "s:g:b:k:t:i:u:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:g:b:k:t:i:u:w:")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'g': groups = atoi(optarg); break;
@@ -148,6 +149,7 @@ main(int argc, char **argv)
 		case 't': timeout = atol(optarg); break;
 		case 'i': poll_iv = atol(optarg); break;
 		case 'u': pids = optarg; break;
+		case 'w': wrap = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K "
 				"[-t TIMEOUT_MS] [-i POLL_MS] [-u PID,...]\n");
@@ -196,7 +198,7 @@ main(int argc, char **argv)
 			if (g < 0 || !hap_server_is_ready(&st.srv[i]))
 				continue;
 			ready[g]++;
-			if (st.srv[i].port == base + 2 * g + k && strcmp(st.srv[i].addr, "127.0.0.1") == 0)
+			if (st.srv[i].port == base + (wrap > 0 ? (2 * g + k) % wrap : 2 * g + k) && strcmp(st.srv[i].addr, "127.0.0.1") == 0)
 				good[g] = 1;
 		}
 		hap_state_free(&st);

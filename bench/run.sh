@@ -866,6 +866,11 @@ scale_haproxy_cfg() { # GROUPS SOCKET
 		    timeout server  1h
 		    timeout tunnel  1h
 	EOF
+	# Every checked slot holds a file descriptor in HAProxy: beyond 2000
+	# groups the read backends go unchecked, or HAProxy wants more than
+	# the usual limit of descriptors (the agent's work is the same).
+	local check="check inter 1s fall 2 rise 1 "
+	(($1 > 2000)) && check=""
 	for ((g = 0; g < $1; g++)); do
 		if [ "$1" = 1 ]; then name=mymaster; else name=mymaster-$g; fi
 		cat <<-EOF
@@ -881,7 +886,7 @@ scale_haproxy_cfg() { # GROUPS SOCKET
 			    tcp-check send QUIT\r\n
 			    retries 2
 			    option redispatch 1
-			    default-server check inter 1s fall 2 rise 1 on-marked-down shutdown-sessions
+			    default-server ${check}on-marked-down shutdown-sessions
 			    server-template r 1-4 127.0.0.1:1 disabled
 		EOF
 	done
@@ -891,20 +896,39 @@ scale_haproxy_cfg() { # GROUPS SOCKET
 # fits (no outgoing connection and no lib.sh test takes them), else a few
 # random tries below it. Sets SC_BASE.
 scale_start_fake_redis() { # GROUPS
-	local hi n=$(($1 * 2)) try base
+	local hi n=$(($1 * 2)) try base per=8000 k procs ok
 	hi=$(awk '{ print $2 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 60999)
+	# More nodes than free ports above the ephemeral range: groups share
+	# stand-in nodes (fake_sentinel -w, bench_hapwait -w). The agent and
+	# HAProxy still see one write and one read backend per group.
+	SC_WRAP=0
+	if ((hi + 1 + n > 65535 && n > 4000)); then
+		SC_WRAP=4000
+		n=$SC_WRAP
+	fi
+	procs=$(((n + per - 1) / per))
 	for ((try = 0; try < 6; try++)); do
 		if ((try == 0 && hi + 1 + n <= 65535)); then base=$((hi + 1 + RANDOM % (65535 - hi - n))); else base=$((20000 + RANDOM % 10000)); fi
-		: >"$HS_TMP/fake_redis.out"
-		_hs_spawn "$HS_TMP/fake_redis.out" "$BENCH_BIN/fake_redis" -b "$base" -n "$n"
-		hs_register fake_redis "$HS_BG_PID"
-		local deadline=$(($(hs_now_ms) + 5000))
-		while (($(hs_now_ms) < deadline)); do
-			grep -q '^ready' "$HS_TMP/fake_redis.out" && { SC_BASE=$base; return 0; }
-			hs_alive "${HS_PID[fake_redis]}" || break
-			sleep 0.02
+		# one process per 8000 ports: each holds its listeners and their
+		# clients under the file descriptor limit
+		ok=1
+		for ((k = 0; k < procs; k++)); do
+			local kb=$((base + k * per)) kn=$((n - k * per))
+			((kn > per)) && kn=$per
+			: >"$HS_TMP/fake_redis$k.out"
+			_hs_spawn "$HS_TMP/fake_redis$k.out" "$BENCH_BIN/fake_redis" -b "$kb" -n "$kn"
+			hs_register "fake_redis$k" "$HS_BG_PID"
 		done
-		hs_stop "${HS_PID[fake_redis]}"
+		for ((k = 0; k < procs; k++)); do
+			local deadline=$(($(hs_now_ms) + 5000))
+			while :; do
+				grep -q '^ready' "$HS_TMP/fake_redis$k.out" && break
+				if ! hs_alive "${HS_PID[fake_redis$k]}" || (($(hs_now_ms) >= deadline)); then ok=0; break; fi
+				sleep 0.02
+			done
+		done
+		if ((ok)); then SC_BASE=$base; SC_FR_PROCS=$procs; return 0; fi
+		for ((k = 0; k < procs; k++)); do hs_stop "${HS_PID[fake_redis$k]}"; done
 	done
 	hs_fail "fake_redis could not bind $n ports"
 }
@@ -915,13 +939,15 @@ scale_one() { # GROUPS RESYNC_MS
 	# Each poll reads every slot (8 per group): poll less often at 1000
 	# groups, or the poller competes with the agent for HAProxy's CLI.
 	local piv=$((G / 50 > 2 ? G / 50 : 2))
+	# deadlines grow with the size (x1 up to 1000 groups, x10 at 10 000)
+	local sx=$(((G + 999) / 1000))
 	hs_log "scale: $G group(s), resync-interval $iv ms, load $(load1)"
 	scale_start_fake_redis "$G"
 	HS_SENTINEL_NAMES=()
 	for i in 0 1 2; do
 		p=$(hs_free_port)
 		HS_PORT["fs$i"]=$p
-		_hs_spawn "$HS_TMP/fs$i.log" "$TOOLS_BIN/fake_sentinel" -p "$p" -n "$G" -b "$SC_BASE" -r 1
+		_hs_spawn "$HS_TMP/fs$i.log" "$TOOLS_BIN/fake_sentinel" -p "$p" -n "$G" -b "$SC_BASE" -r 1 -w "$SC_WRAP"
 		hs_register "fs$i" "$HS_BG_PID"
 		HS_SENTINEL_NAMES+=("fs$i")
 		_hs_wait_started "fs$i" 5 '[ "$(hs_cli "$p" PING)" = PONG ]'
@@ -934,21 +960,21 @@ scale_one() { # GROUPS RESYNC_MS
 	_hs_spawn "$HS_TMP/scale-haproxy.log" haproxy -W -db -f "$cfg"
 	hs_register haproxy "$HS_BG_PID"
 	HS_ADMIN_SOCKET=$sock
-	_hs_wait_started haproxy 20 'hs_hap show info | grep -q "^Pid:"'
+	_hs_wait_started haproxy $((20 * sx)) 'hs_hap show info | grep -q "^Pid:"'
 
 	# Agent start -> every write backend holds its master.
 	HS_STATUS_SOCKET=$HS_TMP/agent-$G.sock
 	rm -f "$HS_TMP/agent.log"
 	t0=$(hs_now_ms)
-	hs_start_agent "log-level info" "resync-interval $iv"
+	HS_AGENT_START_S=$((5 * sx)) hs_start_agent "log-level info" "resync-interval $iv"
 	local apid=${HS_PID[agent]}
-	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -k 0 -t 60000 -i 5) ||
+	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((60000 * sx)) -i 5) ||
 		hs_fail "scale $G: the agent did not fill the write backends in 60 s: $out"
 	read -r _ _ _ _ _ _ _ tdone _ <<<"$out"
 	res "initial fill: agent start -> all write masters ready" "$tag" "$((tdone - t0)) ms"
 
 	# Idle: let it settle, then 10 s of CPU and the RSS.
-	hs_wait_until 10 '[ "$(hs_agent_status | jq "[.masters[] | select(.state == \"ok\")] | length")" = "$G" ]' \
+	hs_wait_until $((10 * sx)) '[ "$(hs_agent_status | jq "[.masters[] | select(.state == \"ok\")] | length")" = "$G" ]' \
 		"every group ok in the agent's status"
 	local idle_s=10
 	[ "$BENCH_QUICK" = 1 ] && idle_s=5
@@ -985,12 +1011,12 @@ scale_one() { # GROUPS RESYNC_MS
 		_hs_spawn "$HS_TMP/scale-haproxy.log" haproxy -W -db -f "$cfg"
 		hs_register haproxy "$HS_BG_PID"
 		if [ "$mode" = paused ]; then
-			hs_wait_until 20 '[ -S "$sock" ] && hs_hap show info | grep -q "^Pid:"' "the new haproxy"
+			hs_wait_until $((20 * sx)) '[ -S "$sock" ] && hs_hap show info | grep -q "^Pid:"' "the new haproxy"
 			t0=$(hs_now_ms)
 			kill -HUP "$apid"
 			kill -CONT "$apid"
 		fi
-		out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -k 0 -t 30000 -i "$piv") ||
+		out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((30000 * sx)) -i "$piv") ||
 			hs_fail "scale $G: no resync within 30 s after an haproxy restart: $out"
 		read -r _ _ _ sock_up _ _ _ tdone _ <<<"$out"
 		c1=$(cpu_ticks "$apid")
@@ -1016,13 +1042,13 @@ scale_one() { # GROUPS RESYNC_MS
 	sw0=$(grep -c "writes go to" "$HS_TMP/agent.log")
 	hwm_reset "$apid"
 	c0=$(cpu_ticks "$apid")
-	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -k 1 -t 60000 -i "$piv" \
+	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 1 -t $((60000 * sx)) -i "$piv" \
 		-u "${HS_PID[fs0]},${HS_PID[fs1]},${HS_PID[fs2]}") ||
 		hs_fail "scale $G: mass failover not applied in 60 s: $out"
 	read -r _ t0 _ _ _ _ _ tdone _ <<<"$out"
 	c1=$(cpu_ticks "$apid")
 	res "mass failover: SIGUSR1 -> all write backends switched (ms)" "$tag" "$((tdone - t0)) ms, agent CPU $(((c1 - c0) * 1000 / CLK_TCK)) ms, peak RSS $(($(hwm_kb "$apid") / 1024)) MB"
-	hs_wait_until 10 '[ "$(grep -c "writes go to" "$HS_TMP/agent.log")" -ge $((sw0 + G)) ]' "the agent to log every switch"
+	hs_wait_until $((10 * sx)) '[ "$(grep -c "writes go to" "$HS_TMP/agent.log")" -ge $((sw0 + G)) ]' "the agent to log every switch"
 	sed -n 's/.* writes go to [^,]*, \(-\{0,1\}[0-9][0-9]*\) ms after the decision.*/\1/p' "$HS_TMP/agent.log" |
 		tail -n +"$((sw0 + 1))" >"$HS_TMP/mass.ms"
 	read -r n mn md p99 mx < <(stats <"$HS_TMP/mass.ms")
@@ -1039,12 +1065,12 @@ scale_one() { # GROUPS RESYNC_MS
 	mv "$HS_TMP/agent.log" "$HS_TMP/agent-$G-$iv.log"
 	hs_stop "${HS_PID[haproxy]}"
 	for i in 0 1 2; do hs_stop "${HS_PID[fs$i]}"; done
-	hs_stop "${HS_PID[fake_redis]}"
+	for ((i = 0; i < SC_FR_PROCS; i++)); do hs_stop "${HS_PID[fake_redis$i]}"; done
 	SC_LAST_IDLE=$idle_pct
 }
 
 section_scale() {
-	local sizes=(1 100 1000) G
+	local sizes=(${BENCH_SCALE_SIZES:-1 100 1000}) G
 	# shellcheck source=../tests/integration/lib.sh
 	. "$top_srcdir/tests/integration/lib.sh"
 	hs_setup

@@ -166,7 +166,6 @@ START_TEST(test_replicas_and_read_ready)
 
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
 	(void)topo_decide(&t, g, 100, 0);
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replica_update(g, 0, &r2);
 	topo_replicas_end(g, 0);
@@ -208,7 +207,6 @@ START_TEST(test_replicas_and_read_ready)
 
 	/* a replica no Sentinel lists any more is dropped */
 	r1.flags = 0;
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replicas_end(g, 0);
 	ck_assert_uint_eq(g->nnodes, 1);
@@ -224,7 +222,6 @@ START_TEST(test_reads_during_failover)
 
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
 	(void)topo_decide(&t, g, 100, 0);
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replica_update(g, 0, &r2);
 	topo_replicas_end(g, 0);
@@ -321,15 +318,12 @@ START_TEST(test_replica_seen_by_two)
 	struct group *g = topo_get(&t, "m");
 	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
 
-	topo_replicas_begin(g, 0);
 	topo_replica_update(g, 0, &r1);
 	topo_replicas_end(g, 0);
-	topo_replicas_begin(g, 1);
 	topo_replica_update(g, 1, &r1);
 	topo_replicas_end(g, 1);
 	ck_assert_uint_eq(g->nodes[0].seen_by, 3);
 	/* Sentinel 0 forgets it; Sentinel 1 still lists it: kept */
-	topo_replicas_begin(g, 0);
 	topo_replicas_end(g, 0);
 	ck_assert_uint_eq(g->nnodes, 1);
 	ck_assert_uint_eq(g->nodes[0].seen_by, 2);
@@ -546,6 +540,45 @@ START_TEST(test_fence_failover_decides)
 }
 END_TEST
 
+/* Hashed lookups stay exact through removals (clusters shift back), and ids
+ * are dense, reused, with a serial that tells a reused id apart. */
+START_TEST(test_hash_and_ids)
+{
+	char n[16];
+	struct group *g;
+	uint64_t serial;
+
+	for (int i = 0; i < 2000; i++) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		g = topo_get(&t, n);
+		ck_assert_ptr_nonnull(g);
+		ck_assert_uint_eq(g->id, (uint32_t)i);
+		ck_assert_ptr_eq(topo_by_id(&t, g->id), g);
+	}
+	for (int i = 0; i < 2000; i += 3) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		topo_remove(&t, n);
+	}
+	for (int i = 0; i < 2000; i++) {
+		snprintf(n, sizeof(n), "m-%d", i);
+		g = topo_find(&t, n);
+		if (i % 3 == 0) {
+			ck_assert_ptr_null(g);
+		} else {
+			ck_assert_ptr_nonnull(g);
+			ck_assert_str_eq(g->name, n);
+			ck_assert_ptr_eq(topo_by_id(&t, g->id), g);
+		}
+	}
+	ck_assert_ptr_null(topo_by_id(&t, 0));
+	serial = t.next_serial;
+	g = topo_get(&t, "new");
+	ck_assert_uint_lt(g->id, 2000);
+	ck_assert_uint_gt(g->serial, serial);
+	ck_assert_ptr_eq(topo_find(&t, "new"), g);
+}
+END_TEST
+
 static Suite *
 topo_suite(void)
 {
@@ -553,6 +586,7 @@ topo_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_hash_and_ids);
 	tcase_add_test(tc, test_first_master);
 	tcase_add_test(tc, test_highest_epoch_wins);
 	tcase_add_test(tc, test_stale_epoch_ignored);

@@ -1,0 +1,546 @@
+#include "probe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "rlink.h"
+#include "tk.h"
+
+struct probe {
+	struct prober *pr;
+	uint32_t gid;            /* its group (a group may vanish meanwhile) */
+	uint64_t gserial;
+	char ip[ADDR_IP_MAX];
+	int port;
+	struct rlink *rl;
+	ev_timer timer;          /* retry delay, or deferred free */
+	int delay_ms;
+	int done;                /* free on the next timer run */
+	int replica;             /* a replica's link check, not a master's confirmation */
+	int active;              /* holds one of the PROBE_MAX_ACTIVE connection slots */
+	int waiting;             /* in the wait list for a slot */
+	struct probe *wnext;
+	struct probe *next;      /* every probe alive */
+	struct probe *gnext;     /* the group's replica probes */
+};
+
+/* Per group, by id. */
+struct pgroup {
+	uint64_t serial;
+	struct probe *master;    /* the master's probe in flight */
+	struct probe *replicas;  /* replica probes in flight */
+	int64_t recheck_at;      /* monotonic ms: ask the confirmed master again */
+};
+
+struct prober {
+	struct ev_loop *loop;
+	const struct config *cfg;
+	struct topo *topo;
+	probe_changed_cb changed;
+	void *arg;
+	struct journal *journal;
+	struct probe *probes;
+	size_t nprobes;
+	int nactive;             /* probes holding a connection slot */
+	struct probe *whead, **wtail;  /* waiting for a slot, in order */
+	struct pgroup *pg;
+	size_t npg;
+	size_t cursor;           /* where the next tick's rechecks start */
+};
+
+#define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
+
+static struct pgroup *
+pgroup_get(struct prober *pr, const struct group *g)
+{
+	struct pgroup *p;
+
+	if (g->id >= pr->npg) {
+		size_t old = pr->npg;
+
+		if (tk_grow(&pr->pg, &pr->npg, (size_t)g->id + 1, sizeof(*pr->pg)) < 0)
+			return NULL;
+		memset(pr->pg + old, 0, (pr->npg - old) * sizeof(*pr->pg));
+	}
+	p = &pr->pg[g->id];
+	if (p->serial != g->serial) {
+		/* A reused id: the old group's probes are no longer its. */
+		memset(p, 0, sizeof(*p));
+		p->serial = g->serial;
+	}
+	return p;
+}
+
+static struct pgroup *
+pgroup_of(struct prober *pr, uint32_t id, uint64_t serial)
+{
+	return id < pr->npg && pr->pg[id].serial == serial ? &pr->pg[id] : NULL;
+}
+
+/* The group, while it is the same one. */
+static struct group *
+probe_owner(const struct probe *p)
+{
+	struct group *g = topo_by_id(p->pr->topo, p->gid);
+
+	return g && g->serial == p->gserial ? g : NULL;
+}
+
+/* Give the connection slot back and start the next waiting probe. */
+static void
+slot_release(struct probe *p)
+{
+	struct prober *pr = p->pr;
+	struct probe *w;
+
+	if (!p->active)
+		return;
+	p->active = 0;
+	pr->nactive--;
+	if ((w = pr->whead)) {
+		pr->whead = w->wnext;
+		if (!pr->whead)
+			pr->wtail = &pr->whead;
+		w->waiting = 0;
+		w->wnext = NULL;
+		ev_timer_stop(pr->loop, &w->timer);
+		ev_timer_set(&w->timer, 0., 0.);
+		ev_timer_start(pr->loop, &w->timer);
+	}
+}
+
+static void
+probe_finish(struct probe *p)
+{
+	p->done = 1;
+	slot_release(p);
+	ev_timer_stop(p->pr->loop, &p->timer);
+	ev_timer_set(&p->timer, 0., 0.);
+	ev_timer_start(p->pr->loop, &p->timer);
+}
+
+static void
+probe_free(struct probe *p)
+{
+	struct prober *pr = p->pr;
+	struct pgroup *pg = pgroup_of(pr, p->gid, p->gserial);
+	struct probe **pp;
+
+	for (pp = &pr->probes; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			break;
+		}
+	}
+	pr->nprobes--;
+	if (p->waiting) {
+		for (pp = &pr->whead; *pp; pp = &(*pp)->wnext) {
+			if (*pp == p) {
+				*pp = p->wnext;
+				break;
+			}
+		}
+		pr->wtail = &pr->whead;
+		while (*pr->wtail)
+			pr->wtail = &(*pr->wtail)->wnext;
+	}
+	slot_release(p);
+	if (pg && pg->master == p)
+		pg->master = NULL;
+	if (pg && p->replica) {
+		for (pp = &pg->replicas; *pp; pp = &(*pp)->gnext) {
+			if (*pp == p) {
+				*pp = p->gnext;
+				break;
+			}
+		}
+	}
+	ev_timer_stop(pr->loop, &p->timer);
+	rlink_free(p->rl);
+	free(p);
+}
+
+/* Is this probe still useful? A master's: the group's candidate is still
+ * that node. A replica's: the node is still known. */
+static struct group *
+probe_group(struct probe *p)
+{
+	struct group *g = probe_owner(p);
+	struct pgroup *pg;
+
+	if (!g || !(pg = pgroup_of(p->pr, g->id, g->serial)))
+		return NULL;
+	if (p->replica)
+		return group_find_node(g, p->ip, p->port) ? g : NULL;
+	if (pg->master != p || g->master_port != p->port || !addr_ip_equal(g->master_ip, p->ip))
+		return NULL;
+	return g;
+}
+
+/* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. */
+static void
+probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
+{
+	enum role_seen role = ROLE_UNKNOWN;
+	const char *mip = "";
+	int mport = 0, link = 0;
+
+	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+		if (strcmp(r->element[0]->str, "master") == 0) {
+			role = ROLE_MASTER;
+		} else if (strcmp(r->element[0]->str, "slave") == 0 && r->elements >= 4 &&
+			   r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER &&
+			   r->element[3]->type == REDIS_REPLY_STRING) {
+			role = ROLE_SLAVE;
+			mip = r->element[1]->str;
+			mport = (int)r->element[2]->integer;
+			link = strcmp(r->element[3]->str, "connected") == 0;
+		}
+	}
+	if (topo_replica_role(g, p->ip, p->port, role, mip, mport, link, now_mono_ms())) {
+		log_debug("%s: ROLE on %s:%d: %s of %s:%d, link %s", g->name, p->ip, p->port,
+			  role_seen_name(role), mip, mport, link ? "up" : "down");
+		p->pr->changed(p->pr->arg, g);
+	}
+	probe_finish(p);
+}
+
+static void
+probe_retry(struct probe *p, const char *why)
+{
+	struct group *g = probe_group(p);
+
+	if (!g) {
+		probe_finish(p);
+		return;
+	}
+	if (p->replica) {
+		/* Unreachable: its link is not known to be up. The next tick asks again. */
+		probe_replica_answer(p, g, NULL);
+		return;
+	}
+	p->delay_ms = p->delay_ms ? p->delay_ms * 2 : PROBE_RETRY_MIN_MS;
+	if (p->delay_ms > PROBE_RETRY_MAX_MS)
+		p->delay_ms = PROBE_RETRY_MAX_MS;
+	log_debug("%s: ROLE on %s:%d: %s; again in %d ms", g->name, p->ip, p->port, why, p->delay_ms);
+	p->done = 0;
+	/* The link is closed (or closing): its slot waits for the retry. */
+	slot_release(p);
+	ev_timer_stop(p->pr->loop, &p->timer);
+	ev_timer_set(&p->timer, p->delay_ms / 1000.0, 0.);
+	ev_timer_start(p->pr->loop, &p->timer);
+}
+
+static int64_t
+jittered_recheck(const struct prober *pr)
+{
+	int64_t iv = (int64_t)PROBE_RECHECK_TICKS * pr->cfg->resync_interval_ms;
+
+	/* +- 20 %: groups confirmed together drift apart. */
+	return iv * 8 / 10 + rand() % (iv * 4 / 10 + 1);
+}
+
+static void
+probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct probe *p = privdata;
+	redisReply *r = reply;
+	enum role_seen role = ROLE_UNKNOWN;
+	struct group *g;
+
+	(void)ac;
+	if (!r || !p)
+		return;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+		if (strcmp(r->element[0]->str, "master") == 0)
+			role = ROLE_MASTER;
+		else if (strcmp(r->element[0]->str, "slave") == 0)
+			role = ROLE_SLAVE;
+	}
+	rlink_close(p->rl, "done");
+	g = probe_group(p);
+	if (!g) {
+		probe_finish(p);
+		return;
+	}
+	if (p->replica) {
+		probe_replica_answer(p, g, r);
+		return;
+	}
+	if (role == ROLE_UNKNOWN) {
+		probe_retry(p, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
+		return;
+	}
+	if (topo_role_result(g, p->ip, p->port, role, now_mono_ms())) {
+		char a[ADDR_IP_MAX + 8];
+
+		addr_format(a, sizeof(a), p->ip, p->port);
+		if (role == ROLE_MASTER) {
+			log_info("%s: ROLE confirms %s is master", g->name, a);
+			JADD(p->pr, "agent", "", g->name, "role-confirmed", "ROLE on %s says master", a);
+			if (p->pr->journal)
+				(void)journal_stage(p->pr->journal, g->name, TL_ROLE_CONFIRMED, now_wall_ms(), NULL, a,
+						    g->epoch);
+		} else {
+			log_warn("%s: %s says it is a replica: kept out of the write backend", g->name, a);
+			JADD(p->pr, "agent", "", g->name, "role-refused", "ROLE on %s says %s: not routed", a,
+			     role_seen_name(role));
+		}
+		p->pr->changed(p->pr->arg, g);
+	}
+	if (role == ROLE_MASTER) {
+		struct pgroup *pg = pgroup_of(p->pr, g->id, g->serial);
+
+		if (pg)
+			pg->recheck_at = now_mono_ms() + jittered_recheck(p->pr);
+		probe_finish(p);
+	} else {
+		probe_retry(p, "role slave");
+	}
+}
+
+static void
+probe_up(struct rlink *rl, void *arg)
+{
+	struct probe *p = arg;
+
+	if (rlink_command(rl, probe_reply, p, "ROLE") < 0)
+		rlink_close(rl, "cannot send ROLE");
+}
+
+static void
+probe_down(struct rlink *rl, void *arg, const char *why)
+{
+	struct probe *p = arg;
+
+	(void)rl;
+	/* Closed by us after an answer: a retry or the free is already due. */
+	if (p->done || ev_is_active(&p->timer))
+		return;
+	probe_retry(p, why);
+}
+
+static int
+pr_full(const struct prober *pr)
+{
+	return pr->nactive >= PROBE_MAX_ACTIVE;
+}
+
+static void
+probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct probe *p = w->data;
+	const struct config *cfg = p->pr->cfg;
+	struct group *g;
+	struct rlink_opts o;
+	char name[TOPO_NAME_MAX + ADDR_IP_MAX + 32], a[ADDR_IP_MAX + 8];
+
+	(void)loop;
+	(void)revents;
+	if (p->done || !(g = probe_group(p))) {
+		probe_free(p);
+		return;
+	}
+	/* At most PROBE_MAX_ACTIVE connections at once (thousands of groups
+	 * switching together): the others wait for a slot, in order. */
+	if (!p->active) {
+		if (pr_full(p->pr)) {
+			p->waiting = 1;
+			*p->pr->wtail = p;
+			p->pr->wtail = &p->wnext;
+			return;
+		}
+		p->active = 1;
+		p->pr->nactive++;
+	}
+	/* (Re)connect: a one-shot link per attempt. */
+	rlink_free(p->rl);
+	memset(&o, 0, sizeof(o));
+	o.connect_timeout_ms = cfg->connect_timeout_ms;
+	o.command_timeout_ms = cfg->command_timeout_ms;
+	o.backoff_min_ms = 10;
+	o.backoff_max_ms = 10;
+	o.reconnect = 0;
+	o.user = cfg->redis_user;
+	o.password = cfg->redis_password;
+	snprintf(name, sizeof(name), "%s ROLE %s", g->name, addr_format(a, sizeof(a), p->ip, p->port));
+	p->rl = rlink_new(p->pr->loop, name, p->ip, p->port, &o, probe_up, probe_down, p);
+	if (!p->rl) {
+		probe_retry(p, "out of memory");
+		return;
+	}
+	rlink_start(p->rl);
+}
+
+static struct probe *
+probe_new(struct prober *pr, const struct group *g, const char *ip, int port, int replica)
+{
+	struct probe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->pr = pr;
+	p->gid = g->id;
+	p->gserial = g->serial;
+	p->replica = replica;
+	str_copy(p->ip, ip, sizeof(p->ip));
+	p->port = port;
+	ev_timer_init(&p->timer, probe_timer_cb, 0., 0.);
+	p->timer.data = p;
+	p->next = pr->probes;
+	pr->probes = p;
+	pr->nprobes++;
+	/* Start right away, from the loop (never inside a hiredis callback). */
+	ev_timer_start(pr->loop, &p->timer);
+	return p;
+}
+
+static void
+probe_master(struct prober *pr, struct group *g)
+{
+	struct pgroup *pg = pgroup_get(pr, g);
+
+	if (!pg || pg->master || !g->master_ip[0])
+		return;
+	pg->master = probe_new(pr, g, g->master_ip, g->master_port, 0);
+}
+
+/* Sentinel refreshes what it knows of a replica every 10 s: after a switch
+ * it says "link down" long after the replica has synced with the new
+ * master. Ask the replicas Sentinel sees up but unlinked ourselves. */
+static void
+probe_replicas(struct prober *pr, struct group *g)
+{
+	int64_t now = now_mono_ms();
+	struct pgroup *pg = NULL;
+
+	if (!g->master_ip[0])
+		return;
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct node *n = &g->nodes[i];
+		struct probe *p;
+
+		if (!n->seen_by || !(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) ||
+		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !addr_is_ip(n->ip) ||
+		    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)) ||
+		    (n->role_at_ms && now - n->role_at_ms < PROBE_RETRY_MIN_MS * 4))
+			continue;
+		if (!pg && !(pg = pgroup_get(pr, g)))
+			return;
+		for (p = pg->replicas; p; p = p->gnext)
+			if (p->port == n->port && addr_ip_equal(p->ip, n->ip))
+				break;
+		if (p)
+			continue;   /* being asked */
+		p = probe_new(pr, g, n->ip, n->port, 1);
+		if (!p)
+			return;
+		p->gnext = pg->replicas;
+		pg->replicas = p;
+	}
+}
+
+void
+prober_new_master(struct prober *pr, struct group *g)
+{
+	struct pgroup *pg = pgroup_get(pr, g);
+
+	if (pg && pg->master) {
+		/* Probing the old candidate: let it go, start afresh. */
+		probe_finish(pg->master);
+		pg->master = NULL;
+	}
+	probe_master(pr, g);
+}
+
+void
+prober_check(struct prober *pr, struct group *g)
+{
+	if (g->master_ip[0] && g->confirmed != 1)
+		probe_master(pr, g);
+	probe_replicas(pr, g);
+}
+
+void
+prober_now(struct prober *pr, struct group *g)
+{
+	struct pgroup *pg = pgroup_get(pr, g);
+	struct probe *p = pg ? pg->master : NULL;
+
+	if (p && !p->done && !p->waiting && ev_is_active(&p->timer)) {
+		ev_timer_stop(pr->loop, &p->timer);
+		ev_timer_set(&p->timer, 0., 0.);
+		ev_timer_start(pr->loop, &p->timer);
+	}
+	prober_check(pr, g);
+}
+
+void
+prober_tick(struct prober *pr)
+{
+	int64_t now = now_mono_ms();
+	int budget = PROBE_RECHECK_MAX;
+	size_t n = pr->topo->n;
+
+	if (pr->cursor >= n)
+		pr->cursor = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct group *g = pr->topo->groups[(pr->cursor + k) % n];
+
+		prober_check(pr, g);
+		/* A confirmed master is asked again at its own time: a node
+		 * demoted behind Sentinel's back leaves the write backend.
+		 * At most PROBE_RECHECK_MAX a tick; the others are next. */
+		if (g->master_ip[0] && g->confirmed == 1 && budget > 0) {
+			struct pgroup *pg = pgroup_get(pr, g);
+
+			if (pg && !pg->master && now >= pg->recheck_at) {
+				probe_master(pr, g);
+				if (--budget == 0)
+					pr->cursor = (pr->cursor + k + 1) % n;
+			}
+		}
+	}
+}
+
+struct prober *
+prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, probe_changed_cb changed,
+	   void *arg)
+{
+	struct prober *pr = calloc(1, sizeof(*pr));
+
+	if (!pr)
+		return NULL;
+	pr->loop = loop;
+	pr->cfg = cfg;
+	pr->topo = topo;
+	pr->changed = changed;
+	pr->arg = arg;
+	pr->wtail = &pr->whead;
+	return pr;
+}
+
+void
+prober_free(struct prober *pr)
+{
+	if (!pr)
+		return;
+	while (pr->probes)
+		probe_free(pr->probes);
+	free(pr->pg);
+	free(pr);
+}
+
+void
+prober_set_journal(struct prober *pr, struct journal *j)
+{
+	pr->journal = j;
+}
+
+size_t
+prober_in_flight(const struct prober *pr)
+{
+	return pr->nprobes;
+}

@@ -1,0 +1,61 @@
+/* ROLE probes: the agent asks a node itself what it is.
+ *
+ * A decided master takes writes only once ROLE on it says master (rule 4
+ * in topo.h); until then it is asked again with backoff. A confirmed master
+ * is asked again every PROBE_RECHECK_TICKS resync intervals (at most
+ * PROBE_RECHECK_MAX a tick), each group at its own jittered time, so rechecks of many groups are spread evenly and a master demoted
+ * behind Sentinel's back leaves the write backend. Replicas that Sentinel
+ * reports unlinked (it refreshes that only every 10 s) are asked too, and
+ * their answer counts for reads.
+ *
+ * Each attempt is one short connection (connect, AUTH if configured, ROLE,
+ * close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
+ * order (thousands of groups switching at once stay under the descriptor
+ * limit). Answers go into the model only through topo_role_result() and
+ * topo_replica_role(); when one changes what HAProxy should look like, the
+ * owner is told (changed callback). The prober keeps its own bookkeeping
+ * per group, in an array indexed by group id. */
+#ifndef HASENTINEL_PROBE_H
+#define HASENTINEL_PROBE_H
+
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "config.h"
+#include "journal.h"
+#include "topo.h"
+
+#define PROBE_RETRY_MIN_MS 50
+#define PROBE_RETRY_MAX_MS 1000
+#define PROBE_MAX_ACTIVE 256   /* connections open at once; more probes wait their turn */
+#define PROBE_RECHECK_TICKS 5   /* a confirmed master is asked again every 5 resync intervals (+-20 %) */
+#define PROBE_RECHECK_MAX 50    /* ... but at most this many rechecks a tick (over 250 groups: less often) */
+
+struct prober;
+
+/* ROLE changed what g should look like in HAProxy. */
+typedef void (*probe_changed_cb)(void *arg, struct group *g);
+
+/* cfg and topo are borrowed and must outlive the prober. */
+struct prober *prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
+			  probe_changed_cb changed, void *arg);
+void prober_free(struct prober *pr);
+/* Where role-confirmed / role-refused and the timeline stage go (borrowed). */
+void prober_set_journal(struct prober *pr, struct journal *j);
+
+/* g has a new candidate master: forget the probe of the old one, ask the new. */
+void prober_new_master(struct prober *pr, struct group *g);
+/* g changed: ask its master if it is not confirmed and not being asked,
+ * and the replicas that need it. */
+void prober_check(struct prober *pr, struct group *g);
+/* Like prober_check(), and a master probe waiting out its retry delay (it
+ * met the dead master) is sent now: the early fence's F2 recheck. */
+void prober_now(struct prober *pr, struct group *g);
+/* Resync tick: prober_check() for every group, and the rechecks now due. */
+void prober_tick(struct prober *pr);
+
+/* Probes alive (for status and tests). */
+size_t prober_in_flight(const struct prober *pr);
+
+#endif
