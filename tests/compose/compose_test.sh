@@ -297,6 +297,11 @@ done
 grep -q 'link up' <<<"$st" || hs_fail "hasentinelctl status: HAProxy link not up"
 hs_log "hasentinelctl status shows the topology"
 
+# Service names resolve on the project's network (aardvark-dns with podman).
+getent_out=$(dc exec -T hasentinel getent hosts redis-1 2>&1)
+grep -q '^172.28.0.11 ' <<<"$getent_out" || hs_fail "service name redis-1 does not resolve to 172.28.0.11: $getent_out"
+hs_log "service-name DNS: redis-1 is 172.28.0.11"
+
 # ------------------------------------------------------------ failover
 
 HS_WRITER_NODE=run_id HS_WRITER_PASSWORD=$RPW \

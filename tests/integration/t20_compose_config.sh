@@ -60,6 +60,9 @@ check() {
 
 # ------------------------------------------------------------ the normalised config
 
+# The defaults of compose.yaml's variables, not the caller's.
+unset HS_HOST_WRITE_PORT HS_HOST_READ_PORT HS_HOST_STATS_PORT COMPOSE_FILE
+
 if ! docker-compose -f "$compose_file" config >"$CFG" 2>"$tmp/config.err"; then
 	cat "$tmp/config.err" >&2
 	echo "FAIL: docker-compose -f compose/compose.yaml config" >&2
@@ -362,6 +365,35 @@ same "parallel-syncs" "$lab_ps" "$(awk -v m="$mon_name" '$1 == "sentinel" && $2 
 same "master name" "$lab_master" "$mon_name"
 same "repl-diskless-sync-delay" "$lab_rdsd" "$(conf_value "$redis_conf" repl-diskless-sync-delay)"
 same "resync-interval" "$lab_resync" "$(conf_value "$agent_conf" resync-interval)"
+
+# ------------------------------------------------------------ compose.debian.yaml
+
+# The override for machines without a registry (and the compose test)
+# changes images only: the Redis and HAProxy services get a build from
+# compose/debian/, the rest of the normalised file stays the same.
+debian_file=$compose_dir/compose.debian.yaml
+if docker-compose -f "$compose_file" -f "$debian_file" config >"$tmp/debian.yaml" 2>"$tmp/debian.err"; then
+	pass "docker-compose config accepts compose.yaml + compose.debian.yaml"
+	strip_images() {
+		# Sorted: merging reorders list items (ports, volumes).
+		awk '/^    (image|build):/ { skip = 1; next } skip && /^      / { next } { skip = 0; print }' "$1" | sort
+	}
+	check "compose.debian.yaml changes nothing but images and builds" \
+		diff <(strip_images "$CFG") <(strip_images "$tmp/debian.yaml")
+	for s in $redis_svcs $sentinel_svcs haproxy; do
+		check "compose.debian.yaml builds $s from compose/debian" \
+			grep -q -x -- "      context: $compose_dir/debian" <<<"$(CFG=$tmp/debian.yaml svc "$s")"
+	done
+	for f in "$compose_dir"/debian/Dockerfile.*; do
+		while read -r src; do
+			check "${f#"$top"/} COPY source $src exists" test -e "$compose_dir/debian/$src"
+		done < <(awk '$1 == "COPY" && $2 !~ /^--/ { for (i = 2; i < NF; i++) print $i }' "$f")
+	done
+else
+	cat "$tmp/debian.err" >&2
+	fail "docker-compose config rejects compose.yaml + compose.debian.yaml"
+fi
+check "compose/debian/*.sh parse (sh -n)" sh -n "$compose_dir"/debian/*.sh
 
 # ------------------------------------------------------------ the node script
 
