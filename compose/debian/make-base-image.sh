@@ -85,6 +85,12 @@ rm -f "$root.log"
 # image build runs apt-get update first).
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/cache/apt/*.bin "$root"/var/lib/apt/lists/*
 
-tar -C "$root" -c . | "$ENGINE" import --change 'CMD ["bash"]' - "$IMAGE" >/dev/null
+# The engine's progress output only on failure.
+if ! tar -C "$root" -c . | "$ENGINE" import --change 'CMD ["bash"]' - "$IMAGE" >"$root.log" 2>&1; then
+	tail -n 20 "$root.log" >&2
+	rm -f "$root.log"
+	die "$ENGINE import failed"
+fi
+rm -f "$root.log"
 "$ENGINE" tag "$IMAGE" "$IMAGE-slim"
 echo "make-base-image.sh: $IMAGE and $IMAGE-slim made" >&2
