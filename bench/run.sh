@@ -218,7 +218,8 @@ rz_start() {
 	awk '{ print } /^backend "\$\{HS_MASTER\}_write"/ { print "    retries 0" }' "$HS_HAPROXY_CFG" >"$cfg"
 	grep -q '^    retries 0' "$cfg" || hs_fail "cannot find the write backend in $HS_HAPROXY_CFG"
 	RZ_ENV=(HS_BIND=127.0.0.1 HS_WRITE_PORT="$RZ_WRITE_PORT" HS_READ_PORT="$(hs_free_port)"
-		HS_STATS_PORT="$(hs_free_port)" HS_ADMIN_SOCKET="$RZ_SOCKET" HS_STATE_FILE="$HS_TMP/rz.state")
+		HS_STATS_PORT="$(hs_free_port)" HS_ADMIN_SOCKET="$RZ_SOCKET" HS_STATE_FILE="$HS_TMP/rz.state"
+		HS_LUA="$top_srcdir/haproxy/hasentinel.lua")
 	env "${RZ_ENV[@]}" haproxy -c -q -f "$cfg" >>"$HS_TMP/rz.log" 2>&1 || hs_fail "haproxy -c rejects $cfg"
 	_hs_spawn "$HS_TMP/rz.log" env "${RZ_ENV[@]}" haproxy -W -db -f "$cfg"
 	hs_register rz "$HS_BG_PID"
@@ -575,7 +576,7 @@ start_variant() { # NAME GLOBAL_LINE DEFAULTS_LINE
 		"$HS_HAPROXY_CFG" >"$cfg"
 	wp=$(hs_free_port)
 	VAR_ENV=(HS_BIND=127.0.0.1 HS_WRITE_PORT="$wp" HS_READ_PORT="$(hs_free_port)" HS_STATS_PORT="$(hs_free_port)"
-		HS_ADMIN_SOCKET="$sock" HS_STATE_FILE="$HS_TMP/$n.state")
+		HS_ADMIN_SOCKET="$sock" HS_STATE_FILE="$HS_TMP/$n.state" HS_LUA="$top_srcdir/haproxy/hasentinel.lua")
 	env "${VAR_ENV[@]}" haproxy -c -q -f "$cfg" >>"$HS_TMP/$n.log" 2>&1 || { hs_log "variant $n rejected by haproxy -c"; return 1; }
 	_hs_spawn "$HS_TMP/$n.log" env "${VAR_ENV[@]}" haproxy -W -db -f "$cfg"
 	hs_register "$n" "$HS_BG_PID"

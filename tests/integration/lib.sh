@@ -68,7 +68,10 @@
 #   HS_WRITE_BACKEND, HS_READ_BACKEND   ${HS_MASTER}_write, ${HS_MASTER}_read
 #   HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE
 #                        exported for haproxy.cfg (may be preset)
-#   HS_STATUS_SOCKET     the agent's status socket
+#   HS_STATUS_SOCKET     the agent's status socket (HAProxy's HS_AGENT_SOCKET)
+#   HS_LUA               haproxy/hasentinel.lua of this tree (may be preset)
+#   HS_HOLD_MS           the hold limit given to haproxy.cfg (may be preset;
+#                        haproxy.cfg's default otherwise)
 #   HASENTINEL, HASENTINELCTL   the binaries (from `make check`, or the build dir)
 #   HS_KEEP=1            keep the temp dir and print where it is
 #   HS_AGENT_WRAPPER     a command prefix for the agent (valgrind), with
@@ -170,7 +173,8 @@ hs_setup() {
 	trap 'exit 143' TERM
 	# The test's ports and paths are its own, never the caller's.
 	unset HS_BIND HS_STATS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT \
-		HS_ADMIN_SOCKET HS_STATE_FILE HS_MAXCONN HS_STATUS_SOCKET
+		HS_ADMIN_SOCKET HS_STATE_FILE HS_MAXCONN HS_STATUS_SOCKET \
+		HS_LUA HS_HOLD_MS HS_AGENT_SOCKET
 	hs_log "temp dir $HS_TMP"
 }
 
@@ -531,7 +535,14 @@ hs_start_haproxy() {
 	HS_STATS_PORT=${HS_STATS_PORT:-$(hs_free_port)}
 	HS_ADMIN_SOCKET=${HS_ADMIN_SOCKET:-$HS_TMP/haproxy.sock}
 	HS_STATE_FILE=${HS_STATE_FILE:-$HS_TMP/haproxy.state}
-	export HS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE
+	# The hold and the agent's page: this tree's Lua file, and the status
+	# socket the agent will use (hs_start_agent).
+	HS_LUA=${HS_LUA:-$HS_SRCDIR/haproxy/hasentinel.lua}
+	HS_STATUS_SOCKET=${HS_STATUS_SOCKET:-$HS_TMP/hasentinel.sock}
+	HS_AGENT_SOCKET=$HS_STATUS_SOCKET
+	export HS_BIND HS_WRITE_PORT HS_READ_PORT HS_STATS_PORT HS_ADMIN_SOCKET HS_STATE_FILE \
+		HS_LUA HS_AGENT_SOCKET
+	[ -z "${HS_HOLD_MS:-}" ] || export HS_HOLD_MS
 	haproxy -c -q -f "$HS_HAPROXY_CFG" >>"$HS_TMP/haproxy.log" 2>&1 ||
 		hs_fail "haproxy -c rejects $HS_HAPROXY_CFG (see haproxy.log)"
 	_hs_spawn "$HS_TMP/haproxy.log" haproxy -W -db -f "$HS_HAPROXY_CFG" -p "$HS_TMP/haproxy.pid"

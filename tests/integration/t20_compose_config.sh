@@ -171,10 +171,21 @@ check "haproxy mounts haproxy/haproxy.cfg (got: ${cfg_mount:-none})" \
 	= "$(cd "$top/haproxy" && pwd -P)/haproxy.cfg"
 check "haproxy.cfg is mounted read-only" grep -q -E ':ro$' <<<"$cfg_mount"
 
-# haproxy -c with the container's variables.
+# haproxy/hasentinel.lua, read-only, where HS_LUA says.
+lua_mount=$(grep -E ":${hap_env[HS_LUA]:-/nowhere}(:|\$)" <<<"$hap_vols" | head -n 1)
+lua_src=${lua_mount%%:*}
+check "haproxy mounts haproxy/hasentinel.lua at HS_LUA (got: ${lua_mount:-none})" \
+	test -n "$lua_src" -a "$(cd "$(dirname "$lua_src")" 2>/dev/null && pwd -P)/$(basename "$lua_src")" \
+	= "$(cd "$top/haproxy" && pwd -P)/hasentinel.lua"
+
+# haproxy -c with the container's variables (HS_LUA: the file it mounts).
 hap_env_args=()
 for v in "${!hap_env[@]}"; do
-	hap_env_args+=("$v=${hap_env[$v]}")
+	if [ "$v" = HS_LUA ]; then
+		hap_env_args+=("HS_LUA=$top/haproxy/hasentinel.lua")
+	else
+		hap_env_args+=("$v=${hap_env[$v]}")
+	fi
 done
 if command -v haproxy >/dev/null 2>&1; then
 	if env "${hap_env_args[@]}" haproxy -c -q -f "$haproxy_cfg" >"$tmp/haproxy.out" 2>&1; then
