@@ -281,7 +281,13 @@ ans=$(http_get /)
 [[ $ans == "HTTP/1."[01]" 200"* ]] || hs_fail "the stats page does not answer 200: ${ans%%$'\n'*}"
 grep -q 'mymaster_write' <<<"$ans" || hs_fail "the stats page does not show mymaster_write"
 hs_log "stats page: 200"
-if grep -q 'HS_LUA' "$top/haproxy/haproxy.cfg"; then
+# HAProxy (its own user, in the haproxy container) can reach the agent's
+# status socket through the shared volume, where HS_AGENT_SOCKET says.
+# shellcheck disable=SC2016 # expanded in the container
+dc exec -T haproxy sh -c 's=$HS_AGENT_SOCKET; [ -n "$s" ] && [ -S "$s" ] && [ -r "$s" ] && [ -w "$s" ]' ||
+	hs_fail "HAProxy cannot reach the agent's status socket (HS_AGENT_SOCKET)"
+hs_log "HAProxy's user can reach the agent's status socket"
+if grep -q 'use-service lua.hasentinel' "$top/haproxy/haproxy.cfg"; then
 	ans=$(http_get /hasentinel)
 	[[ $ans == "HTTP/1."[01]" 200"* ]] || hs_fail "/hasentinel does not answer 200: ${ans%%$'\n'*}"
 	grep -q '172.28.0.11' <<<"$ans" || hs_fail "/hasentinel does not show the master 172.28.0.11"
