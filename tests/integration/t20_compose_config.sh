@@ -221,6 +221,31 @@ agent_sock=$(conf_value "$agent_conf" haproxy-socket)
 check "hasentinel.conf's haproxy-socket ($agent_sock) is HAProxy's socket seen from the agent ($agent_mount/$sock_rel)" \
 	test "$agent_sock" = "$agent_mount/$sock_rel"
 
+# HAProxy's /hasentinel page reads the agent's status socket: HS_AGENT_SOCKET
+# is the agent's status-socket, seen through a volume both mount.
+agent_status=$(conf_value "$agent_conf" status-socket)
+hap_agent_sock=${hap_env[HS_AGENT_SOCKET]:-}
+st_vol='' st_rel=''
+while IFS= read -r m; do
+	name=${m%%:*} rest=${m#*:}
+	path=${rest%%:*}
+	[[ $name == */* || -z $path ]] && continue
+	if [[ $hap_agent_sock == "$path"/* ]]; then
+		st_vol=$name
+		st_rel=${hap_agent_sock#"$path"/}
+	fi
+done <<<"$hap_vols"
+check "HS_AGENT_SOCKET ($hap_agent_sock) is in a volume haproxy mounts (${st_vol:-none})" test -n "$st_vol"
+st_mount=$(awk -F: -v v="$st_vol" '$1 == v { print $2; exit }' <<<"$agent_vols")
+check "HS_AGENT_SOCKET is the agent's status-socket ($agent_status) through volume ${st_vol:-none}" \
+	test -n "$st_mount" -a "$agent_status" = "$st_mount/$st_rel"
+# The first container to mount a new volume gives it its image's ownership:
+# the agent's, for its status socket's directory.
+check "haproxy starts after hasentinel (depends_on)" \
+	grep -q -x 'hasentinel:' <<<"$(svc haproxy | key_lines depends_on)"
+check "hasentinel does not depend on haproxy" \
+	test -z "$(svc hasentinel | key_lines depends_on | grep -x 'haproxy:')"
+
 # The agent's configuration is mounted where the image's entry point reads it.
 check "hasentinel mounts compose/hasentinel.conf at /etc/hasentinel/hasentinel.conf" \
 	grep -q -E "^$compose_dir/hasentinel.conf:/etc/hasentinel/hasentinel.conf(:ro)?\$" <<<"$agent_vols"
