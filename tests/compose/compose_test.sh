@@ -291,7 +291,11 @@ if grep -q 'use-service lua.hasentinel' "$top/haproxy/haproxy.cfg"; then
 	ans=$(http_get /hasentinel)
 	[[ $ans == "HTTP/1."[01]" 200"* ]] || hs_fail "/hasentinel does not answer 200: ${ans%%$'\n'*}"
 	grep -q '172.28.0.11' <<<"$ans" || hs_fail "/hasentinel does not show the master 172.28.0.11"
-	hs_log "/hasentinel: 200, shows the master"
+	ans=$(http_get /hasentinel.json)
+	[[ $ans == "HTTP/1."[01]" 200"* ]] || hs_fail "/hasentinel.json does not answer 200: ${ans%%$'\n'*}"
+	grep -q '172.28.0.11' <<<"$ans" || hs_fail "/hasentinel.json does not name the master 172.28.0.11"
+	PAGE=1
+	hs_log "/hasentinel and /hasentinel.json: 200, show the master"
 fi
 
 st=$(dc exec -T hasentinel hasentinelctl -s /run/hasentinel/hasentinel.sock status 2>&1)
@@ -373,6 +377,11 @@ read_after_restart() {
 }
 hs_wait_until 30 read_after_restart "the read port to reach the replicas again"
 [ "$(write_ready)" = "$NEW_IP:6379" ] || hs_fail "after HAProxy's restart the write backend is not exactly $NEW_IP:6379"
+if [ "${PAGE:-0}" = 1 ]; then
+	# The page from the new HAProxy, through the shared volume again.
+	hs_wait_until 10 '[[ $(http_get /hasentinel.json) == "HTTP/1."[01]" 200"*"$NEW_IP:6379"* ]]' \
+		"/hasentinel.json from the restarted HAProxy to name $NEW_IP"
+fi
 hs_log "HAProxy restarted; routing back $((HAP_BACK_T - HAP_DONE_T)) ms after the container was up again"
 
 # ------------------------------------------------------------ the writes
