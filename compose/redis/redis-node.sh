@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entry point of the redis-N and sentinel-N containers (official redis
-# image, run as root until the image's own docker-entrypoint.sh drops to the
-# redis user).
+# image, or debian/Dockerfile.redis with the same interface; run as root
+# until the image's own docker-entrypoint.sh drops to the redis user).
 #
 #   sh redis-node.sh server      redis-server with /data/redis.conf
 #   sh redis-node.sh sentinel    redis-sentinel with /data/sentinel.conf

@@ -60,6 +60,9 @@ check() {
 
 # ------------------------------------------------------------ the normalised config
 
+# The defaults of compose.yaml's variables, not the caller's.
+unset HS_HOST_WRITE_PORT HS_HOST_READ_PORT HS_HOST_STATS_PORT COMPOSE_FILE
+
 if ! docker-compose -f "$compose_file" config >"$CFG" 2>"$tmp/config.err"; then
 	cat "$tmp/config.err" >&2
 	echo "FAIL: docker-compose -f compose/compose.yaml config" >&2
@@ -218,6 +221,31 @@ agent_sock=$(conf_value "$agent_conf" haproxy-socket)
 check "hasentinel.conf's haproxy-socket ($agent_sock) is HAProxy's socket seen from the agent ($agent_mount/$sock_rel)" \
 	test "$agent_sock" = "$agent_mount/$sock_rel"
 
+# HAProxy's /hasentinel page reads the agent's status socket: HS_AGENT_SOCKET
+# is the agent's status-socket, seen through a volume both mount.
+agent_status=$(conf_value "$agent_conf" status-socket)
+hap_agent_sock=${hap_env[HS_AGENT_SOCKET]:-}
+st_vol='' st_rel=''
+while IFS= read -r m; do
+	name=${m%%:*} rest=${m#*:}
+	path=${rest%%:*}
+	[[ $name == */* || -z $path ]] && continue
+	if [[ $hap_agent_sock == "$path"/* ]]; then
+		st_vol=$name
+		st_rel=${hap_agent_sock#"$path"/}
+	fi
+done <<<"$hap_vols"
+check "HS_AGENT_SOCKET ($hap_agent_sock) is in a volume haproxy mounts (${st_vol:-none})" test -n "$st_vol"
+st_mount=$(awk -F: -v v="$st_vol" '$1 == v { print $2; exit }' <<<"$agent_vols")
+check "HS_AGENT_SOCKET is the agent's status-socket ($agent_status) through volume ${st_vol:-none}" \
+	test -n "$st_mount" -a "$agent_status" = "$st_mount/$st_rel"
+# The first container to mount a new volume gives it its image's ownership:
+# the agent's, for its status socket's directory.
+check "haproxy starts after hasentinel (depends_on)" \
+	grep -q -x 'hasentinel:' <<<"$(svc haproxy | key_lines depends_on)"
+check "hasentinel does not depend on haproxy" \
+	test -z "$(svc hasentinel | key_lines depends_on | grep -x 'haproxy:')"
+
 # The agent's configuration is mounted where the image's entry point reads it.
 check "hasentinel mounts compose/hasentinel.conf at /etc/hasentinel/hasentinel.conf" \
 	grep -q -E "^$compose_dir/hasentinel.conf:/etc/hasentinel/hasentinel.conf(:ro)?\$" <<<"$agent_vols"
@@ -373,6 +401,35 @@ same "parallel-syncs" "$lab_ps" "$(awk -v m="$mon_name" '$1 == "sentinel" && $2 
 same "master name" "$lab_master" "$mon_name"
 same "repl-diskless-sync-delay" "$lab_rdsd" "$(conf_value "$redis_conf" repl-diskless-sync-delay)"
 same "resync-interval" "$lab_resync" "$(conf_value "$agent_conf" resync-interval)"
+
+# ------------------------------------------------------------ compose.debian.yaml
+
+# The override for machines without a registry (and the compose test)
+# changes images only: the Redis and HAProxy services get a build from
+# compose/debian/, the rest of the normalised file stays the same.
+debian_file=$compose_dir/compose.debian.yaml
+if docker-compose -f "$compose_file" -f "$debian_file" config >"$tmp/debian.yaml" 2>"$tmp/debian.err"; then
+	pass "docker-compose config accepts compose.yaml + compose.debian.yaml"
+	strip_images() {
+		# Sorted: merging reorders list items (ports, volumes).
+		awk '/^    (image|build):/ { skip = 1; next } skip && /^      / { next } { skip = 0; print }' "$1" | sort
+	}
+	check "compose.debian.yaml changes nothing but images and builds" \
+		diff <(strip_images "$CFG") <(strip_images "$tmp/debian.yaml")
+	for s in $redis_svcs $sentinel_svcs haproxy; do
+		check "compose.debian.yaml builds $s from compose/debian" \
+			grep -q -x -- "      context: $compose_dir/debian" <<<"$(CFG=$tmp/debian.yaml svc "$s")"
+	done
+	for f in "$compose_dir"/debian/Dockerfile.*; do
+		while read -r src; do
+			check "${f#"$top"/} COPY source $src exists" test -e "$compose_dir/debian/$src"
+		done < <(awk '$1 == "COPY" && $2 !~ /^--/ { for (i = 2; i < NF; i++) print $i }' "$f")
+	done
+else
+	cat "$tmp/debian.err" >&2
+	fail "docker-compose config rejects compose.yaml + compose.debian.yaml"
+fi
+check "compose/debian/*.sh parse (sh -n)" sh -n "$compose_dir"/debian/*.sh
 
 # ------------------------------------------------------------ the node script
 

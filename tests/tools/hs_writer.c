@@ -11,9 +11,17 @@
  *   E <wall_ms> <node_port> <reason>  a SET refused or failed
  *   C <wall_ms> <node_port>           connected (node_port 0: connect failed)
  * It stops after SECONDS (default 30) or on SIGTERM/SIGINT, then prints
- * "acked N errors M" on stdout. */
+ * "acked N errors M" on stdout.
+ *
+ * Environment (for servers in containers, which all listen on the same
+ * port and have a password):
+ *   HS_WRITER_NODE=run_id   identify nodes by INFO server's run_id instead
+ *                           of tcp_port (a restarted server gets a new one);
+ *                           <node_port> is then the run_id, "0" unknown
+ *   HS_WRITER_PASSWORD      AUTH with it on each connection (never argv) */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,21 +65,50 @@ pause_ms(long ms)
 		;
 }
 
-static int
-node_port(redisContext *c)
+/* The identity of the server behind C, written to ID: its tcp_port, or its
+ * run_id when BY_RUN_ID. False when the server does not say (no server
+ * behind the proxy, or AUTH needed). */
+static bool
+node_id(redisContext *c, bool by_run_id, char *id, size_t idlen)
 {
 	redisReply *r = redisCommand(c, "INFO server");
-	int port = -1;
+	const char *field = by_run_id ? "run_id:" : "tcp_port:";
+	bool ok = false;
 
 	if (r && r->type == REDIS_REPLY_STRING) {
-		const char *p = strstr(r->str, "tcp_port:");
+		const char *p = strstr(r->str, field);
 
-		if (p)
-			port = atoi(p + 9);
+		if (p) {
+			size_t n;
+
+			p += strlen(field);
+			n = strcspn(p, "\r\n");
+			if (n > 0 && n < idlen) {
+				memcpy(id, p, n);
+				id[n] = '\0';
+				ok = by_run_id || atoi(id) > 0;
+			}
+		}
 	}
 	if (r)
 		freeReplyObject(r);
-	return port;
+	return ok;
+}
+
+/* AUTH with PASSWORD on C; true without a password. */
+static bool
+authenticate(redisContext *c, const char *password)
+{
+	redisReply *r;
+	bool ok;
+
+	if (!password || !*password)
+		return true;
+	r = redisCommand(c, "AUTH %s", password);
+	ok = r && r->type == REDIS_REPLY_STATUS;
+	if (r)
+		freeReplyObject(r);
+	return ok;
 }
 
 int
@@ -80,7 +117,11 @@ main(int argc, char **argv)
 	struct timeval tv = { 0, 500000 };
 	redisContext *c = NULL;
 	long long deadline, acked = 0, errors = 0, seq = 0;
-	int port, nport = 0;
+	const char *node_env = getenv("HS_WRITER_NODE");
+	const char *password = getenv("HS_WRITER_PASSWORD");
+	bool by_run_id = node_env && strcmp(node_env, "run_id") == 0;
+	char node[64] = "0";
+	int port;
 	long interval = 0;
 	FILE *out;
 
@@ -117,8 +158,7 @@ main(int argc, char **argv)
 				continue;
 			}
 			redisSetTimeout(c, tv);
-			nport = node_port(c);
-			if (nport <= 0) {
+			if (!authenticate(c, password) || !node_id(c, by_run_id, node, sizeof(node))) {
 				/* No server behind the proxy right now. */
 				fprintf(out, "C %lld 0\n", wall_ms());
 				redisFree(c);
@@ -126,16 +166,16 @@ main(int argc, char **argv)
 				pause_ms(10);
 				continue;
 			}
-			fprintf(out, "C %lld %d\n", wall_ms(), nport);
+			fprintf(out, "C %lld %s\n", wall_ms(), node);
 		}
 		snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
 		r = redisCommand(c, "SET %s %lld", key, seq);
 		if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
-			fprintf(out, "A %lld %d %s\n", wall_ms(), nport, key);
+			fprintf(out, "A %lld %s %s\n", wall_ms(), node, key);
 			acked++;
 			seq++;
 		} else {
-			fprintf(out, "E %lld %d %s\n", wall_ms(), nport,
+			fprintf(out, "E %lld %s %s\n", wall_ms(), node,
 				r && r->type == REDIS_REPLY_ERROR ? r->str : (c->errstr[0] ? c->errstr : "no reply"));
 			errors++;
 			seq++;
