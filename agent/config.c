@@ -49,6 +49,7 @@ enum conf_type {
 	T_FORMAT,       /* char *; backend name format with one %s */
 	T_MS,           /* int; milliseconds in [min, max] */
 	T_BOOL,         /* int; yes|no */
+	T_MREADS,       /* int; no|yes|fallback (enum master_reads) */
 	T_MODE,         /* unsigned; octal file mode */
 	T_LEVEL,        /* enum log_level */
 	T_SENTINEL,     /* sentinels[], nsentinels */
@@ -84,7 +85,7 @@ struct conf_key {
 	X("master",                 T_MASTER,   masters,                CK_LIST,     0, 0) \
 	X("write-backend-format",   T_FORMAT,   write_backend_format,   CK_REQUIRED, 0, 0) \
 	X("read-backend-format",    T_FORMAT,   read_backend_format,    0,           0, 0) \
-	X("master-reads",           T_BOOL,     master_reads,           0,           0, 1) \
+	X("master-reads",           T_MREADS,   master_reads,           0,           0, 2) \
 	X("fence-on-reset",         T_BOOL,     fence_on_reset,         0,           0, 1) \
 	X("fence-on-odown",         T_BOOL,     fence_on_odown,         0,           0, 1) \
 	X("resync-interval",        T_MS,       resync_interval_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
@@ -555,6 +556,17 @@ conf_apply(struct config *c, const struct conf_key *k, const char *v,
 			return conf_err(err, errlen, loc, k, "expected yes or no, got '%s'",
 					conf_show(show, sizeof(show), v));
 		return 0;
+	case T_MREADS:
+		if (strcasecmp(v, "yes") == 0)
+			*(int *)field = MASTER_READS_YES;
+		else if (strcasecmp(v, "no") == 0)
+			*(int *)field = MASTER_READS_NO;
+		else if (strcasecmp(v, "fallback") == 0)
+			*(int *)field = MASTER_READS_FALLBACK;
+		else
+			return conf_err(err, errlen, loc, k, "expected yes, no or fallback, got '%s'",
+					conf_show(show, sizeof(show), v));
+		return 0;
 	case T_MODE: {
 		unsigned long mode = 0;
 		const char *p = v;
@@ -629,7 +641,7 @@ config_init(struct config *c)
 	c->status_socket_mode = 0660;
 	c->write_backend_format = conf_strdup_or_die("%s_write");
 	c->read_backend_format = conf_strdup_or_die("%s_read");
-	c->master_reads = 0;
+	c->master_reads = MASTER_READS_NO;
 	c->fence_on_reset = 1;
 	c->fence_on_odown = 1;
 	c->resync_interval_ms = 1000;

@@ -34,6 +34,13 @@ struct conf_master {
 	char read_backend[CONF_NAME_MAX];   /* "" = none */
 };
 
+/* master-reads: whether the master is in the read backend. */
+enum master_reads {
+	MASTER_READS_NO = 0,            /* never */
+	MASTER_READS_YES = 1,           /* always, with the replicas */
+	MASTER_READS_FALLBACK = 2,      /* only while no replica is ready */
+};
+
 struct config {
 	/* sentinel HOST:PORT (repeatable; env: space or comma separated list) */
 	struct conf_addr sentinels[CONF_MAX_SENTINELS];
@@ -62,7 +69,7 @@ struct config {
 	char *write_backend_format;     /* write-backend-format, default "%s_write" */
 	char *read_backend_format;      /* read-backend-format, default "%s_read" */
 
-	int master_reads;               /* master-reads yes|no, default no */
+	int master_reads;               /* master-reads no|yes|fallback (MASTER_READS_*), default no */
 	int fence_on_reset;             /* fence-on-reset yes|no (topo.h F1a), default yes */
 	int fence_on_odown;             /* fence-on-odown yes|no (topo.h F1b), default yes */
 	int resync_interval_ms;         /* resync-interval, default 1000 */

@@ -471,7 +471,12 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 			    addr_ip_equal(slots[i].addr, g->master_ip))
 				master_ready = 1;
 	}
-	if (write || rc->cfg->master_reads) {
+	if (!write)
+		master_ready = topo_master_read_target(g, rc->cfg->master_reads, now_wall_ms());
+	if (master_ready >= 0) {
+		/* Leaving the read backend (fallback, a replica is ready again)
+		 * is a plain maint: reads on the master are harmless, its open
+		 * sessions finish on their own (plan.h). */
 		str_copy(t[n].ip, g->master_ip, sizeof(t[n].ip));
 		t[n].port = g->master_port;
 		t[n].ready = master_ready;

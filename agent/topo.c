@@ -560,6 +560,33 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 	return 0;
 }
 
+int
+topo_any_replica_read_ready(const struct group *g, int64_t now_wall_ms)
+{
+	for (size_t i = 0; i < g->nnodes; i++) {
+		const struct node *n = &g->nodes[i];
+
+		if (addr_is_ip(n->ip) && topo_node_read_ready(g, n, now_wall_ms))
+			return 1;
+	}
+	return 0;
+}
+
+int
+topo_master_read_target(const struct group *g, int mode, int64_t now_wall_ms)
+{
+	int ready = g->confirmed == 1 && !topo_master_fenced(g);
+
+	switch (mode) {
+	case 1:   /* yes */
+		return ready;
+	case 2:   /* fallback: the master stands in while no replica can */
+		return ready && !topo_any_replica_read_ready(g, now_wall_ms);
+	default:
+		return -1;
+	}
+}
+
 /* ---------------------------------------------------------------- early fence */
 
 int

@@ -214,6 +214,16 @@ int topo_replica_role(struct group *g, const char *ip, int port, enum role_seen 
 /* Whether a replica should serve reads at wall clock now_wall_ms. */
 int topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wall_ms);
 
+/* Whether any replica of g would serve reads at now_wall_ms (only replicas
+ * with an IP literal: the others are never in HAProxy). */
+int topo_any_replica_read_ready(const struct group *g, int64_t now_wall_ms);
+
+/* Whether the master is in the read backend under master-reads mode (enum
+ * master_reads: 0 no, 1 yes, 2 fallback): -1 not a target at all, 0 a target
+ * in maint, 1 ready. It is ready only when ROLE confirmed it and it is not
+ * fenced; with fallback, only while no replica is ready. */
+int topo_master_read_target(const struct group *g, int mode, int64_t now_wall_ms);
+
 /* For this long after a switch a replica resyncing with the new master
  * (link down, following it) keeps serving reads: Sentinel reports a replica's
  * link state only every 10 s, and the data it serves is as fresh as at the

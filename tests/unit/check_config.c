@@ -351,7 +351,7 @@ static const struct { const char *key, *value, *msg; } bad[] = {
 	{ "read-backend-format", "%d_read", "x.conf:3: read-backend-format: expected a backend name with exactly one %s, no other %, and only letters, digits, '-', '_', '.', ':', got '%d_read'" },
 	{ "read-backend-format", "%s%%", "x.conf:3: read-backend-format: expected a backend name with exactly one %s, no other %, and only letters, digits, '-', '_', '.', ':', got '%s%%'" },
 	{ "read-backend-format", "%s read", "x.conf:3: read-backend-format: expected a backend name with exactly one %s, no other %, and only letters, digits, '-', '_', '.', ':', got '%s read'" },
-	{ "master-reads", "true", "x.conf:3: master-reads: expected yes or no, got 'true'" },
+	{ "master-reads", "true", "x.conf:3: master-reads: expected yes, no or fallback, got 'true'" },
 	{ "syslog", "1", "x.conf:3: syslog: expected yes or no, got '1'" },
 	{ "log-level", "verbose", "x.conf:3: log-level: expected error, warning, info or debug, got 'verbose'" },
 	{ "syslog-ident", "", "x.conf:3: syslog-ident: must not be empty" },
@@ -403,7 +403,11 @@ START_TEST(test_values_more)
 	ck_assert_int_eq(set_file("haproxy-socket", ""), 0);
 	ck_assert_ptr_null(C.haproxy_socket);
 	ck_assert_int_eq(set_file("master-reads", "NO"), 0);
-	ck_assert_int_eq(C.master_reads, 0);
+	ck_assert_int_eq(C.master_reads, MASTER_READS_NO);
+	ck_assert_int_eq(set_file("master-reads", "fallback"), 0);
+	ck_assert_int_eq(C.master_reads, MASTER_READS_FALLBACK);
+	ck_assert_int_eq(set_file("master-reads", "yes"), 0);
+	ck_assert_int_eq(C.master_reads, MASTER_READS_YES);
 	ck_assert_int_eq(set_file("log-level", "warning"), 0);
 	ck_assert_int_eq(C.log_level, LOG_LVL_WARN);
 	ck_assert_int_eq(set_file("log-level", "error"), 0);

@@ -214,6 +214,51 @@ START_TEST(test_replicas_and_read_ready)
 }
 END_TEST
 
+/* master-reads: the master's place in the read backend (0 no, 1 yes, 2 fallback). */
+START_TEST(test_master_read_target)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+	struct node r2 = replica("127.0.0.1", 7002, "127.0.0.1", 7000, 0);
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	topo_replica_update(g, 0, &r1);
+	topo_replica_update(g, 0, &r2);
+	topo_replicas_end(g, 0);
+	/* not confirmed by ROLE yet: a target, never ready */
+	ck_assert_int_eq(topo_master_read_target(g, 0, LATER), -1);
+	ck_assert_int_eq(topo_master_read_target(g, 1, LATER), 0);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 110);
+	ck_assert_int_eq(topo_master_read_target(g, 0, LATER), -1);
+	ck_assert_int_eq(topo_master_read_target(g, 1, LATER), 1);
+	/* fallback: out while a replica is ready */
+	ck_assert_int_eq(topo_any_replica_read_ready(g, LATER), 1);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
+	r1.flags = NODE_S_DOWN;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
+	/* both replicas down: the master stands in */
+	r2.flags = NODE_S_DOWN;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_any_replica_read_ready(g, LATER), 0);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 1);
+	ck_assert_int_eq(topo_master_read_target(g, 1, LATER), 1);
+	/* a replica back: the master leaves again */
+	r2.flags = 0;
+	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
+	/* a replica whose ROLE says master is no replica: it does not count */
+	(void)topo_role_result(g, "127.0.0.1", 7002, ROLE_MASTER, 120);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 1);
+	/* the master's own ROLE says replica: never ready */
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_SLAVE, 130);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
+	ck_assert_int_eq(topo_master_read_target(g, 1, LATER), 0);
+}
+END_TEST
+
 START_TEST(test_reads_during_failover)
 {
 	struct group *g = topo_get(&t, "m");
@@ -597,6 +642,7 @@ topo_suite(void)
 	tcase_add_test(tc, test_replicas_and_read_ready);
 	tcase_add_test(tc, test_replica_seen_by_two);
 	tcase_add_test(tc, test_reads_during_failover);
+	tcase_add_test(tc, test_master_read_target);
 	tcase_add_test(tc, test_flags_merged_over_sentinels);
 	tcase_add_test(tc, test_replica_role_probe);
 	tcase_add_test(tc, test_ipv6_equal_forms);
