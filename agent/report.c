@@ -23,11 +23,12 @@ sentinels_json(const struct agent *ag)
 		struct sentinel_info si;
 
 		sentinels_info(ag->sentinels, i, &si);
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:b, s:I, s:s, s:I, s:I}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:b, s:s, s:b, s:I, s:s, s:I, s:I}",
 			"addr", si.addr,
 			"cmd_link", si.cmd_state,
 			"pubsub_link", si.sub_state,
 			"subscribed", si.subscribed,
+			"events_mode", si.subscribed ? "subscribed" : si.polling ? "polling" : "waiting",
 			"tilt", si.tilt,
 			"last_ok_ms", (json_int_t)si.last_ok_wall_ms,
 			"last_error", si.last_error ? si.last_error : "",

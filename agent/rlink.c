@@ -291,6 +291,14 @@ rlink_close(struct rlink *rl, const char *why)
 }
 
 void
+rlink_stop(struct rlink *rl)
+{
+	if (rl->ac)
+		return;
+	ev_timer_stop(rl->loop, &rl->retry_timer);
+}
+
+void
 rlink_free(struct rlink *rl)
 {
 	if (!rl)

@@ -49,6 +49,9 @@ void rlink_start(struct rlink *rl);
 /* Drop the connection; pending callbacks get a NULL reply; a reconnect is
  * scheduled if the link reconnects. Safe to call from a reply callback. */
 void rlink_close(struct rlink *rl, const char *why);
+/* Cancel a scheduled reconnect of a link that is not connected (call it
+ * from on_down): the link stays idle until rlink_start. */
+void rlink_stop(struct rlink *rl);
 /* Free everything; pending callbacks get a NULL reply. Not from inside a
  * callback of this link. */
 void rlink_free(struct rlink *rl);

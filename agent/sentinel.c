@@ -47,6 +47,8 @@ struct sentinel_link {
 	struct rlink *cmd;
 	struct rlink *sub;
 	int subscribed;
+	int polling;              /* PSUBSCRIBE refused (NOPERM): rounds only */
+	int polling_logged;       /* the warning is said once */
 	int tilt;
 	int use_slaves;           /* the Sentinel does not know REPLICAS */
 	int64_t last_ok_wall;
@@ -773,7 +775,12 @@ sub_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	if (strcmp(r->element[0]->str, "psubscribe") == 0) {
 		sl->subscribed = 1;
-		log_info("sentinel %s: subscribed to events", sl->addr);
+		if (sl->polling)
+			log_info("sentinel %s: subscribed to events, polling ends", sl->addr);
+		else
+			log_info("sentinel %s: subscribed to events", sl->addr);
+		sl->polling = 0;
+		sl->polling_logged = 0;
 		/* Events may have been missed while the link was down. */
 		start_round(sl);
 		return;
@@ -792,6 +799,10 @@ cmd_up(struct rlink *rl, void *arg)
 
 	(void)rl;
 	log_info("sentinel %s: command link up", sl->addr);
+	/* Refused Pub/Sub is tried again when the Sentinel is back: its ACL
+	 * may have changed meanwhile. */
+	if (sl->polling && rlink_state(sl->sub) == RLINK_IDLE)
+		rlink_start(sl->sub);
 	start_round(sl);
 }
 
@@ -834,9 +845,18 @@ sub_down(struct rlink *rl, void *arg, const char *why)
 {
 	struct sentinel_link *sl = arg;
 
-	(void)rl;
-	(void)why;
 	sl->subscribed = 0;
+	if (why && strncmp(why, "NOPERM", 6) == 0) {
+		/* The user may not PSUBSCRIBE (a restricted Sentinel ACL):
+		 * retrying cannot help, follow by polling. */
+		sl->polling = 1;
+		rlink_stop(rl);
+		if (!sl->polling_logged)
+			log_warn("sentinel %s: PSUBSCRIBE refused (%.100s): no events from it, "
+				 "following it by polling every %d ms",
+				 sl->addr, why, sl->set->cfg->resync_interval_ms);
+		sl->polling_logged = 1;
+	}
 }
 
 struct sentinels *
@@ -968,6 +988,7 @@ sentinels_info(const struct sentinels *s, int si, struct sentinel_info *out)
 	out->cmd_state = rlink_state_name(rlink_state(sl->cmd));
 	out->sub_state = rlink_state_name(rlink_state(sl->sub));
 	out->subscribed = sl->subscribed;
+	out->polling = sl->polling;
 	out->tilt = sl->tilt;
 	out->last_ok_wall_ms = sl->last_ok_wall;
 	out->last_error = rlink_last_error(sl->cmd);

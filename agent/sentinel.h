@@ -1,5 +1,8 @@
 /* Sentinel links: for every configured Sentinel a command link and a
- * Pub/Sub link (PSUBSCRIBE *).
+ * Pub/Sub link (PSUBSCRIBE *). A user without Pub/Sub rights (PSUBSCRIBE
+ * refused with NOPERM) is followed by polling: the Pub/Sub link is not
+ * reconnected (tried again only when the command link comes up again), the
+ * rounds of every resync interval carry on alone, and it is logged once.
  *
  * A round (on connect, every resync tick, after TILT or monitor changes) is
  * INFO (TILT) and one SENTINEL MASTERS: a summary of every group (address,
@@ -51,6 +54,7 @@ struct sentinel_info {
 	const char *cmd_state;     /* rlink state name */
 	const char *sub_state;
 	int subscribed;
+	int polling;               /* PSUBSCRIBE refused (NOPERM): rounds only */
 	int tilt;
 	int64_t last_ok_wall_ms;   /* last answered query, 0 never */
 	const char *last_error;
