@@ -49,6 +49,7 @@ struct sentinel_link {
 	int subscribed;
 	int polling;              /* PSUBSCRIBE refused (NOPERM): rounds only */
 	int polling_logged;       /* the warning is said once */
+	int sub_retry;            /* polling and the command link was lost: try Pub/Sub again */
 	int tilt;
 	int use_slaves;           /* the Sentinel does not know REPLICAS */
 	int64_t last_ok_wall;
@@ -801,8 +802,9 @@ cmd_up(struct rlink *rl, void *arg)
 	log_info("sentinel %s: command link up", sl->addr);
 	/* Refused Pub/Sub is tried again when the Sentinel is back: its ACL
 	 * may have changed meanwhile. */
-	if (sl->polling && rlink_state(sl->sub) == RLINK_IDLE)
+	if (sl->sub_retry && sl->polling && rlink_state(sl->sub) == RLINK_IDLE)
 		rlink_start(sl->sub);
+	sl->sub_retry = 0;
 	start_round(sl);
 }
 
@@ -816,6 +818,7 @@ cmd_down(struct rlink *rl, void *arg, const char *why)
 	(void)why;
 	sl->round_pending = 0;
 	sl->tilt = 0;
+	sl->sub_retry = sl->polling;
 	/* Queries in flight are gone with the link: nothing is pending. */
 	for (size_t i = 0; i < sl->nlg; i++) {
 		sl->lg[i].pending = 0;
