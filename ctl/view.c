@@ -651,6 +651,7 @@ print_sentinel_table(const json_t *root)
 	json_array_foreach(arr, i, s)
 		if (json_is_object(s))
 			table_row(&t, view_str(s, "addr"), view_str(s, "cmd_link"), view_str(s, "pubsub_link"),
+				  json_is_string(json_object_get(s, "events_mode")) &&
 				  strcmp(view_str(s, "events_mode"), "polling") == 0 ? "no (polling)" :
 				  jyesno(s, "subscribed"), jyesno(s, "tilt"),
 				  fmt_ago(ago, sizeof(ago), s, "last_ok_ms"),

@@ -52,8 +52,8 @@ oneline sentinels <<EOF
 {"usable":2,"sentinels":[
  {"addr":"127.0.0.1:26379","cmd_link":"connected","pubsub_link":"connected","subscribed":true,
   "tilt":false,"last_ok_ms":$((now - 1200)),"last_error":"","events":42},
- {"addr":"127.0.0.1:26380","cmd_link":"connected","pubsub_link":"connected","subscribed":true,
-  "tilt":true,"last_ok_ms":$((now - 300)),"last_error":"","events":40},
+ {"addr":"127.0.0.1:26380","cmd_link":"connected","pubsub_link":"idle","subscribed":false,
+  "events_mode":"polling","tilt":true,"last_ok_ms":$((now - 300)),"last_error":"","events":40},
  {"addr":"127.0.0.1:26381","cmd_link":"backoff","pubsub_link":"backoff","subscribed":false,
   "tilt":false,"last_ok_ms":0,"last_error":"Connection refused","events":0}]}
 EOF
@@ -220,7 +220,8 @@ expect_rc 0 sentinels
 has '3 sentinels, 2 usable'
 has_line '^ADDR +CMD LINK +PUBSUB LINK +SUBSCRIBED +TILT +LAST OK +EVENTS +LAST ERROR$'
 has_line '^127\.0\.0\.1:26379 +connected +connected +yes +no +[0-9]+ s ago +42 +-$'
-has_line '^127\.0\.0\.1:26380 +connected +connected +yes +yes +[0-9]+ m?s ago +40 +-$'
+# 26380 refused PSUBSCRIBE (no Pub/Sub in its ACL): followed by polling.
+has_line '^127\.0\.0\.1:26380 +connected +idle +no \(polling\) +yes +[0-9]+ m?s ago +40 +-$'
 has_line '^127\.0\.0\.1:26381 +backoff +backoff +no +no +never +0 +Connection refused$'
 # Aligned: "LAST OK" and its values start in the same column.
 c1=$(grep '^ADDR' <<<"$OUT" | awk '{ print index($0, "LAST OK") }')
