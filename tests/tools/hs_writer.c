@@ -1,7 +1,7 @@
 /* hs_writer: a test client that writes unique keys through a port (HAProxy's
  * write port) and records which node acknowledged each write.
  *
- *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]
+ *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr]
  *
  * Each connection first asks the server for its own port (CONFIG GET port
  * does not work on every setup; INFO server's tcp_port does), so every
@@ -10,6 +10,8 @@
  *   A <wall_ms> <node_port> <key>     a SET acknowledged (+OK)
  *   E <wall_ms> <node_port> <reason>  a SET refused or failed
  *   C <wall_ms> <node_port>           connected (node_port 0: connect failed)
+ * With "incr" it sends INCR PREFIX instead (one counter) and an "A" line
+ * ends with the value the node answered: "A <wall_ms> <node_port> <key> <n>".
  * It stops after SECONDS (default 30) or on SIGTERM/SIGINT, then prints
  * "acked N errors M" on stdout. */
 #include <errno.h>
@@ -80,18 +82,20 @@ main(int argc, char **argv)
 	struct timeval tv = { 0, 500000 };
 	redisContext *c = NULL;
 	long long deadline, acked = 0, errors = 0, seq = 0;
-	int port, nport = 0;
+	int port, nport = 0, incr = 0;
 	long interval = 0;
 	FILE *out;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]\n");
+		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr]\n");
 		return 2;
 	}
 	port = atoi(argv[2]);
 	deadline = mono_ms() + 1000LL * (argc > 5 ? atol(argv[5]) : 30);
 	if (argc > 6)
 		interval = atol(argv[6]);
+	if (argc > 7)
+		incr = strcmp(argv[7], "incr") == 0;
 	out = fopen(argv[4], "w");
 	if (!out) {
 		perror(argv[4]);
@@ -128,9 +132,18 @@ main(int argc, char **argv)
 			}
 			fprintf(out, "C %lld %d\n", wall_ms(), nport);
 		}
-		snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
-		r = redisCommand(c, "SET %s %lld", key, seq);
-		if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+		if (incr) {
+			snprintf(key, sizeof(key), "%s", argv[3]);
+			r = redisCommand(c, "INCR %s", key);
+		} else {
+			snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
+			r = redisCommand(c, "SET %s %lld", key, seq);
+		}
+		if (incr && r && r->type == REDIS_REPLY_INTEGER) {
+			fprintf(out, "A %lld %d %s %lld\n", wall_ms(), nport, key, r->integer);
+			acked++;
+			seq++;
+		} else if (!incr && r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
 			fprintf(out, "A %lld %d %s\n", wall_ms(), nport, key);
 			acked++;
 			seq++;
