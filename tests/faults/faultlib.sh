@@ -193,6 +193,26 @@ hsf_events() {
 	cat "$HS_TMP"/events.*.txt 2>/dev/null | sort -n -k1,1
 }
 
+# A Sentinel that exits right after a promotion (SIMULATE-FAILURE
+# crash-after-promotion) logs +promoted-slave and saves it in its config,
+# but its Pub/Sub message may never leave the process. This copies the
+# +promoted-slave / +switch-master lines of every Sentinel's log into
+# events.log_NAME.txt, in the subscribers' format (log time, ms), so that
+# the master timeline has them.
+hsf_events_from_logs() {
+	local n line d t rest
+	for n in "${HS_SENTINEL_NAMES[@]}"; do
+		[ -f "$HS_TMP/$n.log" ] || continue
+		grep -E ' # \+(promoted-slave|switch-master) ' "$HS_TMP/$n.log" | while IFS= read -r line; do
+			# "PID:X 01 Dec 2026 08:49:33.981 # +promoted-slave ..."
+			d=$(awk '{ print $2, $3, $4, $5 }' <<<"$line")
+			t=$(date -d "$d" +%s%3N 2>/dev/null) || continue
+			rest=${line#* # }
+			echo "$t $n $rest"
+		done >"$HS_TMP/events.log_$n.txt"
+	done
+}
+
 # "<wall_ms> <port>": the earliest announcement of each new master of
 # HS_MASTER (+promoted-slave / +switch-master on any Sentinel), in order.
 hsf_promotions() {
