@@ -224,6 +224,35 @@ hsf_promotions() {
 		}'
 }
 
+# hsf_sentinels_agree OLD: every live Sentinel names the same master, not
+# OLD, and the write backend has exactly it ready. Sets HSF_AGREED.
+hsf_sentinels_agree() {
+	local n m
+	HSF_AGREED=
+	for n in "${HS_SENTINEL_NAMES[@]}"; do
+		[ -n "${HS_PID[$n]:-}" ] || continue
+		m=$(hs_cli "${HS_PORT[$n]}" SENTINEL GET-MASTER-ADDR-BY-NAME "$HS_MASTER" | paste -sd:)
+		[ -n "$m" ] && [ "$m" != "$1" ] || return 1
+		[ -z "$HSF_AGREED" ] || [ "$HSF_AGREED" = "$m" ] || return 1
+		HSF_AGREED=$m
+	done
+	[ -n "$HSF_AGREED" ] && [ "$(hs_ready_servers "$HS_WRITE_BACKEND")" = "$HSF_AGREED" ]
+}
+
+# hsf_wait_event SECS REGEX: fast polls (20 ms) of the subscribers' files
+# until a line matches (extended regex); prints that line.
+hsf_wait_event() {
+	local deadline line
+	_hsf_now
+	deadline=$((HSF_NOW + $1 * 1000))
+	while :; do
+		line=$(cat "$HS_TMP"/events.*.txt 2>/dev/null | grep -m1 -E "$2") && { echo "$line"; return 0; }
+		_hsf_now
+		((HSF_NOW < deadline)) || return 1
+		hsf_pause 0.02
+	done
+}
+
 # ------------------------------------------------------------ the writer
 
 hsf_start_writer() {
