@@ -98,6 +98,7 @@ HSF_NS=
 HSF_NS_NAMES=()
 HSF_VETH_ROOT=
 HSF_VETH_NS=
+HSF_IPT=()      # iptables rules added by the test ("CHAIN spec..."), removed at exit
 
 hsf_setup() {
 	HSF_NAME=$1
@@ -117,6 +118,7 @@ _hsf_cleanup() {
 		[ -z "${HS_PID[$n]:-}" ] || hs_stop "${HS_PID[$n]}"
 	done
 	hsf_netns_destroy
+	hsf_ipt_clear
 	(exit "$rc")
 	hs_cleanup
 }
@@ -717,6 +719,35 @@ hsf_pick_consecutive_ports() {
 		return 0
 	done
 	hs_fail "no $n consecutive free ports found"
+}
+
+# ------------------------------------------------------------ iptables
+
+# hsf_ipt_drop_port PORT: silently drop every loopback packet to or from
+# 127.0.0.1:PORT (a port of this test's own processes). The rules carry a
+# comment naming this test's pid; hsf_ipt_clear (and the exit trap) remove
+# them. Exit 77 when iptables is missing or refuses (not root).
+hsf_ipt_drop_port() {
+	local p=$1 spec
+	command -v iptables >/dev/null 2>&1 || hs_skip "iptables not installed"
+	for spec in "--dport $p" "--sport $p"; do
+		# shellcheck disable=SC2086  # spec is two words on purpose
+		if ! iptables -w 5 -I INPUT -i lo -p tcp $spec -m comment --comment "hsf$$" -j DROP 2>"$HS_TMP/ipt.err"; then
+			hsf_ipt_clear
+			hs_skip "iptables refuses a rule (needs root / CAP_NET_ADMIN): $(cat "$HS_TMP/ipt.err")"
+		fi
+		HSF_IPT+=("INPUT -i lo -p tcp $spec -m comment --comment hsf$$ -j DROP")
+	done
+}
+
+hsf_ipt_clear() {
+	local r
+	for r in "${HSF_IPT[@]}"; do
+		# shellcheck disable=SC2086
+		iptables -w 5 -D $r 2>/dev/null
+	done
+	HSF_IPT=()
+	return 0
 }
 
 # ------------------------------------------------------------ network namespace
