@@ -121,6 +121,13 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	if (si < 0 || si >= TOPO_MAX_SENTINELS)
 		return;
 	v = &g->views[si];
+	/* Only an IP address and a port may become a target: anything else
+	 * (a hostile or broken Sentinel: ";", a newline...) would otherwise win
+	 * on its epoch and then block the group at the plan's check. */
+	if (!ip || !addr_is_ip(ip) || port <= 0 || port > 65535) {
+		v->valid = 0;
+		return;
+	}
 	v->valid = 1;
 	str_copy(v->ip, ip, sizeof(v->ip));
 	v->port = port;
