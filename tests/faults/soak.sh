@@ -361,6 +361,7 @@ soak_start_sampler
 SOAK_T0=$(hs_now_ms)
 res0=$(soak_agent_res)
 SOAK_AGENT_PID0=${HS_PID[agent]}
+: >"$HS_TMP/agent_res.txt"
 end=$((SOAK_T0 + SOAK_SECONDS * 1000))
 hs_log "soak: writers and sampler running; faults until +${SOAK_SECONDS}s"
 while (($(hs_now_ms) < end)); do
@@ -368,6 +369,7 @@ while (($(hs_now_ms) < end)); do
 	kind=${SOAK_KINDS[SOAK_R]}
 	SOAK_N=$((SOAK_N + 1))
 	soak_one "$kind" || SOAK_UNSETTLED=$((SOAK_UNSETTLED + 1))
+	echo "$(hs_now_ms) ${HS_PID[agent]:-0} $(soak_agent_res)" >>"$HS_TMP/agent_res.txt"
 	if ((SOAK_UNSETTLED >= 3)); then
 		hs_log "soak: the lab did not settle 3 times: stopping the faults"
 		break
@@ -486,6 +488,18 @@ echo
 echo "acked: $(awk '$1 == "key"' "$HS_TMP/checked.txt" | wc -l) keys, $(awk '$1 == "ctr"' "$HS_TMP/checked.txt" | wc -l) increments (final counter $fctr)"
 echo "violations: $nonmaster acked by a non-master, $missing acked in the final epoch and gone, $multi polls (of ${polls:-0}) with two ready write slots"
 echo "agent (pid $SOAK_AGENT_PID0 at start, ${HS_PID[agent]:-none} at end): fds rss_kb at start $res0, at end $res1"
+# The agent process that lived longest: its fds and memory over the
+# failovers it went through (flat = no leak).
+awk 'FILENAME == ARGV[1] { et[++ne] = $1; next }
+	{ n[$2]++; if (!($2 in t0)) { t0[$2] = $1; f0[$2] = $3; r0[$2] = $4 } t1[$2] = $1; f1[$2] = $3; r1[$2] = $4
+	  if ($3 > fmax[$2]) fmax[$2] = $3; if ($4 > rmax[$2]) rmax[$2] = $4 }
+	END {
+		for (p in n) if (n[p] > best) { best = n[p]; bp = p }
+		if (!best) exit
+		for (i = 1; i <= ne; i++) if (et[i] >= t0[bp] && et[i] <= t1[bp]) k++
+		printf "longest-lived agent (pid %s, %d samples, %d failovers): fds %s -> %s (max %s), rss_kb %s -> %s (max %s)\n",
+			bp, best, k, f0[bp], f1[bp], fmax[bp], r0[bp], r1[bp], rmax[bp]
+	}' "$HS_TMP/epochs.txt" "$HS_TMP/agent_res.txt"
 ((SOAK_UNSETTLED == 0)) || echo "unsettled: $SOAK_UNSETTLED times the lab did not settle within 60 s"
 ((final_settled)) || echo "the lab did not settle at the end"
 if ((violations > 0)); then
