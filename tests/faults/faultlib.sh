@@ -216,13 +216,16 @@ hsf_events_from_logs() {
 }
 
 # "<wall_ms> <port>": the earliest announcement of each new master of
-# HS_MASTER (+promoted-slave / +switch-master on any Sentinel), in order.
+# HS_MASTER (+promoted-slave / +switch-master on any Sentinel), in order:
+# an announcement starts a new master's time when it names another node
+# than the current one (the several Sentinels announcing one failover
+# collapse; a node promoted again later counts again).
 hsf_promotions() {
-	hsf_events | awk -v m="$HS_MASTER" '
+	hsf_events | awk -v m="$HS_MASTER" -v cur="$HSF_M0" '
 		$3 == "+switch-master" && $4 == m { p = $8 }
 		$3 == "+promoted-slave" && $9 == m { p = $7 }
 		($3 == "+switch-master" && $4 == m) || ($3 == "+promoted-slave" && $9 == m) {
-			if (!(p in seen)) { seen[p] = 1; print $1, p }
+			if (p != cur) { cur = p; print $1, p }
 		}'
 }
 

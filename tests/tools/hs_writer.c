@@ -1,7 +1,7 @@
 /* hs_writer: a test client that writes unique keys through a port (HAProxy's
  * write port) and records which node acknowledged each write.
  *
- *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr]
+ *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr|churn]
  *
  * Each connection first asks the server for its own port (CONFIG GET port
  * does not work on every setup; INFO server's tcp_port does), so every
@@ -12,6 +12,9 @@
  *   C <wall_ms> <node_port>           connected (node_port 0: connect failed)
  * With "incr" it sends INCR PREFIX instead (one counter) and an "A" line
  * ends with the value the node answered: "A <wall_ms> <node_port> <key> <n>".
+ * With "churn" every round is a new connection that only asks INFO server
+ * and ROLE, then closes: "R <wall_ms> <node_port> <role>" (a burst of new
+ * connections; role as the node answered it).
  * It stops after SECONDS (default 30) or on SIGTERM/SIGINT, then prints
  * "acked N errors M" on stdout. */
 #include <errno.h>
@@ -82,12 +85,12 @@ main(int argc, char **argv)
 	struct timeval tv = { 0, 500000 };
 	redisContext *c = NULL;
 	long long deadline, acked = 0, errors = 0, seq = 0;
-	int port, nport = 0, incr = 0;
+	int port, nport = 0, incr = 0, churn = 0;
 	long interval = 0;
 	FILE *out;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr]\n");
+		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr|churn]\n");
 		return 2;
 	}
 	port = atoi(argv[2]);
@@ -96,6 +99,8 @@ main(int argc, char **argv)
 		interval = atol(argv[6]);
 	if (argc > 7)
 		incr = strcmp(argv[7], "incr") == 0;
+	if (argc > 7)
+		churn = strcmp(argv[7], "churn") == 0;
 	out = fopen(argv[4], "w");
 	if (!out) {
 		perror(argv[4]);
@@ -131,6 +136,23 @@ main(int argc, char **argv)
 				continue;
 			}
 			fprintf(out, "C %lld %d\n", wall_ms(), nport);
+		}
+		if (churn) {
+			r = redisCommand(c, "ROLE");
+			if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+			    r->element[0]->type == REDIS_REPLY_STRING) {
+				fprintf(out, "R %lld %d %s\n", wall_ms(), nport, r->element[0]->str);
+				acked++;
+			} else {
+				errors++;
+			}
+			if (r)
+				freeReplyObject(r);
+			redisFree(c);
+			c = NULL;
+			if (interval > 0)
+				pause_ms(interval);
+			continue;
 		}
 		if (incr) {
 			snprintf(key, sizeof(key), "%s", argv[3]);
