@@ -74,6 +74,11 @@
 #   HSF_CONVERGE_MS      set by the scenario (hsf_converged_ms)
 #   HSF_RESULT_EXTRA     extra "key=value" words for the DETAIL line (hsf_finish adds
 #                        failovers=N: the masters announced while the writer ran)
+#   HSF_GRACE_MS         (unset: 0) where the replaced master stays reachable and
+#                        keeps the role (Sentinel cannot reach it), writes it
+#                        acknowledges up to this long after the announcement are
+#                        counted apart (late_acks, lost: the agent's reaction
+#                        time), not as acknowledged by a non-master
 
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../integration/lib.sh"
 
@@ -92,6 +97,7 @@ HSF_RESULT_EXTRA=
 HSF_ACKED=0
 HSF_NON_MASTER=0
 HSF_LOST=0
+HSF_LATE=0
 HSF_MISSING_MASTER=0
 declare -gA HSF_MARK=()
 HSF_NS=
@@ -643,15 +649,19 @@ hsf_analyze() {
 	[ -n "$HSF_M0" ] || hs_fail "hsf_analyze: the writer was never started"
 	# Acked keys with their node and whether that node was the master then:
 	# "<key> <t> <port> ok|NONMASTER <master_then> <replaced_at>"
-	awk -v m0="$HSF_M0" 'FILENAME == ARGV[1] { pt[++np] = $1; pp[np] = $2; next }
+	# LATE: by the master just replaced, at most HSF_GRACE_MS after the
+	# announcement (the agent's reaction time; see HSF_GRACE_MS).
+	awk -v m0="$HSF_M0" -v grace="${HSF_GRACE_MS:-0}" 'FILENAME == ARGV[1] { pt[++np] = $1; pp[np] = $2; next }
 		$1 == "A" {
-			t = $2; cur = m0; rep = ""
-			for (i = 1; i <= np && pt[i] <= t; i++) cur = pp[i]
+			t = $2; cur = m0; prev = ""; at = 0; rep = ""
+			for (i = 1; i <= np && pt[i] <= t; i++) { prev = cur; cur = pp[i]; at = pt[i] }
 			rep = (i <= np) ? pt[i] : "-"
-			print $4, t, $3, ($3 == cur ? "ok" : "NONMASTER"), cur, rep
+			st = ($3 == cur) ? "ok" : (($3 == prev && t - at <= grace) ? "LATE" : "NONMASTER")
+			print $4, t, $3, st, cur, rep
 		}' "$promos" "$HS_TMP/writer.txt" >"$HS_TMP/acks.txt"
 	HSF_ACKED=$(wc -l <"$HS_TMP/acks.txt")
 	HSF_NON_MASTER=$(awk '$4 == "NONMASTER"' "$HS_TMP/acks.txt" | wc -l)
+	HSF_LATE=$(awk '$4 == "LATE"' "$HS_TMP/acks.txt" | wc -l)
 	# EXISTS of every acked key on the final master, one per line, in order.
 	awk '{ print "EXISTS " $1 }' "$HS_TMP/acks.txt" |
 		timeout 60 redis-cli -h "$ip" -p "$port" >"$HS_TMP/exists.txt" 2>&1 ||
@@ -662,7 +672,7 @@ hsf_analyze() {
 	# Missing: acked by the final master -> hard failure; acked by an earlier
 	# master while it was the master -> lost to async replication.
 	HSF_MISSING_MASTER=$(awk -v p="$port" '$7 == "0" && $3 == p' "$HS_TMP/acks_exists.txt" | wc -l)
-	HSF_LOST=$(awk -v p="$port" '$7 == "0" && $3 != p && $4 == "ok"' "$HS_TMP/acks_exists.txt" | wc -l)
+	HSF_LOST=$(awk -v p="$port" '$7 == "0" && $3 != p && ($4 == "ok" || $4 == "LATE")' "$HS_TMP/acks_exists.txt" | wc -l)
 	{
 		echo "final master $m; master at writer start: port $HSF_M0"
 		echo "promotions (first announcement, wall ms, port):"
@@ -688,7 +698,7 @@ hsf_finish() {
 	# failovers: masters announced while the writer ran (now and then
 	# Sentinel fails the fresh master over once more: a loaded runner, a
 	# 1 s down-after; the analysis follows every announced master).
-	echo "DETAIL scenario=$HSF_NAME ${HSF_RESULT_EXTRA:+$HSF_RESULT_EXTRA }failovers=$(grep -c . "$HS_TMP/promotions.txt")"
+	echo "DETAIL scenario=$HSF_NAME ${HSF_RESULT_EXTRA:+$HSF_RESULT_EXTRA }failovers=$(grep -c . "$HS_TMP/promotions.txt")${HSF_GRACE_MS:+ late_acks=$HSF_LATE grace_ms=$HSF_GRACE_MS}"
 	((HSF_ACKED > 0)) || bad+="no write was acknowledged; "
 	((HSF_NON_MASTER == 0)) || bad+="$HSF_NON_MASTER writes acknowledged by a non-master; "
 	((HSF_MISSING_MASTER == 0)) || bad+="$HSF_MISSING_MASTER writes acknowledged by the current master are missing on it; "
