@@ -504,3 +504,21 @@ node_flags_parse(const char *s)
 	}
 	return f;
 }
+
+int
+topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms)
+{
+	int n = 0;
+
+	if (!g->master_ip[0] || g->master_port <= 0 || nknown <= 0 || lease_ms <= 0)
+		return 0;
+	for (int i = 0; i < TOPO_MAX_SENTINELS; i++) {
+		const struct sview *v = &g->views[i];
+
+		if (!v->valid || now - v->at_ms > lease_ms || now < v->at_ms || v->epoch < g->epoch)
+			continue;
+		if (v->port == g->master_port && addr_ip_equal(v->ip, g->master_ip))
+			n++;
+	}
+	return 2 * n > nknown;
+}
