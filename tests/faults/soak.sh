@@ -39,12 +39,25 @@
 #     fault during which its epoch ended.
 # Prints the seed, the schedule, a table per fault kind, and ends with
 #   soak: seed S, F faults, A acked, L lost to replication, V violations
+# A write acknowledged by the master just replaced at most SOAK_GRACE_MS
+# (250) after the first announcement of its replacement (Sentinel's log or
+# Pub/Sub, whichever is earlier) is "late": the agent's reaction time where
+# Sentinel failed over a master that is still up; counted in L, shown
+# apart, not a violation.
 # Exit status 1 when V > 0 (or the lab did not settle at the end).
+#   tests/faults/soak.sh --check DIR   runs the checker again on a directory
+#                                      kept by a run with HS_KEEP=1
 # Conditions are single-quoted and eval'd by hs_wait_until:
 # shellcheck disable=SC2016,SC2034,SC2119
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
+SOAK_CHECK_ONLY=
+if [ "${1:-}" = --check ]; then
+	# Run the checker again on a directory kept by an earlier run.
+	SOAK_CHECK_ONLY=${2:?usage: soak.sh --check DIR}
+	shift 2
+fi
 
 SOAK_SECONDS=${1:-${SOAK_SECONDS:-120}}
 SOAK_SEED=${2:-${SOAK_SEED:-}}
@@ -332,8 +345,162 @@ soak_agent_res() {
 	echo "$fds ${rss:--}"
 }
 
+# ------------------------------------------------------------ the checker
+
+# Writes acknowledged by the master just replaced, at most this long after
+# the first announcement of its replacement (the agent's reaction time: it
+# cannot act before Sentinel announces), are counted apart as "late" and
+# are lost, not violations; they happen only where the replaced master is
+# still up and reachable (Sentinel failing over a live master).
+SOAK_GRACE_MS=${SOAK_GRACE_MS:-250}
+
+soak_check() {
+	local fport=${m##*:} acked nonmaster missing lost late multi polls violations last_port
+	# Announcement times: the subscribers' (they read later than the agent
+	# under load) and each Sentinel's own log (when it announced).
+	hsf_events_from_logs
+	# Epochs: "<start_ms> <port>", from the first master on; a new one each
+	# time an announcement names another node than the current one.
+	{
+		echo "0 $HSF_M0"
+		hsf_events | awk -v mn="$HS_MASTER" '
+			$3 == "+switch-master" && $4 == mn { print $1, $8 }
+			$3 == "+promoted-slave" && $9 == mn { print $1, $7 }'
+	} | awk '$2 != cur { print; cur = $2 }' >"$HS_TMP/epochs.txt"
+	last_port=$(tail -n 1 "$HS_TMP/epochs.txt" | awk '{ print $2 }')
+	[ "$last_port" = "$fport" ] || hs_log "soak: the last announced master is port $last_port, Sentinel says $m"
+
+# Per acknowledgement: epoch, whether its node was that epoch's master, the
+# end of the epoch, and for keys whether it survived; for the counter,
+# whether a later value (or the final one) went below it.
+# Output of each: "<kind> <t> <port> <status> <epoch_end>" with status
+# ok | NONMASTER | LOST | MISSING (MISSING: gone in the final epoch).
+awk -v fport="$fport" -v fctr="$fctr" -v grace="$SOAK_GRACE_MS" '
+	FILENAME == ARGV[1] { es[++ne] = $1; ep[ne] = $2; next }
+	FILENAME == ARGV[2] { have[$1] = 1; next }
+	FNR == 1 { cur = 1 }
+	$1 != "A" { next }
+	{
+		t = $2
+		kind = (FILENAME == ARGV[3]) ? "key" : "ctr"
+		# epochs and acks are both in time order (one writer per file)
+		while (cur < ne && es[cur + 1] <= t) cur++
+		end = (cur < ne) ? es[cur + 1] : "-"
+		if ($3 != ep[cur]) {
+			st = (cur > 1 && $3 == ep[cur - 1] && t - es[cur] <= grace) ? "LATE" : "NONMASTER"
+			if (st == "LATE" && kind == "key" && ($4 in have)) st = "LATEKEPT"
+			print kind, t, $3, st, end
+			next
+		}
+		if (kind == "key") { print kind, t, $3, (($4 in have) ? "ok" : (end == "-" ? "MISSING" : "LOST")), end; next }
+		n++; tt[n] = t; pp[n] = $3; vv[n] = $5; ee[n] = end
+	}
+	END {
+		# an increment is lost when the counter later went to or below
+		# its value (or ended there)
+		min = fctr + 1
+		for (i = n; i >= 1; i--) {
+			cs[i] = (vv[i] >= min) ? (ee[i] == "-" ? "MISSING" : "LOST") : "ok"
+			if (vv[i] < min) min = vv[i]
+		}
+		for (i = 1; i <= n; i++) print "ctr", tt[i], pp[i], cs[i], ee[i]
+	}' "$HS_TMP/epochs.txt" "$HS_TMP/final_keys.txt" "$HS_TMP/writer.txt" "$HS_TMP/counter.txt" \
+	>"$HS_TMP/checked.txt"
+
+acked=$(wc -l <"$HS_TMP/checked.txt")
+nonmaster=$(awk '$4 == "NONMASTER"' "$HS_TMP/checked.txt" | wc -l)
+missing=$(awk '$4 == "MISSING"' "$HS_TMP/checked.txt" | wc -l)
+lost=$(awk '$4 == "LOST" || $4 == "LATE"' "$HS_TMP/checked.txt" | wc -l)
+late=$(awk '$4 == "LATE" || $4 == "LATEKEPT"' "$HS_TMP/checked.txt" | wc -l)
+maxlate=$(awk 'FILENAME == ARGV[1] { es[++ne] = $1; next }
+	$4 == "LATE" || $4 == "LATEKEPT" { for (i = ne; i >= 1 && es[i] > $2; i--); d = $2 - es[i]; if (d > mx) mx = d }
+	END { print mx + 0 }' "$HS_TMP/epochs.txt" "$HS_TMP/checked.txt")
+multi=$(grep -c ' MULTI ' "$HS_TMP/soak.samples")
+polls=$(awk '$2 == "polls" { print $3 }' "$HS_TMP/soak.samples")
+violations=$((nonmaster + missing + multi))
+
+# Lost writes -> the fault during which their epoch ended (the last fault
+# started at or before that end).
+awk 'FILENAME == ARGV[1] { fs[++nf] = $2; fk[nf] = $4; fid[nf] = $1; next }
+	$4 == "LOST" {
+		w = 0
+		for (i = 1; i <= nf && fs[i] <= $5; i++) w = i
+		key = w ? fid[w] : 0
+		lost[key]++
+	}
+	END { for (k in lost) print k, lost[k] }' "$HS_TMP/faults.txt" "$HS_TMP/checked.txt" |
+	sort -n >"$HS_TMP/lost_by_fault.txt"
+# Acked writes per fault window (from its start to the next one's start).
+awk 'FILENAME == ARGV[1] { fs[++nf] = $2; next }
+	{ while (c < nf && fs[c + 1] <= $2) c++; n[c]++ }
+	END { for (k in n) print k, n[k] }' "$HS_TMP/faults.txt" "$HS_TMP/checked.txt" | sort -n >"$HS_TMP/acked_by_fault.txt"
+
+echo
+echo "seed $SOAK_SEED, $SOAK_SECONDS s, $SOAK_N faults; final master $m (epochs: $(grep -c . "$HS_TMP/epochs.txt"))"
+echo
+echo "schedule (# id, start +s, kind, detail, converge ms, acked in its window, lost to replication):"
+awk -v t0="$SOAK_T0" 'FILENAME == ARGV[1] { l[$1] = $2; next } FILENAME == ARGV[2] { a[$1] = $2; next }
+	{ d = ""; for (i = 6; i <= NF; i++) d = d (i > 6 ? " " : "") $i
+	  printf "  #%-4d +%7.1f  %-24s %-28s %8s %8d %6d\n", $1, ($2 - t0) / 1000, $4, d, $5, a[$1], l[$1] }' \
+	"$HS_TMP/lost_by_fault.txt" "$HS_TMP/acked_by_fault.txt" "$HS_TMP/faults.txt"
+echo
+echo "| fault | count | converge ms (median) | converge ms (max) | lost to replication |"
+echo "|---|---:|---:|---:|---:|"
+for k in "${SOAK_KINDS[@]}"; do
+	awk -v k="$k" 'FILENAME == ARGV[1] { l[$1] = $2; next }
+		$4 == k { n++; lo += l[$1]; if ($5 != "-") c[++nc] = $5; else to++ }
+		END {
+			if (!n) { printf "| %s | 0 | - | - | - |\n", k; exit }
+			for (i = 2; i <= nc; i++) for (j = i; j > 1 && c[j - 1] + 0 > c[j] + 0; j--) { x = c[j]; c[j] = c[j - 1]; c[j - 1] = x }
+			med = nc ? c[int((nc + 1) / 2)] : "-"; mx = nc ? c[nc] : "-"
+			printf "| %s | %d | %s | %s%s | %d |\n", k, n, med, mx, to ? " (" to " timed out)" : "", lo
+		}' "$HS_TMP/lost_by_fault.txt" "$HS_TMP/faults.txt"
+done
+echo
+echo "acked: $(awk '$1 == "key"' "$HS_TMP/checked.txt" | wc -l) keys, $(awk '$1 == "ctr"' "$HS_TMP/checked.txt" | wc -l) increments (final counter $fctr)"
+echo "late: $late acknowledged by the master just replaced, at most $maxlate ms after the announcement (grace $SOAK_GRACE_MS ms: the agent's reaction time; counted in lost)"
+echo "violations: $nonmaster acked by a non-master, $missing acked in the final epoch and gone, $multi polls (of ${polls:-0}) with two ready write slots"
+echo "agent (pid $SOAK_AGENT_PID0 at start, $SOAK_AGENT_PID1 at end): fds rss_kb at start $res0, at end $res1"
+# The agent process that lived longest: its fds and memory over the
+# failovers it went through (flat = no leak).
+awk 'FILENAME == ARGV[1] { et[++ne] = $1; next }
+	{ n[$2]++; if (!($2 in t0)) { t0[$2] = $1; f0[$2] = $3; r0[$2] = $4 } t1[$2] = $1; f1[$2] = $3; r1[$2] = $4
+	  if ($3 > fmax[$2]) fmax[$2] = $3; if ($4 > rmax[$2]) rmax[$2] = $4 }
+	END {
+		for (p in n) if (n[p] > best) { best = n[p]; bp = p }
+		if (!best) exit
+		for (i = 1; i <= ne; i++) if (et[i] >= t0[bp] && et[i] <= t1[bp]) k++
+		printf "longest-lived agent (pid %s, %d samples, %d failovers): fds %s -> %s (max %s), rss_kb %s -> %s (max %s)\n",
+			bp, best, k, f0[bp], f1[bp], fmax[bp], r0[bp], r1[bp], rmax[bp]
+	}' "$HS_TMP/epochs.txt" "$HS_TMP/agent_res.txt"
+((SOAK_UNSETTLED == 0)) || echo "unsettled: $SOAK_UNSETTLED times the lab did not settle within 60 s"
+((final_settled)) || echo "the lab did not settle at the end"
+if ((violations > 0)); then
+	echo "first violations:"
+	{
+		awk '$4 == "NONMASTER" || $4 == "MISSING"' "$HS_TMP/checked.txt" | head -n 20
+		grep ' MULTI ' "$HS_TMP/soak.samples" | head -n 10
+	} | sed 's/^/  /'
+	echo "epochs:"
+	sed 's/^/  /' "$HS_TMP/epochs.txt"
+	[ -n "${SOAK_CHECK_ONLY:-}" ] || { cp -r "$HS_TMP" "${TMPDIR:-/tmp}/soak-$SOAK_SEED-$$" 2>/dev/null &&
+		echo "state kept in ${TMPDIR:-/tmp}/soak-$SOAK_SEED-$$ (tests/faults/soak.sh --check DIR checks it again)"; }
+fi
+echo "soak: seed $SOAK_SEED, $SOAK_N faults, $acked acked, $lost lost to replication, $violations violations"
+((violations == 0 && final_settled)) || return 1
+return 0
+}
+
 # ------------------------------------------------------------ the run
 
+if [ -n "$SOAK_CHECK_ONLY" ]; then
+	HS_TMP=$SOAK_CHECK_ONLY
+	HS_SENTINEL_NAMES=(s0 s1 s2)
+	# shellcheck disable=SC1091
+	. "$HS_TMP/soak.env" || exit 2
+	soak_check
+	exit $?
+fi
 hsf_setup soak
 hs_log "soak: seed $SOAK_SEED, $SOAK_SECONDS s"
 hs_start_lab
@@ -388,130 +555,19 @@ done
 soak_stop_sampler
 hs_log "writer: $(tail -n 1 "$HS_TMP/writer.out") counter: $(tail -n 1 "$HS_TMP/counter.out")"
 
-# ------------------------------------------------------------ the checker
-
 m=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME at the end"
 fport=${m##*:}
-# Epochs: "<start_ms> <port>", from the first master on; a new one each
-# time an announcement names another node than the current one.
-{
-	echo "0 $HSF_M0"
-	hsf_events | awk -v mn="$HS_MASTER" '
-		$3 == "+switch-master" && $4 == mn { print $1, $8 }
-		$3 == "+promoted-slave" && $9 == mn { print $1, $7 }'
-} | awk '$2 != cur { print; cur = $2 }' >"$HS_TMP/epochs.txt"
-last_port=$(tail -n 1 "$HS_TMP/epochs.txt" | awk '{ print $2 }')
-[ "$last_port" = "$fport" ] || hs_log "soak: the last announced master is port $last_port, Sentinel says $m"
 timeout 120 redis-cli -h "${m%:*}" -p "$fport" --scan --pattern "$SOAK_KEYS:*" >"$HS_TMP/final_keys.txt" 2>/dev/null ||
 	hs_fail "SCAN of the final master $m failed"
 fctr=$(hs_cli "$fport" GET "$SOAK_CTR")
 [[ $fctr =~ ^[0-9]+$ ]] || fctr=0
-
-# Per acknowledgement: epoch, whether its node was that epoch's master, the
-# end of the epoch, and for keys whether it survived; for the counter,
-# whether a later value (or the final one) went below it.
-# Output of each: "<kind> <t> <port> <status> <epoch_end>" with status
-# ok | NONMASTER | LOST | MISSING (MISSING: gone in the final epoch).
-awk -v fport="$fport" -v fctr="$fctr" '
-	FILENAME == ARGV[1] { es[++ne] = $1; ep[ne] = $2; next }
-	FILENAME == ARGV[2] { have[$1] = 1; next }
-	FNR == 1 { cur = 1 }
-	$1 != "A" { next }
-	{
-		t = $2
-		kind = (FILENAME == ARGV[3]) ? "key" : "ctr"
-		# epochs and acks are both in time order (one writer per file)
-		while (cur < ne && es[cur + 1] <= t) cur++
-		end = (cur < ne) ? es[cur + 1] : "-"
-		if ($3 != ep[cur]) { print kind, t, $3, "NONMASTER", end; next }
-		if (kind == "key") { print kind, t, $3, (($4 in have) ? "ok" : (end == "-" ? "MISSING" : "LOST")), end; next }
-		n++; tt[n] = t; pp[n] = $3; vv[n] = $5; ee[n] = end
-	}
-	END {
-		# an increment is lost when the counter later went to or below
-		# its value (or ended there)
-		min = fctr + 1
-		for (i = n; i >= 1; i--) {
-			cs[i] = (vv[i] >= min) ? (ee[i] == "-" ? "MISSING" : "LOST") : "ok"
-			if (vv[i] < min) min = vv[i]
-		}
-		for (i = 1; i <= n; i++) print "ctr", tt[i], pp[i], cs[i], ee[i]
-	}' "$HS_TMP/epochs.txt" "$HS_TMP/final_keys.txt" "$HS_TMP/writer.txt" "$HS_TMP/counter.txt" \
-	>"$HS_TMP/checked.txt"
-
-acked=$(wc -l <"$HS_TMP/checked.txt")
-nonmaster=$(awk '$4 == "NONMASTER"' "$HS_TMP/checked.txt" | wc -l)
-missing=$(awk '$4 == "MISSING"' "$HS_TMP/checked.txt" | wc -l)
-lost=$(awk '$4 == "LOST"' "$HS_TMP/checked.txt" | wc -l)
-multi=$(grep -c ' MULTI ' "$HS_TMP/soak.samples")
-polls=$(awk '$2 == "polls" { print $3 }' "$HS_TMP/soak.samples")
-violations=$((nonmaster + missing + multi))
-
-# Lost writes -> the fault during which their epoch ended (the last fault
-# started at or before that end).
-awk 'FILENAME == ARGV[1] { fs[++nf] = $2; fk[nf] = $4; fid[nf] = $1; next }
-	$4 == "LOST" {
-		w = 0
-		for (i = 1; i <= nf && fs[i] <= $5; i++) w = i
-		key = w ? fid[w] : 0
-		lost[key]++
-	}
-	END { for (k in lost) print k, lost[k] }' "$HS_TMP/faults.txt" "$HS_TMP/checked.txt" |
-	sort -n >"$HS_TMP/lost_by_fault.txt"
-# Acked writes per fault window (from its start to the next one's start).
-awk 'FILENAME == ARGV[1] { fs[++nf] = $2; next }
-	{ while (c < nf && fs[c + 1] <= $2) c++; n[c]++ }
-	END { for (k in n) print k, n[k] }' "$HS_TMP/faults.txt" "$HS_TMP/checked.txt" | sort -n >"$HS_TMP/acked_by_fault.txt"
-
-echo
-echo "seed $SOAK_SEED, $SOAK_SECONDS s, $SOAK_N faults; final master $m (epochs: $(grep -c . "$HS_TMP/epochs.txt"))"
-echo
-echo "schedule (# id, start +s, kind, detail, converge ms, acked in its window, lost to replication):"
-awk -v t0="$SOAK_T0" 'FILENAME == ARGV[1] { l[$1] = $2; next } FILENAME == ARGV[2] { a[$1] = $2; next }
-	{ d = ""; for (i = 6; i <= NF; i++) d = d (i > 6 ? " " : "") $i
-	  printf "  #%-4d +%7.1f  %-24s %-28s %8s %8d %6d\n", $1, ($2 - t0) / 1000, $4, d, $5, a[$1], l[$1] }' \
-	"$HS_TMP/lost_by_fault.txt" "$HS_TMP/acked_by_fault.txt" "$HS_TMP/faults.txt"
-echo
-echo "| fault | count | converge ms (median) | converge ms (max) | lost to replication |"
-echo "|---|---:|---:|---:|---:|"
-for k in "${SOAK_KINDS[@]}"; do
-	awk -v k="$k" 'FILENAME == ARGV[1] { l[$1] = $2; next }
-		$4 == k { n++; lo += l[$1]; if ($5 != "-") c[++nc] = $5; else to++ }
-		END {
-			if (!n) { printf "| %s | 0 | - | - | - |\n", k; exit }
-			for (i = 2; i <= nc; i++) for (j = i; j > 1 && c[j - 1] + 0 > c[j] + 0; j--) { x = c[j]; c[j] = c[j - 1]; c[j - 1] = x }
-			med = nc ? c[int((nc + 1) / 2)] : "-"; mx = nc ? c[nc] : "-"
-			printf "| %s | %d | %s | %s%s | %d |\n", k, n, med, mx, to ? " (" to " timed out)" : "", lo
-		}' "$HS_TMP/lost_by_fault.txt" "$HS_TMP/faults.txt"
-done
-echo
-echo "acked: $(awk '$1 == "key"' "$HS_TMP/checked.txt" | wc -l) keys, $(awk '$1 == "ctr"' "$HS_TMP/checked.txt" | wc -l) increments (final counter $fctr)"
-echo "violations: $nonmaster acked by a non-master, $missing acked in the final epoch and gone, $multi polls (of ${polls:-0}) with two ready write slots"
-echo "agent (pid $SOAK_AGENT_PID0 at start, ${HS_PID[agent]:-none} at end): fds rss_kb at start $res0, at end $res1"
-# The agent process that lived longest: its fds and memory over the
-# failovers it went through (flat = no leak).
-awk 'FILENAME == ARGV[1] { et[++ne] = $1; next }
-	{ n[$2]++; if (!($2 in t0)) { t0[$2] = $1; f0[$2] = $3; r0[$2] = $4 } t1[$2] = $1; f1[$2] = $3; r1[$2] = $4
-	  if ($3 > fmax[$2]) fmax[$2] = $3; if ($4 > rmax[$2]) rmax[$2] = $4 }
-	END {
-		for (p in n) if (n[p] > best) { best = n[p]; bp = p }
-		if (!best) exit
-		for (i = 1; i <= ne; i++) if (et[i] >= t0[bp] && et[i] <= t1[bp]) k++
-		printf "longest-lived agent (pid %s, %d samples, %d failovers): fds %s -> %s (max %s), rss_kb %s -> %s (max %s)\n",
-			bp, best, k, f0[bp], f1[bp], fmax[bp], r0[bp], r1[bp], rmax[bp]
-	}' "$HS_TMP/epochs.txt" "$HS_TMP/agent_res.txt"
-((SOAK_UNSETTLED == 0)) || echo "unsettled: $SOAK_UNSETTLED times the lab did not settle within 60 s"
-((final_settled)) || echo "the lab did not settle at the end"
-if ((violations > 0)); then
-	echo "first violations:"
-	{
-		awk '$4 == "NONMASTER" || $4 == "MISSING"' "$HS_TMP/checked.txt" | head -n 20
-		grep ' MULTI ' "$HS_TMP/soak.samples" | head -n 10
-	} | sed 's/^/  /'
-	echo "epochs:"
-	sed 's/^/  /' "$HS_TMP/epochs.txt"
-	cp -r "$HS_TMP" "${TMPDIR:-/tmp}/soak-$SOAK_SEED-$$" 2>/dev/null && echo "state kept in ${TMPDIR:-/tmp}/soak-$SOAK_SEED-$$"
-fi
-echo "soak: seed $SOAK_SEED, $SOAK_N faults, $acked acked, $lost lost to replication, $violations violations"
-((violations == 0 && final_settled)) || exit 1
-exit 0
+# Everything the checker needs, so that `soak.sh --check DIR` can run it
+# again on a kept directory (HS_KEEP=1).
+{
+	for v in SOAK_SEED SOAK_SECONDS SOAK_N SOAK_T0 SOAK_UNSETTLED SOAK_AGENT_PID0 HSF_M0 m fctr res0 res1 final_settled; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done
+	printf 'SOAK_AGENT_PID1=%q\n' "${HS_PID[agent]:-none}"
+} >"$HS_TMP/soak.env"
+soak_check
+exit $?
