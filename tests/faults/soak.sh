@@ -125,7 +125,12 @@ soak_settled() {
 	[ "$(hs_role_via "${m##*:}")" = master ] || return 1
 	_hs_lab_settled || return 1
 	_hs_applied || return 1
-	[ "$(_soak_hap_workers)" -le 1 ]
+	[ "$(_soak_hap_workers)" -le 1 ] || return 1
+	# No Sentinel in TILT (30 s after a freeze): two of them would leave no
+	# majority for the next fault's failover.
+	for n in "${HS_SENTINEL_NAMES[@]}"; do
+		hs_cli "${HS_PORT[$n]}" INFO sentinel | grep -q '^sentinel_tilt:0' || return 1
+	done
 }
 
 # restart a redis node as a replica of the current master
@@ -154,7 +159,8 @@ soak_record() {
 
 _soak_failover_wait() {
 	local t0=$1 old=$2
-	if soak_wait "$HSF_FAILOVER_WAIT" 'soak_switched "$old"'; then
+	# (+30 s: a Sentinel may have entered TILT during the fault itself)
+	if soak_wait $((HSF_FAILOVER_WAIT + 30)) 'soak_switched "$old"'; then
 		SOAK_CONV=$(($(hs_now_ms) - t0))
 	else
 		SOAK_CONV=-
@@ -264,7 +270,7 @@ fault_agent_kill_in_failover() {
 	SOAK_DETAIL="$name($old) +${ms}ms"
 	hs_kill9 "$name"
 	hs_kill9 agent
-	soak_wait "$HSF_FAILOVER_WAIT" 'm=$(hs_sentinel_master "$HS_MASTER") && [ "$m" != "$old" ]' || true
+	soak_wait $((HSF_FAILOVER_WAIT + 30)) 'm=$(hs_sentinel_master "$HS_MASTER") && [ "$m" != "$old" ]' || true
 	sleep "$((ms / 1000)).$(printf %03d $((ms % 1000)))"
 	hs_start_agent
 	_soak_failover_wait "$t0" "$old"
@@ -567,7 +573,8 @@ fctr=$(hs_cli "$fport" GET "$SOAK_CTR")
 	for v in SOAK_SEED SOAK_SECONDS SOAK_N SOAK_T0 SOAK_UNSETTLED SOAK_AGENT_PID0 HSF_M0 m fctr res0 res1 final_settled; do
 		printf '%s=%q\n' "$v" "${!v}"
 	done
-	printf 'SOAK_AGENT_PID1=%q\n' "${HS_PID[agent]:-none}"
 } >"$HS_TMP/soak.env"
+SOAK_AGENT_PID1=${HS_PID[agent]:-none}
+echo "SOAK_AGENT_PID1=$SOAK_AGENT_PID1" >>"$HS_TMP/soak.env"
 soak_check
 exit $?
