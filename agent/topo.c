@@ -232,6 +232,13 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
+	/* Only an IP address and a port may become a target: anything else
+	 * (a hostile or broken Sentinel: ";", a newline...) would otherwise win
+	 * on its epoch and then block the group at the plan's check. */
+	if (!ip || !addr_is_ip(ip) || port <= 0 || port > 65535) {
+		v->valid = 0;
+		return;
+	}
 	v->valid = 1;
 	str_copy(v->ip, ip, sizeof(v->ip));
 	v->port = port;
@@ -759,4 +766,22 @@ node_flags_parse(const char *s)
 		s = e ? e + 1 : NULL;
 	}
 	return f;
+}
+
+int
+topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms)
+{
+	int n = 0;
+
+	if (!g->master_ip[0] || g->master_port <= 0 || nknown <= 0 || lease_ms <= 0)
+		return 0;
+	for (int i = 0; i < TOPO_MAX_SENTINELS; i++) {
+		const struct sview *v = &g->views[i];
+
+		if (!v->valid || now - v->at_ms > lease_ms || now < v->at_ms || v->epoch < g->epoch)
+			continue;
+		if (v->port == g->master_port && addr_ip_equal(v->ip, g->master_ip))
+			n++;
+	}
+	return 2 * n > nknown;
 }

@@ -263,4 +263,15 @@ void node_flags_format(unsigned flags, char *buf, size_t len);
 /* Parse Sentinel's flags field ("master,s_down,...") into NODE_* bits. */
 unsigned node_flags_parse(const char *s);
 
+/* The majority lease (a rule for an opt-in fencing setting; not used by
+ * the agent yet): the group's decided master keeps the write backend only
+ * while more than half of the group's NKNOWN Sentinels (configured or
+ * discovered) reported that same address, at an epoch not older than the
+ * group's, within the last LEASE_MS (monotonic NOW). LEASE_MS is meant to
+ * be shorter than the group's down-after-milliseconds, so the old master
+ * leaves the write backend before a majority could have promoted another.
+ * 1 held, 0 lost (also with no master, NKNOWN <= 0 or LEASE_MS <= 0: with
+ * every Sentinel gone, writes stop). */
+int topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms);
+
 #endif

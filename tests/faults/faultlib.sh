@@ -74,6 +74,11 @@
 #   HSF_CONVERGE_MS      set by the scenario (hsf_converged_ms)
 #   HSF_RESULT_EXTRA     extra "key=value" words for the DETAIL line (hsf_finish adds
 #                        failovers=N: the masters announced while the writer ran)
+#   HSF_GRACE_MS         (unset: 0) where the replaced master stays reachable and
+#                        keeps the role (Sentinel cannot reach it), writes it
+#                        acknowledges up to this long after the announcement are
+#                        counted apart (late_acks, lost: the agent's reaction
+#                        time), not as acknowledged by a non-master
 
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/../integration/lib.sh"
 
@@ -92,12 +97,14 @@ HSF_RESULT_EXTRA=
 HSF_ACKED=0
 HSF_NON_MASTER=0
 HSF_LOST=0
+HSF_LATE=0
 HSF_MISSING_MASTER=0
 declare -gA HSF_MARK=()
 HSF_NS=
 HSF_NS_NAMES=()
 HSF_VETH_ROOT=
 HSF_VETH_NS=
+HSF_IPT=()      # iptables rules added by the test ("CHAIN spec..."), removed at exit
 
 hsf_setup() {
 	HSF_NAME=$1
@@ -117,6 +124,7 @@ _hsf_cleanup() {
 		[ -z "${HS_PID[$n]:-}" ] || hs_stop "${HS_PID[$n]}"
 	done
 	hsf_netns_destroy
+	hsf_ipt_clear
 	(exit "$rc")
 	hs_cleanup
 }
@@ -193,15 +201,67 @@ hsf_events() {
 	cat "$HS_TMP"/events.*.txt 2>/dev/null | sort -n -k1,1
 }
 
+# A Sentinel that exits right after a promotion (SIMULATE-FAILURE
+# crash-after-promotion) logs +promoted-slave and saves it in its config,
+# but its Pub/Sub message may never leave the process. This copies the
+# +promoted-slave / +switch-master lines of every Sentinel's log into
+# events.log_NAME.txt, in the subscribers' format (log time, ms), so that
+# the master timeline has them.
+hsf_events_from_logs() {
+	local n line d t rest
+	for n in "${HS_SENTINEL_NAMES[@]}"; do
+		[ -f "$HS_TMP/$n.log" ] || continue
+		grep -E ' # \+(promoted-slave|switch-master) ' "$HS_TMP/$n.log" | while IFS= read -r line; do
+			# "PID:X 01 Dec 2026 08:49:33.981 # +promoted-slave ..."
+			d=$(awk '{ print $2, $3, $4, $5 }' <<<"$line")
+			t=$(date -d "$d" +%s%3N 2>/dev/null) || continue
+			rest=${line#* # }
+			echo "$t $n $rest"
+		done >"$HS_TMP/events.log_$n.txt"
+	done
+}
+
 # "<wall_ms> <port>": the earliest announcement of each new master of
-# HS_MASTER (+promoted-slave / +switch-master on any Sentinel), in order.
+# HS_MASTER (+promoted-slave / +switch-master on any Sentinel), in order:
+# an announcement starts a new master's time when it names another node
+# than the current one (the several Sentinels announcing one failover
+# collapse; a node promoted again later counts again).
 hsf_promotions() {
-	hsf_events | awk -v m="$HS_MASTER" '
+	hsf_events | awk -v m="$HS_MASTER" -v cur="$HSF_M0" '
 		$3 == "+switch-master" && $4 == m { p = $8 }
 		$3 == "+promoted-slave" && $9 == m { p = $7 }
 		($3 == "+switch-master" && $4 == m) || ($3 == "+promoted-slave" && $9 == m) {
-			if (!(p in seen)) { seen[p] = 1; print $1, p }
+			if (p != cur) { cur = p; print $1, p }
 		}'
+}
+
+# hsf_sentinels_agree OLD: every live Sentinel names the same master, not
+# OLD, and the write backend has exactly it ready. Sets HSF_AGREED.
+hsf_sentinels_agree() {
+	local n m
+	HSF_AGREED=
+	for n in "${HS_SENTINEL_NAMES[@]}"; do
+		[ -n "${HS_PID[$n]:-}" ] || continue
+		m=$(hs_cli "${HS_PORT[$n]}" SENTINEL GET-MASTER-ADDR-BY-NAME "$HS_MASTER" | paste -sd:)
+		[ -n "$m" ] && [ "$m" != "$1" ] || return 1
+		[ -z "$HSF_AGREED" ] || [ "$HSF_AGREED" = "$m" ] || return 1
+		HSF_AGREED=$m
+	done
+	[ -n "$HSF_AGREED" ] && [ "$(hs_ready_servers "$HS_WRITE_BACKEND")" = "$HSF_AGREED" ]
+}
+
+# hsf_wait_event SECS REGEX: fast polls (20 ms) of the subscribers' files
+# until a line matches (extended regex); prints that line.
+hsf_wait_event() {
+	local deadline line
+	_hsf_now
+	deadline=$((HSF_NOW + $1 * 1000))
+	while :; do
+		line=$(cat "$HS_TMP"/events.*.txt 2>/dev/null | grep -m1 -E "$2") && { echo "$line"; return 0; }
+		_hsf_now
+		((HSF_NOW < deadline)) || return 1
+		hsf_pause 0.02
+	done
 }
 
 # ------------------------------------------------------------ the writer
@@ -589,15 +649,19 @@ hsf_analyze() {
 	[ -n "$HSF_M0" ] || hs_fail "hsf_analyze: the writer was never started"
 	# Acked keys with their node and whether that node was the master then:
 	# "<key> <t> <port> ok|NONMASTER <master_then> <replaced_at>"
-	awk -v m0="$HSF_M0" 'FILENAME == ARGV[1] { pt[++np] = $1; pp[np] = $2; next }
+	# LATE: by the master just replaced, at most HSF_GRACE_MS after the
+	# announcement (the agent's reaction time; see HSF_GRACE_MS).
+	awk -v m0="$HSF_M0" -v grace="${HSF_GRACE_MS:-0}" 'FILENAME == ARGV[1] { pt[++np] = $1; pp[np] = $2; next }
 		$1 == "A" {
-			t = $2; cur = m0; rep = ""
-			for (i = 1; i <= np && pt[i] <= t; i++) cur = pp[i]
+			t = $2; cur = m0; prev = ""; at = 0; rep = ""
+			for (i = 1; i <= np && pt[i] <= t; i++) { prev = cur; cur = pp[i]; at = pt[i] }
 			rep = (i <= np) ? pt[i] : "-"
-			print $4, t, $3, ($3 == cur ? "ok" : "NONMASTER"), cur, rep
+			st = ($3 == cur) ? "ok" : (($3 == prev && t - at <= grace) ? "LATE" : "NONMASTER")
+			print $4, t, $3, st, cur, rep
 		}' "$promos" "$HS_TMP/writer.txt" >"$HS_TMP/acks.txt"
 	HSF_ACKED=$(wc -l <"$HS_TMP/acks.txt")
 	HSF_NON_MASTER=$(awk '$4 == "NONMASTER"' "$HS_TMP/acks.txt" | wc -l)
+	HSF_LATE=$(awk '$4 == "LATE"' "$HS_TMP/acks.txt" | wc -l)
 	# EXISTS of every acked key on the final master, one per line, in order.
 	awk '{ print "EXISTS " $1 }' "$HS_TMP/acks.txt" |
 		timeout 60 redis-cli -h "$ip" -p "$port" >"$HS_TMP/exists.txt" 2>&1 ||
@@ -608,7 +672,7 @@ hsf_analyze() {
 	# Missing: acked by the final master -> hard failure; acked by an earlier
 	# master while it was the master -> lost to async replication.
 	HSF_MISSING_MASTER=$(awk -v p="$port" '$7 == "0" && $3 == p' "$HS_TMP/acks_exists.txt" | wc -l)
-	HSF_LOST=$(awk -v p="$port" '$7 == "0" && $3 != p && $4 == "ok"' "$HS_TMP/acks_exists.txt" | wc -l)
+	HSF_LOST=$(awk -v p="$port" '$7 == "0" && $3 != p && ($4 == "ok" || $4 == "LATE")' "$HS_TMP/acks_exists.txt" | wc -l)
 	{
 		echo "final master $m; master at writer start: port $HSF_M0"
 		echo "promotions (first announcement, wall ms, port):"
@@ -634,7 +698,7 @@ hsf_finish() {
 	# failovers: masters announced while the writer ran (now and then
 	# Sentinel fails the fresh master over once more: a loaded runner, a
 	# 1 s down-after; the analysis follows every announced master).
-	echo "DETAIL scenario=$HSF_NAME ${HSF_RESULT_EXTRA:+$HSF_RESULT_EXTRA }failovers=$(grep -c . "$HS_TMP/promotions.txt")"
+	echo "DETAIL scenario=$HSF_NAME ${HSF_RESULT_EXTRA:+$HSF_RESULT_EXTRA }failovers=$(grep -c . "$HS_TMP/promotions.txt")${HSF_GRACE_MS:+ late_acks=$HSF_LATE grace_ms=$HSF_GRACE_MS}"
 	((HSF_ACKED > 0)) || bad+="no write was acknowledged; "
 	((HSF_NON_MASTER == 0)) || bad+="$HSF_NON_MASTER writes acknowledged by a non-master; "
 	((HSF_MISSING_MASTER == 0)) || bad+="$HSF_MISSING_MASTER writes acknowledged by the current master are missing on it; "
@@ -668,6 +732,35 @@ hsf_pick_consecutive_ports() {
 		return 0
 	done
 	hs_fail "no $n consecutive free ports found"
+}
+
+# ------------------------------------------------------------ iptables
+
+# hsf_ipt_drop_port PORT: silently drop every loopback packet to or from
+# 127.0.0.1:PORT (a port of this test's own processes). The rules carry a
+# comment naming this test's pid; hsf_ipt_clear (and the exit trap) remove
+# them. Exit 77 when iptables is missing or refuses (not root).
+hsf_ipt_drop_port() {
+	local p=$1 spec
+	command -v iptables >/dev/null 2>&1 || hs_skip "iptables not installed"
+	for spec in "--dport $p" "--sport $p"; do
+		# shellcheck disable=SC2086  # spec is two words on purpose
+		if ! iptables -w 5 -I INPUT -i lo -p tcp $spec -m comment --comment "hsf$$" -j DROP 2>"$HS_TMP/ipt.err"; then
+			hsf_ipt_clear
+			hs_skip "iptables refuses a rule (needs root / CAP_NET_ADMIN): $(cat "$HS_TMP/ipt.err")"
+		fi
+		HSF_IPT+=("INPUT -i lo -p tcp $spec -m comment --comment hsf$$ -j DROP")
+	done
+}
+
+hsf_ipt_clear() {
+	local r
+	for r in "${HSF_IPT[@]}"; do
+		# shellcheck disable=SC2086
+		iptables -w 5 -D $r 2>/dev/null
+	done
+	HSF_IPT=()
+	return 0
 }
 
 # ------------------------------------------------------------ network namespace

@@ -3,7 +3,7 @@
  * to PSUBSCRIBE * clients, from a fixed, scripted view of the world:
  *
  *   fake_sentinel -p PORT [-n GROUPS] [-b BASE_PORT] [-r REPLICAS] [-e EPOCH]
- *                 [-m NAME] [-g] [-s OLD_PORT:NEW_PORT]
+ *                 [-m NAME] [-i IP] [-g] [-s OLD_PORT:NEW_PORT]
  *
  *   -n  number of master groups (default 1); group i is named NAME (i == 0
  *       and -n 1) or NAME-i; its master is 127.0.0.1:BASE_PORT+i*(1+REPLICAS),
@@ -11,6 +11,8 @@
  *   -e  the config epoch it reports (default 0)
  *   -w  wrap: node ports repeat every WRAP ports (groups share stand-in
  *       nodes; for more groups than free ports)
+ *   -i  the IP it announces for every node (default 127.0.0.1; any text, to
+ *       test what the agent does with a hostile one)
  *   -g  garbage: every 100 ms publish malformed events and an oversized one
  *   -s  replay: on every subscription publish an old "+switch-master NAME
  *       127.0.0.1 OLD 127.0.0.1 NEW" (the view it answers stays at -e)
@@ -51,6 +53,7 @@ static struct client clients[MAX_CLIENTS];
 static int wrap, ngroups = 1, nreplicas = 2, base_port = 7000, garbage, replay_old, replay_new;
 static unsigned long long epoch;
 static const char *mname = "mymaster";
+static const char *aip = "127.0.0.1";
 static int *master_idx;   /* per group: 0 = original master, k = replica k-1 promoted */
 static volatile sig_atomic_t flip;
 
@@ -139,7 +142,7 @@ out_master(struct client *c, int g)
 	snprintf(ep, sizeof(ep), "%llu", epoch);
 	outf(c, "*12\r\n");
 	out_bulk(c, "name"); out_bulk(c, name);
-	out_bulk(c, "ip"); out_bulk(c, "127.0.0.1");
+	out_bulk(c, "ip"); out_bulk(c, aip);
 	out_bulk(c, "port"); out_bulk(c, port);
 	out_bulk(c, "flags"); out_bulk(c, "master");
 	out_bulk(c, "config-epoch"); out_bulk(c, ep);
@@ -157,14 +160,14 @@ out_replicas(struct client *c, int g)
 			continue;
 		snprintf(port, sizeof(port), "%d", node_port(g, k));
 		snprintf(mport, sizeof(mport), "%d", node_port(g, master_idx[g]));
-		snprintf(name, sizeof(name), "127.0.0.1:%s", port);
+		snprintf(name, sizeof(name), "%s:%s", aip, port);
 		outf(c, "*18\r\n");
 		out_bulk(c, "name"); out_bulk(c, name);
-		out_bulk(c, "ip"); out_bulk(c, "127.0.0.1");
+		out_bulk(c, "ip"); out_bulk(c, aip);
 		out_bulk(c, "port"); out_bulk(c, port);
 		out_bulk(c, "flags"); out_bulk(c, "slave");
 		out_bulk(c, "master-link-status"); out_bulk(c, "ok");
-		out_bulk(c, "master-host"); out_bulk(c, "127.0.0.1");
+		out_bulk(c, "master-host"); out_bulk(c, aip);
 		out_bulk(c, "master-port"); out_bulk(c, mport);
 		out_bulk(c, "role-reported"); out_bulk(c, "slave");
 		out_bulk(c, "slave-priority"); out_bulk(c, "100");
@@ -214,7 +217,7 @@ command(struct client *c, int argc, char **argv)
 		if (replay_old) {
 			char p[256];
 
-			snprintf(p, sizeof(p), "%s 127.0.0.1 %d 127.0.0.1 %d", mname, replay_old, replay_new);
+			snprintf(p, sizeof(p), "%s %s %d %s %d", mname, aip, replay_old, aip, replay_new);
 			publish("+switch-master", p, strlen(p));
 		}
 	} else if (!strcasecmp(argv[0], "SENTINEL") && argc >= 2) {
@@ -234,7 +237,7 @@ command(struct client *c, int argc, char **argv)
 
 			snprintf(port, sizeof(port), "%d", node_port(g, master_idx[g]));
 			outf(c, "*2\r\n");
-			out_bulk(c, "127.0.0.1");
+			out_bulk(c, aip);
 			out_bulk(c, port);
 		} else if (argc == 3 && (!strcasecmp(argv[1], "REPLICAS") || !strcasecmp(argv[1], "SLAVES"))) {
 			out_replicas(c, g);
@@ -324,7 +327,7 @@ main(int argc, char **argv)
 	int lfd, opt, port = 0, one = 1;
 	long long last_garbage = 0;
 
-	while ((opt = getopt(argc, argv, "p:n:b:r:e:m:gs:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:n:b:r:e:m:i:gs:w:")) != -1) {
 		switch (opt) {
 		case 'p': port = atoi(optarg); break;
 		case 'n': ngroups = atoi(optarg); break;
@@ -332,6 +335,7 @@ main(int argc, char **argv)
 		case 'r': nreplicas = atoi(optarg); break;
 		case 'e': epoch = strtoull(optarg, NULL, 10); break;
 		case 'm': mname = optarg; break;
+		case 'i': aip = optarg; break;
 		case 'g': garbage = 1; break;
 		case 'w': wrap = atoi(optarg); break;
 		case 's':
@@ -379,7 +383,7 @@ main(int argc, char **argv)
 
 				master_idx[g] = master_idx[g] == 1 ? 0 : 1;
 				group_name(g, name, sizeof(name));
-				snprintf(p, sizeof(p), "%s 127.0.0.1 %d 127.0.0.1 %d", name, old,
+				snprintf(p, sizeof(p), "%s %s %d %s %d", name, aip, old, aip,
 					 node_port(g, master_idx[g]));
 				publish("+switch-master", p, strlen(p));
 			}

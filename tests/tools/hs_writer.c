@@ -1,7 +1,7 @@
 /* hs_writer: a test client that writes unique keys through a port (HAProxy's
  * write port) and records which node acknowledged each write.
  *
- *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]
+ *   hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr|churn]
  *
  * Each connection first asks the server for its own port (CONFIG GET port
  * does not work on every setup; INFO server's tcp_port does), so every
@@ -10,6 +10,11 @@
  *   A <wall_ms> <node_port> <key>     a SET acknowledged (+OK)
  *   E <wall_ms> <node_port> <reason>  a SET refused or failed
  *   C <wall_ms> <node_port>           connected (node_port 0: connect failed)
+ * With "incr" it sends INCR PREFIX instead (one counter) and an "A" line
+ * ends with the value the node answered: "A <wall_ms> <node_port> <key> <n>".
+ * With "churn" every round is a new connection that only asks INFO server
+ * and ROLE, then closes: "R <wall_ms> <node_port> <role>" (a burst of new
+ * connections; role as the node answered it).
  * It stops after SECONDS (default 30) or on SIGTERM/SIGINT, then prints
  * "acked N errors M" on stdout.
  *
@@ -121,18 +126,22 @@ main(int argc, char **argv)
 	const char *password = getenv("HS_WRITER_PASSWORD");
 	bool by_run_id = node_env && strcmp(node_env, "run_id") == 0;
 	char node[64] = "0";
-	int port;
+	int port, incr = 0, churn = 0;
 	long interval = 0;
 	FILE *out;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS]\n");
+		fprintf(stderr, "usage: hs_writer HOST PORT PREFIX OUTFILE [SECONDS] [INTERVAL_MS] [incr|churn]\n");
 		return 2;
 	}
 	port = atoi(argv[2]);
 	deadline = mono_ms() + 1000LL * (argc > 5 ? atol(argv[5]) : 30);
 	if (argc > 6)
 		interval = atol(argv[6]);
+	if (argc > 7)
+		incr = strcmp(argv[7], "incr") == 0;
+	if (argc > 7)
+		churn = strcmp(argv[7], "churn") == 0;
 	out = fopen(argv[4], "w");
 	if (!out) {
 		perror(argv[4]);
@@ -168,9 +177,35 @@ main(int argc, char **argv)
 			}
 			fprintf(out, "C %lld %s\n", wall_ms(), node);
 		}
-		snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
-		r = redisCommand(c, "SET %s %lld", key, seq);
-		if (r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
+		if (churn) {
+			r = redisCommand(c, "ROLE");
+			if (r && r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
+			    r->element[0]->type == REDIS_REPLY_STRING) {
+				fprintf(out, "R %lld %s %s\n", wall_ms(), node, r->element[0]->str);
+				acked++;
+			} else {
+				errors++;
+			}
+			if (r)
+				freeReplyObject(r);
+			redisFree(c);
+			c = NULL;
+			if (interval > 0)
+				pause_ms(interval);
+			continue;
+		}
+		if (incr) {
+			snprintf(key, sizeof(key), "%s", argv[3]);
+			r = redisCommand(c, "INCR %s", key);
+		} else {
+			snprintf(key, sizeof(key), "%s:%lld", argv[3], seq);
+			r = redisCommand(c, "SET %s %lld", key, seq);
+		}
+		if (incr && r && r->type == REDIS_REPLY_INTEGER) {
+			fprintf(out, "A %lld %s %s %lld\n", wall_ms(), node, key, r->integer);
+			acked++;
+			seq++;
+		} else if (!incr && r && r->type == REDIS_REPLY_STATUS && strcmp(r->str, "OK") == 0) {
 			fprintf(out, "A %lld %s %s\n", wall_ms(), node, key);
 			acked++;
 			seq++;

@@ -92,6 +92,57 @@ START_TEST(test_stale_epoch_ignored)
 }
 END_TEST
 
+START_TEST(test_bad_address_view_ignored)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	/* a higher epoch with an address that is no IP never wins */
+	topo_set_view(g, 1, "127.0.0.1;disable frontend f", 7001, 9, 0, 150);
+	ck_assert_int_eq(g->views[1].valid, 0);
+	topo_set_view(g, 2, "127.0.0.1\nshutdown sessions server b/s", 7001, 9, 0, 150);
+	ck_assert_int_eq(g->views[2].valid, 0);
+	topo_set_view(g, 2, "127.0.0.1", 0, 9, 0, 150);
+	ck_assert_int_eq(g->views[2].valid, 0);
+	ck_assert_int_ne(topo_decide(&t, g, 150, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(g->master_port, 7000);
+	ck_assert_uint_eq(g->epoch, 1);
+}
+END_TEST
+
+START_TEST(test_majority_lease)
+{
+	struct group *g = topo_get(&t, "m");
+
+	ck_assert_int_eq(topo_lease_held(g, 3, 100, 500), 0);   /* no master yet */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	/* 2 of 3 known Sentinels confirmed it recently */
+	ck_assert_int_eq(topo_lease_held(g, 3, 400, 500), 1);
+	/* ... but not of 4 (a discovered fourth one counts in the majority) */
+	ck_assert_int_eq(topo_lease_held(g, 4, 400, 500), 0);
+	/* the confirmations grow older than the lease */
+	ck_assert_int_eq(topo_lease_held(g, 3, 601, 500), 0);
+	/* one renewed: 1 of 3 is no majority; two renewed: held again */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 700);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 750);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 1);
+	/* a Sentinel naming another node, or an older epoch, does not count */
+	topo_set_view(g, 1, "127.0.0.1", 7001, 3, 0, 800);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 800);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 800);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 1);
+	/* no Sentinel known, or no lease: lost */
+	ck_assert_int_eq(topo_lease_held(g, 0, 800, 500), 0);
+	ck_assert_int_eq(topo_lease_held(g, 3, 800, 0), 0);
+}
+END_TEST
+
 START_TEST(test_disagree_same_epoch)
 {
 	struct group *g = topo_get(&t, "m");
@@ -635,6 +686,8 @@ topo_suite(void)
 	tcase_add_test(tc, test_first_master);
 	tcase_add_test(tc, test_highest_epoch_wins);
 	tcase_add_test(tc, test_stale_epoch_ignored);
+	tcase_add_test(tc, test_bad_address_view_ignored);
+	tcase_add_test(tc, test_majority_lease);
 	tcase_add_test(tc, test_disagree_same_epoch);
 	tcase_add_test(tc, test_same_epoch_switch_when_nobody_reports_ours);
 	tcase_add_test(tc, test_views_age_out_freeze);
