@@ -22,6 +22,10 @@
 #define FENCE_REWATCH_MAX_MS 5000
 /* Open file limit wanted: one watch per master group on top of the rest. */
 #define FENCE_NOFILE 65536
+/* Descriptors the watches leave to everything else (HAProxy's socket,
+ * Sentinel links, ROLE probes, status clients): a watch never takes a
+ * descriptor numbered this close to the limit. */
+#define FENCE_FD_RESERVE 256
 
 enum fw_state {
 	FW_IDLE = 0,     /* no socket; the timer opens one */
@@ -55,6 +59,9 @@ struct fence {
 	unsigned nwatching;
 	unsigned long long deaths;
 	uint64_t ticks;
+	uint64_t seen_changes;  /* topo's master_changes at the last sweep */
+	int swept;              /* a sweep ran since fence_new */
+	long fd_cap;            /* descriptors from this number on are not for watches; 0 no cap */
 	int fd_warned;
 };
 
@@ -234,6 +241,11 @@ fw_connect(struct fwatch *w)
 		return;   /* not an IP literal: never watched */
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && f->fd_cap > 0 && fd >= f->fd_cap) {
+		close(fd);
+		fd = -1;
+		errno = EMFILE;
+	}
 	if (fd < 0) {
 		if (!f->fd_warned) {
 			f->fd_warned = 1;
@@ -330,6 +342,14 @@ fence_tick(struct fence *f)
 
 	if (!f || !f->cfg->fence_on_reset)
 		return;
+	/* Masters change only in topo_decide() (and groups come and go only
+	 * through topo_get/topo_remove), which bump master_changes: an idle
+	 * tick costs nothing, however many groups there are. The watches'
+	 * own timers do the rest. */
+	if (f->swept && f->topo->master_changes == f->seen_changes)
+		return;
+	f->swept = 1;
+	f->seen_changes = f->topo->master_changes;
 	f->ticks++;
 	for (size_t i = 0; i < f->topo->n; i++)
 		fence_track(f, f->topo->groups[i]);
@@ -361,6 +381,9 @@ fence_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, fen
 		rl.rlim_cur = rl.rlim_max < FENCE_NOFILE ? rl.rlim_max : FENCE_NOFILE;
 		(void)setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if (cfg->fence_on_reset && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		f->fd_cap = rl.rlim_cur > 2 * FENCE_FD_RESERVE ? (long)(rl.rlim_cur - FENCE_FD_RESERVE)
+							       : (long)(rl.rlim_cur / 2);
 	return f;
 }
 

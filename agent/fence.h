@@ -29,7 +29,9 @@ void fence_free(struct fence *f);
 
 /* g's master may have changed: watch it (or stop watching a replaced one). */
 void fence_track(struct fence *f, struct group *g);
-/* Resync tick: track every group, drop watches of groups that are gone. */
+/* Resync tick: when a master changed or a group came or went since the
+ * last one (topo's master_changes), track every group and drop the watches
+ * of groups that are gone; otherwise nothing. */
 void fence_tick(struct fence *f);
 
 /* For status: watches open / masters seen dead since start. */

@@ -42,8 +42,8 @@ enum group_state {
 };
 const char *group_state_name(enum group_state s);
 
-#define REC_CHECK_TICKS 20   /* every group is checked at least every 20 ticks */
-#define REC_CHECK_MIN 50     /* ... and at least this many groups per tick */
+#define REC_CHECK_TICKS 60   /* every group is checked at least every 60 ticks */
+#define REC_CHECK_MIN 16     /* ... and at least this many groups per tick */
 #define REC_ONE_READ_MAX 2000  /* up to this many groups a full read is one "show servers state" */
 
 struct reconciler *rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,

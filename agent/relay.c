@@ -59,15 +59,20 @@ relay_journal_entry(void *arg, const struct jevent *e)
 	struct agent *ag = arg;
 	json_t *o;
 
-	if (!ag->status && !ag->notify)
+	int streams = status_has_streams(ag->status);
+	int notify = ag->notify && strcmp(e->source, "agent") == 0 &&
+		     (strcmp(e->type, "switch") == 0 || strcmp(e->type, "state") == 0);
+
+	/* Nobody to tell: no JSON built (a mass failover or a reapply journals
+	 * thousands of entries). */
+	if (!streams && !notify)
 		return;
 	o = report_event_json(e);
 	if (!o)
 		return;
-	if (ag->status)
+	if (streams)
 		status_broadcast(ag->status, o);
-	if (ag->notify && strcmp(e->source, "agent") == 0 &&
-	    (strcmp(e->type, "switch") == 0 || strcmp(e->type, "state") == 0)) {
+	if (notify) {
 		const struct group *g = topo_find(&ag->topo, e->master);
 
 		notifier_send(ag->notify, e->type, e->master,

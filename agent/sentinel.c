@@ -13,9 +13,10 @@
  * the groups whose summary changed, of the groups in trouble, and of a
  * slice of the others, so that every group's details are read again at
  * least every DETAIL_EVERY rounds (Sentinel itself refreshes what it knows
- * of replicas only every 10 s), and of at least DETAIL_MIN groups. */
-#define DETAIL_EVERY 20
-#define DETAIL_MIN 32
+ * of replicas only every 10 s; an event about a group asks at once, so the
+ * slice only makes up for lost events), and of at least DETAIL_MIN groups. */
+#define DETAIL_EVERY 60
+#define DETAIL_MIN 8
 
 /* What this link knows of one group: the summary (one SENTINEL MASTERS
  * entry) last seen, and the queries in flight. Indexed by group id. */

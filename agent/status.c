@@ -640,7 +640,7 @@ status_broadcast(struct status_server *srv, json_t *obj)
 	char *s;
 	size_t len;
 
-	if (!srv || !obj)
+	if (!srv || !obj || !status_has_streams(srv))
 		return;
 	s = json_dumps(obj, JSON_COMPACT);
 	if (!s) {
@@ -656,6 +656,19 @@ status_broadcast(struct status_server *srv, json_t *obj)
 		(void)client_queue_line(cl, s, len);
 	}
 	free(s);
+}
+
+int
+status_has_streams(const struct status_server *srv)
+{
+	const struct tk_list *pos;
+
+	if (!srv)
+		return 0;
+	for (pos = srv->clients.next; pos != &srv->clients; pos = pos->next)
+		if (tk_container_of(pos, struct status_client, link)->state == STATUS_CL_STREAMING)
+			return 1;
+	return 0;
 }
 
 size_t

@@ -78,5 +78,7 @@ void status_server_set_idle_timeout(struct status_server *srv, int ms);
 void status_client_stream(struct status_client *cl);
 void status_broadcast(struct status_server *srv, json_t *obj);
 size_t status_client_count(const struct status_server *srv);
+/* 1 when some client streams events (status_broadcast has readers). */
+int status_has_streams(const struct status_server *srv);
 
 #endif

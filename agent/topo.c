@@ -165,6 +165,7 @@ topo_get(struct topo *t, const char *name)
 		return NULL;
 	}
 	g->serial = ++t->next_serial;
+	t->master_changes++;
 	t->groups[t->n++] = g;
 	hash_put(t->hash, t->hcap, g);
 	return g;
@@ -178,6 +179,7 @@ topo_remove(struct topo *t, const char *name)
 
 		if (strcmp(g->name, name) == 0) {
 			t->by_id[g->id] = NULL;
+			t->master_changes++;
 			hash_del(t, g);
 			group_free(g);
 			memmove(&t->groups[i], &t->groups[i + 1], (t->n - i - 1) * sizeof(t->groups[0]));
@@ -464,6 +466,7 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	g->master_port = best->port;
 	g->epoch = best->epoch;
 	g->confirmed = 0;
+	t->master_changes++;
 	/* ROLE answers were about the old configuration. */
 	for (size_t i = 0; i < g->nnodes; i++) {
 		g->nodes[i].role = ROLE_UNKNOWN;

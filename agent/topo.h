@@ -153,6 +153,9 @@ struct topo {
 	uint32_t nids;           /* ids handed out (by_id's length) */
 	size_t idcap;
 	uint64_t next_serial;
+	/* Bumped when a group is added or removed or its master changes:
+	 * who keeps per-master state (fence.c) looks again only then. */
+	uint64_t master_changes;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
 };

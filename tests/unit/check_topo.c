@@ -58,15 +58,25 @@ END_TEST
 
 START_TEST(test_highest_epoch_wins)
 {
+	uint64_t c0 = t.master_changes;
 	struct group *g = topo_get(&t, "m");
+	uint64_t c1;
 
+	/* master_changes: a new group, then every switch (fence.c looks
+	 * again only then); a decision without change leaves it alone. */
+	ck_assert_uint_eq(t.master_changes, c0 + 1);
 	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 100);
 	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	ck_assert_uint_eq(t.master_changes, c0 + 2);
 	g->confirmed = 1;
+	c1 = t.master_changes;
+	ck_assert_int_eq(topo_decide(&t, g, 150, 0), TOPO_NOCHANGE);
+	ck_assert_uint_eq(t.master_changes, c1);
 	/* one Sentinel (the failover leader) already has the new config */
 	topo_set_view(g, 2, "127.0.0.1", 7001, 2, 0, 200);
 	ck_assert_int_eq(topo_decide(&t, g, 200, 0), TOPO_NEW_MASTER);
+	ck_assert_uint_eq(t.master_changes, c1 + 1);
 	ck_assert_int_eq(g->master_port, 7001);
 	ck_assert_uint_eq(g->epoch, 2);
 	ck_assert_int_eq(g->confirmed, 0);
