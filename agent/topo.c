@@ -778,7 +778,7 @@ topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms
 
 	if (!g->master_ip[0] || g->master_port <= 0 || nknown <= 0 || lease_ms <= 0)
 		return 0;
-	for (int i = 0; i < TOPO_MAX_SENTINELS; i++) {
+	for (int i = 0; i < g->nviews; i++) {
 		const struct sview *v = &g->views[i];
 
 		if (!v->valid || now - v->at_ms > lease_ms || now < v->at_ms || v->epoch < g->epoch)
