@@ -11,6 +11,7 @@
 #include "agent.h"
 #include "log.h"
 #include "notify.h"
+#include "oldworkers.h"
 #include "tk.h"
 #include "util.h"
 
@@ -112,6 +113,7 @@ static unsigned long long si_events(const struct sentinel_info *si) { return (un
 static unsigned long long g_switches(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->nswitches; }
 static unsigned long long g_epoch(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return (unsigned long long)g->epoch; }
 static unsigned long long g_write_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return hv->write_ready[0] != '\0'; }
+static unsigned long long g_fenced(const struct group *g, const struct rec_hap_view *hv) { (void)hv; return topo_master_fenced(g) != 0; }
 static unsigned long long g_read_ready(const struct group *g, const struct rec_hap_view *hv) { (void)g; return (unsigned long long)hv->read_ready; }
 
 static int
@@ -227,6 +229,25 @@ emit_read_ready(struct tk_buf *b, const char *name, struct mctx *m)
 {
 	per_group(b, name, m, 1, g_read_ready);
 	return 0;
+}
+
+static int
+emit_master_fenced(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	per_group(b, name, m, 0, g_fenced);
+	return 0;
+}
+
+/* Only with haproxy-master-socket. */
+static int
+emit_haproxy_old_worker_sessions_cut_total(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	struct oldw_stats os;
+
+	if (!m->ag->oldw)
+		return -1;
+	oldw_get_stats(m->ag->oldw, &os);
+	return emit_value(b, name, os.sessions_cut);
 }
 
 static int

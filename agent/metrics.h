@@ -40,6 +40,8 @@ struct agent;
 	X(write_ready,                 "gauge",     "Ready servers in the write backend (1 is healthy).") \
 	X(read_ready,                  "gauge",     "Ready servers in the read backend.") \
 	X(group_state,                 "gauge",     "1 for the state the master group is in.") \
+	X(master_fenced,               "gauge",     "1 while the decided master is fenced out of the write backend (early fence).") \
+	X(haproxy_old_worker_sessions_cut_total, "counter", "Clients of old HAProxy workers cut through the master CLI.") \
 	X(notify_total,                "counter",   "notify-exec commands started.") \
 	X(notify_failed_total,         "counter",   "notify-exec commands that failed, timed out or were dropped.")
 

@@ -27,6 +27,10 @@ hs_wait_applied 5
 hsf_start_events
 hsf_start_writer 5
 
+fenced_metric() {
+	"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" metrics |
+		awk -v k="hasentinel_master_fenced{master=\"$HS_MASTER\"}" '$1 == k { print $2 }'
+}
 fenced() {
 	hs_agent_status | jq -r --arg n "$HS_MASTER" '.masters[] | select(.name == $n) | .fenced'
 }
@@ -44,6 +48,7 @@ hsf_wait_sets 5 "" -
 t_empty=$(hsf_since kill1)
 hs_log "write backend empty $t_empty ms after the kill"
 hs_wait_until 5 '[ "$(fenced)" = dead ] || [ "$(fenced)" = recheck ]' "the agent to report the fence"
+[ "$(fenced_metric)" = 1 ] || hs_fail "hasentinel_master_fenced is '$(fenced_metric)' while fenced, want 1"
 hs_start_redis r0
 hsf_mark up1
 hsf_wait_sets 5 "$old" -
@@ -53,6 +58,7 @@ m=$(hs_sentinel_master "$HS_MASTER")
 [ "$m" = "$old" ] || hs_fail "a failover followed ($m): the restart took longer than down-after?"
 [ -z "$(hsf_promotions)" ] || hs_fail "Sentinel promoted a replica: $(hsf_promotions)"
 hs_wait_until 5 '[ "$(fenced)" = none ]' "the fence to be lifted in the agent's status"
+[ "$(fenced_metric)" = 0 ] || hs_fail "hasentinel_master_fenced is '$(fenced_metric)' after the fence, want 0"
 ((t_empty <= FENCE_MAX_MS)) || hs_fail "fenced $t_empty ms after the kill (more than $FENCE_MAX_MS)"
 # ROLE is asked as soon as the node accepts connections (retried every
 # 5-100 ms): well under a second even on a loaded runner.
