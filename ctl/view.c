@@ -317,6 +317,13 @@ print_master(const json_t *m)
 							 json_object_get(m, "write_ready")));
 	}
 	printf("\n  state %s", state);
+	/* The early fence (topo.h F1-F2): why the master is out of writes. */
+	if (view_str(m, "fenced") && strcmp(view_str(m, "fenced"), "none") != 0) {
+		char f[64];
+
+		view_clean(f, sizeof(f), view_str(m, "fenced"));
+		printf("  fenced %s", f);
+	}
 	if (view_str(m, "read_backend")) {
 		view_clean(rb, sizeof(rb), view_str(m, "read_backend"));
 		printf("  read %s", rb);

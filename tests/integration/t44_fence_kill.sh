@@ -49,6 +49,8 @@ t_empty=$(hsf_since kill1)
 hs_log "write backend empty $t_empty ms after the kill"
 hs_wait_until 5 '[ "$(fenced)" = dead ] || [ "$(fenced)" = recheck ]' "the agent to report the fence"
 [ "$(fenced_metric)" = 1 ] || hs_fail "hasentinel_master_fenced is '$(fenced_metric)' while fenced, want 1"
+"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" status | grep -Eq "^  state .*  fenced (dead|recheck)" ||
+	hs_fail "hasentinelctl status does not show the fence"
 hs_start_redis r0
 hsf_mark up1
 hsf_wait_sets 5 "$old" -
