@@ -215,16 +215,19 @@ on_probe_changed(void *arg, struct group *g)
 static void log_state_change(struct reconciler *rc, struct group *g);
 
 /* The model gets the addresses the resolver knows now (topo.h: a name's
- * address; unknown is never a switch). Returns 1 when something changed. */
+ * address; unknown is never a switch). Returns 1 when something changed;
+ * *pending is set when a name of g has not been answered yet. */
 static int
-resolve_sync(struct reconciler *rc, struct group *g)
+resolve_sync(struct reconciler *rc, struct group *g, int *pending)
 {
 	char addr[ADDR_IP_MAX], was[ADDR_IP_MAX], m[ADDR_IP_MAX + 8];
 	int changed = 0, master_moved = 0;
 
+	*pending = 0;
 	if (g->master_ip[0] && !addr_is_ip(g->master_ip)) {
 		str_copy(was, g->master_addr, sizeof(was));
-		(void)resolver_lookup(rc->resolver, g->master_ip, addr, sizeof(addr));
+		if (resolver_lookup(rc->resolver, g->master_ip, addr, sizeof(addr)) == RESOLVE_PENDING)
+			*pending = 1;
 		if (topo_master_resolved(g, addr)) {
 			changed = master_moved = 1;
 			addr_format(m, sizeof(m), g->master_ip, g->master_port);
@@ -243,7 +246,8 @@ resolve_sync(struct reconciler *rc, struct group *g)
 
 		if (addr_is_ip(n->ip))
 			continue;
-		(void)resolver_lookup(rc->resolver, n->ip, addr, sizeof(addr));
+		if (resolver_lookup(rc->resolver, n->ip, addr, sizeof(addr)) == RESOLVE_PENDING)
+			*pending = 1;
 		changed |= topo_node_resolved(g, n, addr);
 	}
 	if (master_moved)
@@ -270,9 +274,11 @@ rec_name_changed(struct reconciler *rc, const char *name)
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
 
+		int pending;
+
 		if (!group_names(g, name))
 			continue;
-		(void)resolve_sync(rc, g);
+		(void)resolve_sync(rc, g, &pending);
 		log_state_change(rc, g);
 		enqueue(rc, g, 1);
 	}
@@ -320,8 +326,9 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 {
 	enum topo_decision d = topo_decide(rc->topo, g, now_mono_ms(), now_wall_ms());
 	struct rgroup *r;
+	int pending;
 
-	(void)resolve_sync(rc, g);
+	(void)resolve_sync(rc, g, &pending);
 
 	switch (d) {
 	case TOPO_NEW_MASTER:
@@ -644,14 +651,19 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	size_t first, count, before;
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
-	int write_ready_cmd = -1;
+	int write_ready_cmd = -1, pending;
 	struct rgroup *r = rgroup_get(rc, g);
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
 	if (rec_group_state(rc, g) == GS_FROZEN || !g->master_ip[0])
 		return 0;
-	(void)resolve_sync(rc, g);
+	/* A name not answered yet (the agent just started, a new node): HAProxy
+	 * is left as it is until it is, at most the resolver's timeout; the
+	 * answer plans the group again. Unknown is never a change. */
+	(void)resolve_sync(rc, g, &pending);
+	if (pending)
+		return 0;
 	fence_apply(rc, g);
 	if (max > rc->targetcap) {
 		size_t cap = max < 16 ? 16 : max * 2;

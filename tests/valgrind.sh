@@ -34,7 +34,7 @@ export top_srcdir=$src top_builddir=$build
 export HASENTINEL=$build/agent/hasentinel HASENTINELCTL=$build/agent/hasentinelctl
 export HS_AGENT_WRAPPER="${vg[*]} --log-file=$logs/agent.%p.log"
 export HS_AGENT_START_S=30
-for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view t11_password_rotation t44_fence_kill; do
+for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view t11_password_rotation t14_hostnames t44_fence_kill; do
 	if bash "$src/tests/integration/$t.sh" >"$logs/$t.out" 2>&1; then
 		pass=$((pass + 1))
 		echo "PASS: valgrind agent in $t"
