@@ -11,6 +11,7 @@
 #  4. An address change behind a name: the new master's record now points at
 #     another of its addresses (the DNS file rewritten, dnsmasq SIGHUP); the
 #     write backend follows within the TTL ceiling, after ROLE at that address.
+#  5. The same for a replica: its read slot follows its name.
 # The Redis servers and Sentinels resolve the names with the system resolver:
 # the test runs in a network namespace of its own, whose /etc/hosts
 # (`ip netns exec` bind-mounts /etc/netns/NS/hosts) names the nodes. Needs
@@ -164,6 +165,8 @@ hs_kill9 r0
 new=
 hs_wait_until 15 'new=$(hs_sentinel_master "$HS_MASTER") && [ "$new" != "$old" ]' \
 	"Sentinel to promote a new master after $old died"
+grep -q "master $old refuses connections" "$HS_TMP/agent.log" ||
+	hs_fail "the early fence did not see the master $old (by its resolved address) die"
 newname=${new%:*}
 [ -n "${DNS[$newname]:-}" ] || hs_fail "Sentinel promoted '$new', not r1 or r2"
 hs_log "Sentinel's new master: $new"
@@ -196,5 +199,23 @@ out=$(hs_cli "$HS_WRITE_PORT" SET "$key" two)
 [ "$out" = OK ] || hs_fail "SET through the write port after the move answered '$out'"
 got=$(hs_cli "${HS_PORT[$newname]}" GET "$key")
 [ "$got" = two ] || hs_fail "the key written after the move is not on $newname (GET: '$got')"
+
+# ------------------------------------------------------------ 5. a replica moves
+for rep in r1 r2; do
+	[ "$rep" != "$newname" ] && break
+done
+was=${DNS[$rep]}
+DNS[$rep]=${ALT[$rep]}
+write_names
+kill -HUP "$(hs_pid dnsmasq)" || hs_fail "dnsmasq is gone"
+hs_log "replica $rep now at ${DNS[$rep]} for the agent's DNS (was $was)"
+hs_wait_until 6 applied "$HS_READ_BACKEND to move $rep to ${DNS[$rep]} (resolve-ttl-max 2 s)"
+if hs_ready_servers "$HS_READ_BACKEND" | grep -q "^$was:"; then
+	hs_fail "$HS_READ_BACKEND still routes to $rep's old address $was"
+fi
+status_jq --arg a "${DNS[$rep]}" --arg n "$rep" 'any(.masters[]; .name == $name and
+	any(.replicas[]; .resolve.name == $n and .resolve.addr == $a and .read_ready == true))' ||
+	hs_fail "status does not show replica $rep at ${DNS[$rep]}: $(hs_agent_status | jq -c '.masters')"
+hs_log "read backend: $(hs_ready_servers "$HS_READ_BACKEND" | paste -sd' ')"
 
 hs_log "t14_hostnames: ok"
