@@ -349,6 +349,7 @@ cmd_check(const struct cmd_req *r)
 	int usable = sentinels_usable(ag->sentinels);
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
 	struct rec_hap_view hv;
+	struct resolve_info ri;
 	size_t n;
 
 	if (usable == 0)
@@ -371,6 +372,13 @@ cmd_check(const struct cmd_req *r)
 		if (!rec_group_haproxy(ag->rec, g, &hv) || !hv.write_ready[0])
 			json_array_append_new(problems, json_sprintf("%s: no ready write server in %s",
 								     g->name, wb));
+		/* A master announced by name that does not resolve (a replica's
+		 * name is as down as the replica: not a problem of the agent). */
+		if (g->master_ip[0] && !addr_is_ip(g->master_ip) &&
+		    resolver_info(ag->resolver, g->master_ip, &ri) == 0 && ri.state == RESOLVE_FAILED)
+			json_array_append_new(problems, json_sprintf("%s: master %s does not resolve (%s)%s",
+								     g->name, g->master_ip, ri.error,
+								     g->master_addr[0] ? ": kept at its confirmed address" : ""));
 	}
 	n = json_array_size(problems);
 	return json_pack("{s:b, s:i, s:o}", "ok", n == 0, "exit_code", n ? 1 : 0, "problems", problems);

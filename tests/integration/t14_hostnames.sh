@@ -12,6 +12,9 @@
 #     another of its addresses (the DNS file rewritten, dnsmasq SIGHUP); the
 #     write backend follows within the TTL ceiling, after ROLE at that address.
 #  5. The same for a replica: its read slot follows its name.
+#  6. The master's name stops resolving (NXDOMAIN): unknown is no switch,
+#     the write backend keeps the confirmed address; status, the log and
+#     `hasentinelctl check` say so.
 # The Redis servers and Sentinels resolve the names with the system resolver:
 # the test runs in a network namespace of its own, whose /etc/hosts
 # (`ip netns exec` bind-mounts /etc/netns/NS/hosts) names the nodes. Needs
@@ -217,5 +220,29 @@ status_jq --arg a "${DNS[$rep]}" --arg n "$rep" 'any(.masters[]; .name == $name 
 	any(.replicas[]; .resolve.name == $n and .resolve.addr == $a and .read_ready == true))' ||
 	hs_fail "status does not show replica $rep at ${DNS[$rep]}: $(hs_agent_status | jq -c '.masters')"
 hs_log "read backend: $(hs_ready_servers "$HS_READ_BACKEND" | paste -sd' ')"
+
+# ------------------------------------------------------------ 6. the master's name goes
+kept=$(addr_of "$new")
+unset "DNS[$newname]"
+write_names
+kill -HUP "$(hs_pid dnsmasq)" || hs_fail "dnsmasq is gone"
+hs_log "$newname removed from the agent's DNS"
+hs_wait_until 6 'status_jq --arg n "$newname" '"'"'any(.masters[]; .name == $name and .master_resolve.name == $n and .master_resolve.state == "failed" and .master_resolve.error == "NXDOMAIN")'"'" 	"status to show the master's name $newname failed to resolve"
+grep -q "resolver: $newname does not resolve (NXDOMAIN)" "$HS_TMP/agent.log" ||
+	hs_fail "agent.log does not say $newname does not resolve"
+# For 1.5 s after that, polled: the write backend stays where it was.
+until_ms=$(($(hs_now_ms) + 1500))
+while (($(hs_now_ms) < until_ms)); do
+	w=$(hs_ready_servers "$HS_WRITE_BACKEND")
+	[ "$w" = "$kept" ] || hs_fail "$HS_WRITE_BACKEND left the confirmed address $kept: '$w'"
+	sleep 0.05
+done
+out=$(timeout 5 "$HASENTINELCTL" -s "$HS_STATUS_SOCKET" check 2>&1)
+rc=$?
+[ "$rc" = 1 ] && [[ $out == *"master $newname does not resolve (NXDOMAIN): kept at its confirmed address"* ]] ||
+	hs_fail "hasentinelctl check (exit $rc) does not report the master's name: $out"
+out=$(hs_cli "$HS_WRITE_PORT" SET "$key" three)
+[ "$out" = OK ] || hs_fail "SET through the write port with the name unresolved answered '$out'"
+hs_log "master name NXDOMAIN: writes still go to $kept"
 
 hs_log "t14_hostnames: ok"
