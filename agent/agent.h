@@ -31,6 +31,7 @@ struct agent {
 	struct hap_client *hap;
 	struct reconciler *rec;
 	struct fence *fence;             /* early fence's watches (fence.c) */
+	struct oldworkers *oldw;         /* old HAProxy workers (oldworkers.c); NULL none */
 	struct status_server *status;
 	struct journal journal;
 	struct notifier *notify;

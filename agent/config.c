@@ -80,6 +80,7 @@ struct conf_key {
 	X("redis-password-file",    T_STR,      redis_password_file,    0,           0, 0) \
 	X("haproxy-socket",         T_HAPSOCK,  haproxy_socket,         0,           0, 0) \
 	X("haproxy-timeout",        T_MS,       haproxy_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
+	X("haproxy-master-socket",  T_HAPSOCK,  haproxy_master_socket,  0,           0, 0) \
 	X("status-socket",          T_UNIXPATH, status_socket,          0,           0, 0) \
 	X("status-socket-mode",     T_MODE,     status_socket_mode,     0,           0, 0777) \
 	X("master",                 T_MASTER,   masters,                CK_LIST,     0, 0) \

@@ -56,6 +56,10 @@ struct config {
 	 * stats socket (one rule: tk_sockaddr_parse) */
 	char *haproxy_socket;
 	int haproxy_timeout_ms;         /* haproxy-timeout, default 2000 */
+	/* haproxy-master-socket: HAProxy's master CLI (haproxy -S), the same
+	 * address forms; NULL = none. Reaches the old workers after a reload
+	 * (oldworkers.h). */
+	char *haproxy_master_socket;
 
 	char *status_socket;            /* status-socket, default RUNSTATEDIR/hasentinel/hasentinel.sock */
 	unsigned status_socket_mode;    /* status-socket-mode, octal, default 0660 */

@@ -659,6 +659,108 @@ hap_starts(const char *s, const char *prefix)
 	return strncmp(s, prefix, strlen(prefix)) == 0;
 }
 
+/* ------------------------------------------------------------ master CLI */
+
+int
+hap_proc_parse(const char *text, size_t len, long *old, size_t max)
+{
+	const char *pos = text, *end = text + len;
+	struct hap_span line, rest, f;
+	int header = 0, in_old = 0;
+	size_t n = 0;
+	unsigned long pid;
+
+	if (!text)
+		return -1;
+	while (hap_next_line(&pos, end, &line, NULL)) {
+		if (line.len && line.p[0] == '#') {
+			if (line.len >= 6 && memcmp(line.p, "#<PID>", 6) == 0)
+				header = 1;
+			in_old = line.len >= 13 && memcmp(line.p, "# old workers", 13) == 0;
+			continue;
+		}
+		if (!header || !in_old)
+			continue;
+		rest = line;
+		if (!hap_next_field(&rest, &f) || hap_span_ulong(&f, 0x7fffffffUL, &pid) < 0 || pid == 0)
+			continue;
+		if (!hap_next_field(&rest, &f) || !hap_span_eq(&f, "worker"))
+			continue;
+		if (n < max)
+			old[n] = (long)pid;
+		n++;
+	}
+	if (!header)
+		return -1;
+	return (int)(n < max ? n : max);
+}
+
+/* The value of "key=" among the fields of a "show sess" line. */
+static int
+hap_sess_field(struct hap_span line, const char *key, struct hap_span *v)
+{
+	struct hap_span f;
+	size_t kl = strlen(key);
+
+	while (hap_next_field(&line, &f))
+		if (f.len >= kl && memcmp(f.p, key, kl) == 0) {
+			v->p = f.p + kl;
+			v->len = f.len - kl;
+			return 1;
+		}
+	return 0;
+}
+
+long
+hap_sess_parse(const char *text, size_t len, struct hap_sess **out)
+{
+	const char *pos = text, *end = text + len;
+	struct hap_sess *a = NULL, *t;
+	struct hap_span line, id, be, srv;
+	size_t n = 0, cap = 0;
+
+	*out = NULL;
+	if (!text)
+		return 0;
+	while (hap_next_line(&pos, end, &line, NULL)) {
+		struct hap_sess s;
+		const char *colon;
+
+		/* "0x55f796906040: proto=tcpv4 src=... fe=f be=b srv=s1 ..." */
+		if (line.len < 4 || line.p[0] != '0' || line.p[1] != 'x')
+			continue;
+		colon = memchr(line.p, ':', line.len);
+		if (!colon)
+			continue;
+		id.p = line.p;
+		id.len = (size_t)(colon - line.p);
+		for (size_t i = 2; i < id.len; i++)
+			if (!((id.p[i] >= '0' && id.p[i] <= '9') || (id.p[i] >= 'a' && id.p[i] <= 'f')))
+				id.len = 0;
+		if (id.len <= 2 || hap_span_copy(&id, s.id, sizeof(s.id)) < 0)
+			continue;
+		line.len -= (size_t)(colon + 1 - line.p);
+		line.p = colon + 1;
+		if (!hap_sess_field(line, "be=", &be) || !hap_sess_field(line, "srv=", &srv))
+			continue;
+		if (hap_span_copy(&be, s.backend, sizeof(s.backend)) < 0 ||
+		    hap_span_copy(&srv, s.server, sizeof(s.server)) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			t = realloc(a, cap * sizeof(*a));
+			if (!t) {
+				free(a);
+				return -1;
+			}
+			a = t;
+		}
+		a[n++] = s;
+	}
+	*out = a;
+	return (long)n;
+}
+
 int
 hap_reply_ok(const char *cmd, const char *reply, size_t len)
 {

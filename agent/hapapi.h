@@ -84,6 +84,27 @@ struct hap_info {
 int hap_info_parse(const char *text, size_t len, struct hap_info *out)
 	__attribute__((warn_unused_result));
 
+/* The master CLI's "show proc": the pids of the old workers (processes of
+ * earlier reloads still serving their connections), at most max of them.
+ * Returns how many (also 0), or -1 when the text is not a "show proc"
+ * answer (no "#<PID>" header). */
+int hap_proc_parse(const char *text, size_t len, long *old, size_t max)
+	__attribute__((warn_unused_result));
+
+/* One stream of "show sess": its id (the "0x..." pointer that "shutdown
+ * session" takes) and its backend and server ("<NONE>" / "<none>" when it
+ * has none yet). */
+struct hap_sess {
+	char id[24];
+	char backend[HAP_NAME_MAX];
+	char server[HAP_NAME_MAX];
+};
+/* Parse "show sess". Streams whose line lacks be= or srv=, or whose names do
+ * not fit, are skipped. *out is a malloc'd array the caller frees (NULL
+ * when there are none). Returns how many, or -1 when out of memory. */
+long hap_sess_parse(const char *text, size_t len, struct hap_sess **out)
+	__attribute__((warn_unused_result));
+
 /* One command's reply inside a concatenated answer: borrowed pointers into the
  * buffer given to hap_reply_split(). text excludes the terminating empty line. */
 struct hap_reply {

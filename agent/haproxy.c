@@ -64,6 +64,7 @@ struct hap_client {
 
 	enum hap_conn_state cstate;
 	int fd;
+	int half_close;          /* shutdown(SHUT_WR) once a request is sent */
 	ev_io io;
 	ev_timer deadline;
 	ev_timer kick;           /* starts the next batch from the loop, never from hap_submit() */
@@ -431,6 +432,10 @@ do_send(struct hap_client *hc)
 		hc->line_off += (size_t)r;
 	}
 	hc->stats.commands_sent += hc->cur->chunk;
+	/* The master CLI answers and then waits for more unless the request
+	 * side is closed; a worker's socket closes by itself. */
+	if (hc->half_close)
+		(void)shutdown(hc->fd, SHUT_WR);
 	set_conn_state(hc, HAP_CONN_READING);
 	ev_io_stop(hc->loop, &hc->io);
 	ev_io_set(&hc->io, hc->fd, EV_READ);
@@ -707,6 +712,12 @@ hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err
 	ev_timer_init(&hc->kick, kick_cb, 0., 0.);
 	hc->kick.data = hc;
 	return hc;
+}
+
+void
+hap_client_set_half_close(struct hap_client *hc, int on)
+{
+	hc->half_close = on != 0;
 }
 
 void

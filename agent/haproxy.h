@@ -36,6 +36,10 @@ typedef void (*hap_batch_cb)(void *arg, int status, const char *const *cmds, siz
  * timeout_ms bounds each connection. Returns NULL with err on a bad address. */
 struct hap_client *hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms,
 				  char *err, size_t errlen);
+/* Close the request side once a batch is sent (shutdown SHUT_WR): HAProxy's
+ * master CLI (haproxy -S) answers and then waits for more until it sees
+ * that; a worker's stats socket closes by itself. Off by default. */
+void hap_client_set_half_close(struct hap_client *hc, int on);
 /* Pending batches are dropped; their callbacks are NOT called. */
 void hap_client_free(struct hap_client *hc);
 

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "oldworkers.h"
 #include "relay.h"
 #include "report.h"
 #include "resolve.h"
@@ -193,6 +194,18 @@ write_pidfile(const char *path)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* The old workers keep only the write target the current worker has. */
+static int
+oldw_want(void *arg, const struct group *g, char *buf, size_t len)
+{
+	struct rec_hap_view v;
+
+	if (!rec_group_haproxy(arg, g, &v))
+		return 0;
+	str_copy(buf, v.write_ready, len);
+	return 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -304,6 +317,14 @@ main(int argc, char **argv)
 		log_err("out of memory");
 		goto out;
 	}
+	if (ag.cfg.haproxy_master_socket) {
+		ag.oldw = oldw_new(ag.loop, &ag.cfg, &ag.topo, oldw_want, ag.rec, err, sizeof(err));
+		if (!ag.oldw) {
+			log_err("haproxy-master-socket: %s", err);
+			goto out;
+		}
+		rec_set_oldworkers(ag.rec, ag.oldw);
+	}
 	if (ag.cfg.status_socket) {
 		make_parent_dir(ag.cfg.status_socket);
 		ag.status = status_server_new(ag.loop, ag.cfg.status_socket, ag.cfg.status_socket_mode,
@@ -366,6 +387,7 @@ out:
 	fence_free(ag.fence);
 	resolver_free(ag.resolver);
 	rec_free(ag.rec);
+	oldw_free(ag.oldw);
 	hap_client_free(ag.hap);
 	topo_free(&ag.topo);
 	if (ag.cfg.pidfile && rc == 0)

@@ -10,6 +10,7 @@
 
 #include "hapapi.h"
 #include "log.h"
+#include "oldworkers.h"
 #include "plan.h"
 #include "probe.h"
 #include "resolve.h"
@@ -72,6 +73,7 @@ struct reconciler {
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
 	struct journal *journal;
+	struct oldworkers *oldw;        /* borrowed; NULL none */
 	struct resolver *resolver;   /* borrowed; NULL: hostnames never resolve */
 };
 
@@ -490,6 +492,7 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 {
 	struct reconciler *rc = arg;
 	int64_t now = now_mono_ms();
+	int demoted = 0;
 
 	for (size_t i = 0; i < n_replies && i < n_cmds; i++) {
 		int ok = hap_reply_ok(cmds[i], replies[i].text, replies[i].len);
@@ -506,6 +509,9 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		}
 		log_info("haproxy: %s", cmds[i]);
 		JADD(rc, "haproxy", "", meta_group(rc, i), "command", "%s", cmds[i]);
+		/* only write backends get "shutdown sessions" (plan.c) */
+		if (strncmp(cmds[i], "shutdown sessions server ", 25) == 0)
+			demoted = 1;
 		if (i < rc->nmeta && rc->meta[i].write_ready) {
 			struct group *g = topo_by_id(rc->topo, rc->meta[i].gid);
 			struct rgroup *r;
@@ -533,6 +539,8 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			JSTAGE(rc, g->name, TL_HAPROXY_ACKED, now_wall_ms(), NULL, NULL, 0);
 		}
 	}
+	if (demoted)
+		oldw_kick(rc->oldw);
 	if (status < 0) {
 		rc->stats.commands_failed += n_cmds - n_replies;
 		log_warn("haproxy: %zu of %zu commands not applied: %s", n_cmds - n_replies, n_cmds, err);
@@ -744,6 +752,7 @@ detect_reload(struct reconciler *rc, const struct hap_reply *info_reply)
 			 rc->hap_pid, info.pid);
 		if (!rc->run_full)
 			rc->want_full = 1;
+		oldw_kick(rc->oldw);
 	}
 	rc->hap_pid = info.pid;
 	rc->hap_uptime = info.uptime_sec;
@@ -1062,6 +1071,12 @@ rec_set_journal(struct reconciler *rc, struct journal *j)
 {
 	rc->journal = j;
 	prober_set_journal(rc->prober, j);
+}
+
+void
+rec_set_oldworkers(struct reconciler *rc, struct oldworkers *ow)
+{
+	rc->oldw = ow;
 }
 
 void

@@ -51,6 +51,10 @@ struct reconciler *rec_new(struct ev_loop *loop, const struct config *cfg, struc
 void rec_free(struct reconciler *rc);
 /* Where decisions, commands and failover stages are recorded (borrowed). */
 void rec_set_journal(struct reconciler *rc, struct journal *j);
+/* The old workers' sweeper (oldworkers.h, borrowed; NULL none): kicked
+ * when a write slot is taken out of service and when a reload is seen. */
+struct oldworkers;
+void rec_set_oldworkers(struct reconciler *rc, struct oldworkers *ow);
 /* Start watching HAProxy's socket (call once the loop is set up). */
 void rec_start(struct reconciler *rc);
 

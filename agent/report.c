@@ -9,6 +9,7 @@
 #include "config.h"
 #include "log.h"
 #include "metrics.h"
+#include "oldworkers.h"
 #include "resolve.h"
 
 #ifndef HASENTINEL_VERSION
@@ -45,8 +46,12 @@ haproxy_json(const struct agent *ag)
 	const struct hap_stats *hs = hap_client_stats(ag->hap);
 	struct rec_stats rs;
 
+	struct oldw_stats os;
+	json_t *o;
+
 	rec_get_stats(ag->rec, &rs);
-	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
+	oldw_get_stats(ag->oldw, &os);
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I}",
 		"socket", ag->cfg.haproxy_socket,
 		"link", hap_link_state_name(hs->state),
 		"pid", (json_int_t)rs.hap_pid,
@@ -59,6 +64,15 @@ haproxy_json(const struct agent *ag)
 		"last_ok_ms", (json_int_t)hs->last_ok_ms,
 		"last_switch_apply_ms", (json_int_t)rs.last_switch_apply_ms,
 		"switches", (json_int_t)rs.switches);
+	/* The master CLI (oldworkers.h): present only when configured. */
+	if (o && ag->oldw)
+		json_object_set_new(o, "master_cli", json_pack("{s:s, s:i, s:I, s:I, s:s}",
+			"socket", ag->cfg.haproxy_master_socket,
+			"old_workers", os.old_workers,
+			"sessions_cut", (json_int_t)os.sessions_cut,
+			"sweeps", (json_int_t)os.sweeps,
+			"last_error", os.last_error));
+	return o;
 }
 
 /* A name Sentinel announces, as the resolver knows it (NULL for an IP

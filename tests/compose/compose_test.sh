@@ -337,6 +337,14 @@ SWITCH_T=$(hs_now_ms)
 NEW_ID=$(run_id_via "$WPORT")
 if [ "$NEW_ID" = "$R2" ]; then NEW_SVC=redis-2 NEW_IP=172.28.0.12; else NEW_SVC=redis-3 NEW_IP=172.28.0.13; fi
 hs_log "write port reaches $NEW_SVC $((SWITCH_T - STOPPED_T)) ms after the container stopped"
+# The demotion made the agent look for old HAProxy workers through the
+# master CLI (-S in the shared volume): it got there.
+master_cli_ok() {
+	dc exec -T hasentinel hasentinelctl -s /run/hasentinel/hasentinel.sock status --json 2>/dev/null |
+		jq -e '.haproxy.master_cli.sweeps >= 1 and .haproxy.master_cli.last_error == ""' >/dev/null
+}
+hs_wait_until 10 master_cli_ok "the agent to reach HAProxy's master CLI (status: haproxy.master_cli)"
+hs_log "the agent reached HAProxy's master CLI"
 
 # ------------------------------------------------------------ the old master returns
 

@@ -22,8 +22,8 @@ set -u -o pipefail
 # the master just promoted, which is alive and still says master until
 # Sentinel demotes it: its acknowledgements within the agent's reaction
 # time after the new announcement are counted as late and lost, not hidden
-# (as in f17; seen once: 45 acks in the 110 ms after the announcement).
-HSF_GRACE_MS=250
+# (HSF_GRACE_MS, as in f17; seen once: 45 acks in the 110 ms after the
+# announcement).
 mode=${HSF_SIMFAIL:-crash-after-election}
 case $mode in
 crash-after-election) hsf_setup f12_crash_after_election ;;

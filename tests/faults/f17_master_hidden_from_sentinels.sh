@@ -25,7 +25,6 @@ set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
 
 hsf_setup f17_master_hidden_from_sentinels
-HSF_GRACE_MS=250
 src=127.$((($$ >> 16) % 200 + 20)).$((($$ >> 8) % 256)).$(($$ % 250 + 2))
 hs_log "starting r0 r1 r2"
 hs_start_redis r0

@@ -4,19 +4,19 @@
 # then HAProxy is reloaded (the connection stays with the old worker, which
 # lives on until hard-stop-after), then the master is frozen (SIGSTOP) until
 # the write backend of the new worker has the new master, and resumed.
-# The agent drives only the new worker through the admin socket: the old
-# worker's slot still points to the demoted master, so the held connection
-# is not cut, and once the old master resumes (still saying ROLE master
-# until Sentinel converts it) a write on that connection is acknowledged by
-# a non-master. Cutting it needs the master CLI (@!<pid> shutdown sessions
-# on every old worker), which the agent does not use yet.
-# Until then this scenario is an expected failure: it exits 77 (SKIP) with
-# the reason when the held connection survives the switch, and passes when
-# it is cut. The writer through the write port (new connections, new
-# worker) must still see no write acknowledged by a non-master.
+# The admin socket reaches only the new worker: the old worker's slot still
+# points to the demoted master, which says ROLE master again once resumed
+# (until Sentinel converts it). The agent cuts that connection through the
+# master CLI (haproxy -S, haproxy-master-socket: "@!PID shutdown session"
+# on every old worker, oldworkers.h). The held connection must be closed
+# by the time the new master is in the write backend (3 s allowed for the
+# sweep), before the old master resumes; and the writer through the write
+# port (new connections, new worker) sees no write acknowledged by a
+# non-master.
 # converge_ms: from SIGSTOP to the write backend on the new master.
-# DETAIL: held_cut (yes/no), held_ack (the held connection's SET after
-# SIGCONT: OK = acknowledged by the demoted master).
+# DETAIL: held_cut (yes/no), cut_ms (from SIGSTOP to the agent's first cut
+# in an old worker), held_ack (its SET when not cut: OK = acknowledged by the demoted
+# master).
 # Conditions are single-quoted and eval'd by hs_wait_until:
 # shellcheck disable=SC2016,SC2034,SC2119
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -47,25 +47,27 @@ hsf_mark fault
 kill -STOP "${HS_PID[$oldname]}"
 hsf_wait_write_master "$HSF_FAILOVER_WAIT" "$old"
 hsf_converged_ms fault
+# Closed by the old worker (EOF) within 3 s, or not cut (timeout).
+held_cut=no
+held_ack=none
+cut_ms=-1
+if IFS= read -r -t 3 line <&3; then
+	hs_fail "unexpected data on the held connection: $line"
+elif (($? <= 128)); then
+	held_cut=yes
+	t=$(grep -m1 'haproxy old worker: @!' "$HS_TMP/agent.log" | cut -d' ' -f1)
+	[ -z "$t" ] || cut_ms=$(($(date -d "$t" +%s%3N) - HSF_MARK[fault]))
+fi
 kill -CONT "${HS_PID[$oldname]}"
 hsf_mark cont
-held_ack=none
-held_cut=yes
-if printf '*3\r\n$3\r\nSET\r\n$8\r\nhsf:held\r\n$1\r\n1\r\n' >&3 2>/dev/null; then
-	if IFS= read -r -t 3 line <&3; then
-		held_cut=no
-		held_ack=${line%$'\r'}
-	else
-		(($? > 128)) && held_cut=no
-	fi
+if [ "$held_cut" = no ] && printf '*3\r\n$3\r\nSET\r\n$8\r\nhsf:held\r\n$1\r\n1\r\n' >&3 2>/dev/null; then
+	IFS= read -r -t 3 line <&3 && held_ack=${line%$'\r'}
 fi
 exec 3<&-
 role=$(hs_role_via "${old##*:}")
-hs_log "held connection: cut=$held_cut, SET answered '$held_ack' (the old master says ROLE $role)"
+hs_log "held connection: cut=$held_cut after ${cut_ms} ms, SET answered '$held_ack' (the old master says ROLE $role)"
 hs_wait_until 20 '[ "$(hs_role_via "${old##*:}")" = slave ]' "Sentinel to convert the old master"
 hs_wait_applied 20
-HSF_RESULT_EXTRA="held_cut=$held_cut held_ack=${held_ack// /_}"
+HSF_RESULT_EXTRA="held_cut=$held_cut cut_ms=$cut_ms held_ack=${held_ack// /_}"
+[ "$held_cut" = yes ] || hs_fail "the old worker's connection to the demoted master survived the switch (its SET answered '$held_ack')"
 hsf_finish
-if [ "$held_cut" = no ]; then
-	hs_skip "expected failure (known gap): the old worker's connection to the demoted master survived the switch (SET answered '$held_ack'); cutting it needs the master CLI (@!<pid>)"
-fi

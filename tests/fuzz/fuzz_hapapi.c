@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "hapapi.h"
@@ -72,6 +73,18 @@ fuzz_one(const char *text, size_t len)
 	}
 	hap_state_free(&st);
 	(void)hap_info_parse(text, len, &info);
+	{
+		long pids[4];
+		struct hap_sess *ss = NULL;
+		long n = hap_sess_parse(text, len, &ss);
+
+		if (hap_proc_parse(text, len, pids, 4) > 4)
+			__builtin_trap();
+		for (long k = 0; k < n; k++)
+			if (!memchr(ss[k].id, '\0', sizeof(ss[k].id)))
+				__builtin_trap();
+		free(ss);
+	}
 	for (i = 0; i < sizeof(fuzz_cmds) / sizeof(fuzz_cmds[0]); i++)
 		(void)hap_reply_ok(fuzz_cmds[i], text, len);
 }

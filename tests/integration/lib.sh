@@ -592,6 +592,9 @@ hs_start_haproxy() {
 	HS_STATS_PORT=${HS_STATS_PORT:-$(hs_free_port)}
 	HS_ADMIN_SOCKET=${HS_ADMIN_SOCKET:-$HS_TMP/haproxy.sock}
 	HS_STATE_FILE=${HS_STATE_FILE:-$HS_TMP/haproxy.state}
+	# The master CLI (-S), as Debian's haproxy.service has it: the agent
+	# reaches old workers through it after a reload.
+	HS_MASTER_SOCKET=${HS_MASTER_SOCKET:-$HS_TMP/haproxy-master.sock}
 	# The hold and the agent's page: this tree's Lua file, and the status
 	# socket the agent will use (hs_start_agent).
 	HS_LUA=${HS_LUA:-$HS_SRCDIR/haproxy/hasentinel.lua}
@@ -602,7 +605,8 @@ hs_start_haproxy() {
 	[ -z "${HS_HOLD_MS:-}" ] || export HS_HOLD_MS
 	haproxy -c -q -f "$HS_HAPROXY_CFG" >>"$HS_TMP/haproxy.log" 2>&1 ||
 		hs_fail "haproxy -c rejects $HS_HAPROXY_CFG (see haproxy.log)"
-	_hs_spawn "$HS_TMP/haproxy.log" haproxy -W -db -f "$HS_HAPROXY_CFG" -p "$HS_TMP/haproxy.pid"
+	_hs_spawn "$HS_TMP/haproxy.log" haproxy -W -db -f "$HS_HAPROXY_CFG" -p "$HS_TMP/haproxy.pid" \
+		-S "$HS_MASTER_SOCKET"
 	hs_register haproxy "$HS_BG_PID"
 	_hs_wait_started haproxy 5 \
 		'hs_hap show info | grep -q "^Pid:" && _hs_port_listening "$HS_WRITE_PORT" && _hs_port_listening "$HS_READ_PORT" && _hs_port_listening "$HS_STATS_PORT"'
@@ -698,6 +702,7 @@ hs_start_agent() {
 			echo "sentinel $(hs_hostport "${HS_PORT[$n]}")"
 		done
 		echo "haproxy-socket $HS_ADMIN_SOCKET"
+		[ -z "${HS_MASTER_SOCKET:-}" ] || echo "haproxy-master-socket $HS_MASTER_SOCKET"
 		echo "status-socket $HS_STATUS_SOCKET"
 		echo "resync-interval $HS_RESYNC_MS"
 		echo "log-level debug"

@@ -124,6 +124,7 @@ static const struct { const char *key, *value; } good[] = {
 	{ "redis-password-file",    "/etc/hasentinel/redis.pw" },
 	{ "haproxy-socket",         "/run/haproxy/admin.sock" },
 	{ "haproxy-timeout",        "1500" },
+	{ "haproxy-master-socket",  "/run/haproxy-master.sock" },
 	{ "status-socket",          "/tmp/hs.sock" },
 	{ "status-socket-mode",     "0600" },
 	{ "master",                 "mymaster be_w be_r" },
@@ -173,6 +174,8 @@ check_good(int i)
 		ck_assert_str_eq(C.redis_password_file, "/etc/hasentinel/redis.pw");
 	} else if (!strcmp(k, "haproxy-socket")) {
 		ck_assert_str_eq(C.haproxy_socket, "/run/haproxy/admin.sock");
+	} else if (!strcmp(k, "haproxy-master-socket")) {
+		ck_assert_str_eq(C.haproxy_master_socket, "/run/haproxy-master.sock");
 	} else if (!strcmp(k, "haproxy-timeout")) {
 		ck_assert_int_eq(C.haproxy_timeout_ms, 1500);
 	} else if (!strcmp(k, "status-socket")) {
@@ -280,7 +283,7 @@ START_TEST(test_keys_covered)
 			ck_assert_msg(!strstr(err, "unknown key"), "%s: %s", *k, err);
 	}
 	ck_assert_int_eq(n, NGOOD);
-	ck_assert_int_eq(n, 31);
+	ck_assert_int_eq(n, 32);
 }
 END_TEST
 
@@ -334,6 +337,7 @@ static const struct { const char *key, *value, *msg; } bad[] = {
 	  "x.conf:3: haproxy-socket: unix socket path longer than 107 bytes" },
 	{ "status-socket", "/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
 	  "x.conf:3: status-socket: unix socket path longer than 107 bytes" },
+	{ "haproxy-master-socket", "master.sock", "x.conf:3: haproxy-master-socket: 'master.sock' is a relative path: give the unix socket's absolute path, or IP:PORT" },
 	{ "haproxy-timeout", "9", "x.conf:3: haproxy-timeout: expected milliseconds 10..3600000, got '9'" },
 	{ "haproxy-timeout", "3600001", "x.conf:3: haproxy-timeout: expected milliseconds 10..3600000, got '3600001'" },
 	{ "resync-interval", "1s", "x.conf:3: resync-interval: expected milliseconds 10..3600000, got '1s'" },

@@ -613,6 +613,78 @@ START_TEST(test_reply_ok_texts)
 }
 END_TEST
 
+/* "show proc" on HAProxy 2.6.12's master CLI, two reloads, one old worker
+ * still serving a connection. */
+static const char proc_26[] =
+	"#<PID>          <type>          <reloads>       <uptime>        <version>      \n"
+	"22302           master          2 [failed: 0]   0d00h00m02s     2.6.12-1+deb12u4\n"
+	"# workers\n"
+	"22589           worker          0               0d00h00m00s     2.6.12-1+deb12u4\n"
+	"# old workers\n"
+	"22313           worker          2               0d00h00m02s     2.6.12-1+deb12u4\n"
+	"22200           worker          3               0d00h00m09s     2.6.12-1+deb12u4\n"
+	"# programs\n"
+	"\n";
+
+START_TEST(test_proc)
+{
+	long pids[4] = { 0 };
+
+	ck_assert_int_eq(hap_proc_parse(proc_26, strlen(proc_26), pids, 4), 2);
+	ck_assert_int_eq(pids[0], 22313);
+	ck_assert_int_eq(pids[1], 22200);
+	/* at most max */
+	ck_assert_int_eq(hap_proc_parse(proc_26, strlen(proc_26), pids, 1), 1);
+	ck_assert_int_eq(pids[0], 22313);
+	/* no old workers: the section is absent */
+	{
+		const char *t = "#<PID> <type> <reloads> <uptime> <version>\n"
+				"1 master 0 0d 2.6\n# workers\n2 worker 0 0d 2.6\n# programs\n\n";
+
+		ck_assert_int_eq(hap_proc_parse(t, strlen(t), pids, 4), 0);
+	}
+	/* not a master CLI answer: a worker's "Unknown command" */
+	{
+		const char *t = "Unknown command: 'show proc'\n";
+
+		ck_assert_int_eq(hap_proc_parse(t, strlen(t), pids, 4), -1);
+		ck_assert_int_eq(hap_proc_parse("", 0, pids, 4), -1);
+	}
+	/* garbage rows in the section are skipped */
+	{
+		const char *t = "#<PID>\n# old workers\n-5 worker\nabc worker\n0 worker\n77 master\n"
+				"99999999999999999999 worker\n12 worker 1\n";
+
+		ck_assert_int_eq(hap_proc_parse(t, strlen(t), pids, 4), 1);
+		ck_assert_int_eq(pids[0], 12);
+	}
+}
+END_TEST
+
+START_TEST(test_sess)
+{
+	/* "show sess" of an old 2.6.12 worker (lines cut after srv=) */
+	const char *t =
+		"0x55f796906040: proto=tcpv4 src=127.0.0.1:60106 fe=redis_write be=mymaster_write srv=r1 ts=00 epoch=0\n"
+		"0x55f796a224d0: proto=sockpair src=unix:2 fe=GLOBAL be=<NONE> srv=<none> ts=00\n"
+		"0x7f69d4039e60: proto=tcpv4 src=127.0.0.1:1 fe=f be=b\n"          /* no srv= */
+		"0xzz: proto=tcpv4 be=b srv=s\n"                                    /* bad id */
+		"garbage line be=b srv=s\n"
+		"\n";
+	struct hap_sess *s = NULL;
+	long n = hap_sess_parse(t, strlen(t), &s);
+
+	ck_assert_int_eq(n, 2);
+	ck_assert_str_eq(s[0].id, "0x55f796906040");
+	ck_assert_str_eq(s[0].backend, "mymaster_write");
+	ck_assert_str_eq(s[0].server, "r1");
+	ck_assert_str_eq(s[1].backend, "<NONE>");
+	free(s);
+	ck_assert_int_eq(hap_sess_parse("", 0, &s), 0);
+	ck_assert_ptr_null(s);
+}
+END_TEST
+
 static Suite *
 hapapi_suite(void)
 {
@@ -636,6 +708,8 @@ hapapi_suite(void)
 	tcase_add_test(tc, test_split_edges);
 	tcase_add_test(tc, test_reply_ok_captured);
 	tcase_add_test(tc, test_reply_ok_texts);
+	tcase_add_test(tc, test_proc);
+	tcase_add_test(tc, test_sess);
 	suite_add_tcase(s, tc);
 	return s;
 }
