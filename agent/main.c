@@ -305,10 +305,10 @@ main(int argc, char **argv)
 	/* Hostnames Sentinel announces (resolve-hostnames): resolved here. */
 	ag.resolver = resolver_new(ag.loop, ag.cfg.resolver, ag.cfg.resolve_ttl_min_ms, ag.cfg.resolve_ttl_max_ms,
 				   cb_name_changed, &ag, err, sizeof(err));
-	if (!ag.resolver) {
-		log_err("resolver: %s", err);
-		goto out;
-	}
+	/* Not fatal: with IP literals nothing needs it; names then never
+	 * resolve (unknown: never routed), and status says so. */
+	if (!ag.resolver)
+		log_err("resolver: %s: host names Sentinel announces will not be routed", err);
 	if (ag.rec)
 		rec_set_resolver(ag.rec, ag.resolver);
 	ag.sentinels = sentinels_new(ag.loop, &ag.cfg, &ag.topo, &cbs, &ag);

@@ -89,7 +89,9 @@ resolve_json(const struct agent *ag, const char *host, const char *routed)
 	if (resolver_info(ag->resolver, host, &ri) < 0) {
 		memset(&ri, 0, sizeof(ri));
 		str_copy(ri.name, host, sizeof(ri.name));
-		ri.state = RESOLVE_PENDING;
+		ri.state = ag->resolver ? RESOLVE_PENDING : RESOLVE_FAILED;
+		if (!ag->resolver)
+			str_copy(ri.error, "no resolver", sizeof(ri.error));
 	}
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I}",
 		"name", ri.name,
