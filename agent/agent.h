@@ -21,6 +21,7 @@
 struct fence;
 struct notifier;
 struct metrics_server;
+struct resolver;
 
 struct agent {
 	struct ev_loop *loop;
@@ -35,6 +36,7 @@ struct agent {
 	struct journal journal;
 	struct notifier *notify;
 	struct metrics_server *metrics;
+	struct resolver *resolver;       /* announced hostnames (resolve.c) */
 	int64_t started_wall_ms;
 	int64_t started_mono_ms;
 	ev_timer tick;

@@ -93,6 +93,9 @@ struct conf_key {
 	X("connect-timeout",        T_MS,       connect_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("command-timeout",        T_MS,       command_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("reconnect-max",          T_MS,       reconnect_max_ms,       0,           CONF_MS_MIN, CONF_MS_MAX) \
+	X("resolver",               T_STR,      resolver,               0,           0, 0) \
+	X("resolve-ttl-min",        T_MS,       resolve_ttl_min_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
+	X("resolve-ttl-max",        T_MS,       resolve_ttl_max_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("log-level",              T_LEVEL,    log_level,              0,           0, 0) \
 	X("syslog",                 T_BOOL,     syslog,                 0,           0, 1) \
 	X("syslog-ident",           T_STR,      syslog_ident,           CK_REQUIRED, 0, 0) \
@@ -649,6 +652,8 @@ config_init(struct config *c)
 	c->connect_timeout_ms = 1000;
 	c->command_timeout_ms = 1000;
 	c->reconnect_max_ms = 2000;
+	c->resolve_ttl_min_ms = 1000;
+	c->resolve_ttl_max_ms = 30000;
 	c->log_level = LOG_LVL_INFO;
 	c->syslog = 0;
 	c->syslog_ident = conf_strdup_or_die("hasentinel");
@@ -983,6 +988,29 @@ conf_finish_auth(const char *who, char *user, char **pass, const char *file,
 	return 0;
 }
 
+/* resolver: "ip:port" or "[v6]:port", comma-separated, IP literals only. */
+static int
+conf_resolver_ok(const char *s)
+{
+	const char *p = s, *end = s + strlen(s), *tok;
+	size_t len;
+	int n = 0;
+
+	while (tk_token(&p, end, ",", &tok, &len)) {
+		char buf[CONF_HOST_MAX + 16], host[CONF_HOST_MAX];
+		int port;
+
+		if (len >= sizeof(buf))
+			return -1;
+		memcpy(buf, tok, len);
+		buf[len] = '\0';
+		if (addr_parse(buf, host, sizeof(host), &port) < 0 || !addr_is_ip(host))
+			return -1;
+		n++;
+	}
+	return n > 0 ? 0 : -1;
+}
+
 int
 config_finish(struct config *c, char *err, size_t errlen)
 {
@@ -1007,6 +1035,12 @@ config_finish(struct config *c, char *err, size_t errlen)
 		return tk_errf(err, errlen, "syslog-ident: must not be empty");
 	if (c->notify_exec && c->notify_exec[0] != '/')
 		return tk_errf(err, errlen, "notify-exec: expected an absolute path, got '%s'", c->notify_exec);
+	if (c->resolver && conf_resolver_ok(c->resolver) < 0)
+		return tk_errf(err, errlen, "resolver: expected IP:PORT[,IP:PORT...] (IP literals), got '%s'",
+			       c->resolver);
+	if (c->resolve_ttl_max_ms < c->resolve_ttl_min_ms)
+		return tk_errf(err, errlen, "resolve-ttl-max (%d ms) is below resolve-ttl-min (%d ms)",
+			       c->resolve_ttl_max_ms, c->resolve_ttl_min_ms);
 	if (c->metrics_listen) {
 		char host[CONF_HOST_MAX];
 		int port;

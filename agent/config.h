@@ -80,6 +80,9 @@ struct config {
 	int connect_timeout_ms;         /* connect-timeout, default 1000 */
 	int command_timeout_ms;         /* command-timeout, default 1000 */
 	int reconnect_max_ms;           /* reconnect-max, default 2000 (backoff cap) */
+	char *resolver;                 /* resolver IP:PORT[,...]: DNS servers for announced names, default the system's */
+	int resolve_ttl_min_ms;         /* resolve-ttl-min: floor of a name's TTL (and first retry), default 1000 */
+	int resolve_ttl_max_ms;         /* resolve-ttl-max: ceiling, default 30000 */
 
 	enum log_level log_level;       /* log-level error|warning|info|debug, default info */
 	int syslog;                     /* syslog yes|no, default no */

@@ -36,7 +36,8 @@ enum fw_state {
 struct fwatch {
 	struct fence *f;
 	char group[TOPO_NAME_MAX];
-	char ip[ADDR_IP_MAX];
+	char ip[ADDR_IP_MAX];    /* the master as Sentinel names it */
+	char addr[ADDR_IP_MAX];  /* its IP literal (a name resolved: g->master_addr) */
 	int port;
 	enum fw_state state;
 	int fd;
@@ -99,7 +100,8 @@ fw_report(struct fwatch *w, int dead)
 	struct group *g = topo_find(f->topo, w->group);
 	char a[ADDR_IP_MAX + 8];
 
-	if (!g || g->master_port != w->port || !addr_ip_equal(g->master_ip, w->ip))
+	if (!g || g->master_port != w->port || !addr_ip_equal(g->master_ip, w->ip) ||
+	    !addr_ip_equal(g->master_addr, w->addr))
 		return;
 	if (!topo_fence_link(g, w->ip, w->port, dead))
 		return;
@@ -225,13 +227,13 @@ fw_connect(struct fwatch *w)
 	int fd;
 
 	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, w->ip, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+	if (inet_pton(AF_INET, w->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
 		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
 
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)w->port);
 		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, w->ip, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+	} else if (inet_pton(AF_INET6, w->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
 		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 
 		s6->sin6_family = AF_INET6;
@@ -302,12 +304,14 @@ fence_track(struct fence *f, struct group *g)
 		return;
 	if (w)
 		w->tick = f->ticks;
-	if (!g->master_ip[0] || !addr_is_ip(g->master_ip)) {
+	/* The master's address: an IP literal, or its name resolved. */
+	if (!g->master_ip[0] || !addr_is_ip(g->master_addr)) {
 		if (w)
 			fw_free(w);
 		return;
 	}
-	if (w && w->port == g->master_port && addr_ip_equal(w->ip, g->master_ip))
+	if (w && w->port == g->master_port && addr_ip_equal(w->ip, g->master_ip) &&
+	    addr_ip_equal(w->addr, g->master_addr))
 		return;
 	if (!w) {
 		w = calloc(1, sizeof(*w));
@@ -328,6 +332,7 @@ fence_track(struct fence *f, struct group *g)
 	/* A new master: forget everything about the old one. */
 	fw_close(w);
 	str_copy(w->ip, g->master_ip, sizeof(w->ip));
+	str_copy(w->addr, g->master_addr, sizeof(w->addr));
 	w->port = g->master_port;
 	w->dead = 0;
 	w->watched = 0;

@@ -17,6 +17,7 @@
 #include "oldworkers.h"
 #include "relay.h"
 #include "report.h"
+#include "resolve.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -90,6 +91,16 @@ cb_group_updated(void *arg, struct group *g)
 
 	rec_group_updated(ag->rec, g);
 	fence_track(ag->fence, g);
+}
+
+/* The resolver: an announced name resolves elsewhere, or no longer. */
+static void
+cb_name_changed(void *arg, const char *name)
+{
+	struct agent *ag = arg;
+
+	if (ag->rec)
+		rec_name_changed(ag->rec, name);
 }
 
 /* fence.c saw the master die or come back: apply the rule (topo.h F1-F2). */
@@ -291,6 +302,15 @@ main(int argc, char **argv)
 	ag.rec = rec_new(ag.loop, &ag.cfg, &ag.topo, ag.hap);
 	if (ag.rec)
 		rec_set_journal(ag.rec, &ag.journal);
+	/* Hostnames Sentinel announces (resolve-hostnames): resolved here. */
+	ag.resolver = resolver_new(ag.loop, ag.cfg.resolver, ag.cfg.resolve_ttl_min_ms, ag.cfg.resolve_ttl_max_ms,
+				   cb_name_changed, &ag, err, sizeof(err));
+	/* Not fatal: with IP literals nothing needs it; names then never
+	 * resolve (unknown: never routed), and status says so. */
+	if (!ag.resolver)
+		log_err("resolver: %s: host names Sentinel announces will not be routed", err);
+	if (ag.rec)
+		rec_set_resolver(ag.rec, ag.resolver);
 	ag.sentinels = sentinels_new(ag.loop, &ag.cfg, &ag.topo, &cbs, &ag);
 	ag.fence = fence_new(ag.loop, &ag.cfg, &ag.topo, cb_fence_changed, &ag);
 	if (!ag.rec || !ag.sentinels || !ag.fence) {
@@ -365,6 +385,7 @@ out:
 	status_server_free(ag.status);
 	sentinels_free(ag.sentinels);
 	fence_free(ag.fence);
+	resolver_free(ag.resolver);
 	rec_free(ag.rec);
 	oldw_free(ag.oldw);
 	hap_client_free(ag.hap);

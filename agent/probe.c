@@ -12,7 +12,8 @@ struct probe {
 	struct prober *pr;
 	uint32_t gid;            /* its group (a group may vanish meanwhile) */
 	uint64_t gserial;
-	char ip[ADDR_IP_MAX];
+	char ip[ADDR_IP_MAX];     /* the node as Sentinel names it (IP literal or hostname) */
+	char addr[ADDR_IP_MAX];   /* the IP literal this attempt connects to */
 	int port;
 	struct rlink *rl;
 	ev_timer timer;          /* retry delay, or deferred free */
@@ -179,6 +180,20 @@ probe_group(struct probe *p)
 	return g;
 }
 
+/* "ip:port", or "name:port (ip)" for a name. */
+static const char *
+probe_label(char *buf, size_t len, const struct probe *p)
+{
+	char a[ADDR_IP_MAX + 8];
+
+	addr_format(a, sizeof(a), p->ip, p->port);
+	if (addr_ip_equal(p->ip, p->addr) || !p->addr[0])
+		snprintf(buf, len, "%s", a);
+	else
+		snprintf(buf, len, "%s (%s)", a, p->addr);
+	return buf;
+}
+
 /* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. */
 static void
 probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
@@ -186,7 +201,12 @@ probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
 	enum role_seen role = ROLE_UNKNOWN;
 	const char *mip = "";
 	int mport = 0, link = 0;
+	struct node *n = group_find_node(g, p->ip, p->port);
 
+	if (!n || !addr_ip_equal(n->addr, p->addr)) {
+		probe_finish(p);   /* its name moved: the answer is about another node */
+		return;
+	}
 	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
 		if (strcmp(r->element[0]->str, "master") == 0) {
 			role = ROLE_MASTER;
@@ -273,10 +293,16 @@ probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		probe_retry(p, r->type == REDIS_REPLY_ERROR ? r->str : "unexpected answer");
 		return;
 	}
+	/* The answer counts only for the address HAProxy would route to: a
+	 * name that moved meanwhile is asked again at its new address. */
+	if (!addr_ip_equal(g->master_addr, p->addr)) {
+		probe_retry(p, "its name resolves elsewhere now");
+		return;
+	}
 	if (topo_role_result(g, p->ip, p->port, role, now_mono_ms())) {
-		char a[ADDR_IP_MAX + 8];
+		char a[ADDR_IP_MAX * 2 + 16];
 
-		addr_format(a, sizeof(a), p->ip, p->port);
+		probe_label(a, sizeof(a), p);
 		if (role == ROLE_MASTER) {
 			log_info("%s: ROLE confirms %s is master", g->name, a);
 			JADD(p->pr, "agent", "", g->name, "role-confirmed", "ROLE on %s says master", a);
@@ -335,7 +361,8 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	const struct config *cfg = p->pr->cfg;
 	struct group *g;
 	struct rlink_opts o;
-	char name[TOPO_NAME_MAX + ADDR_IP_MAX + 32], a[ADDR_IP_MAX + 8];
+	char name[TOPO_NAME_MAX + ADDR_IP_MAX * 2 + 32], a[ADDR_IP_MAX * 2 + 16];
+	const char *addr;
 
 	(void)loop;
 	(void)revents;
@@ -343,6 +370,20 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		probe_free(p);
 		return;
 	}
+	/* The address HAProxy would route to: a hostname's as the agent
+	 * resolved it (reconcile.c keeps it in the model). */
+	if (p->replica) {
+		const struct node *n = group_find_node(g, p->ip, p->port);
+
+		addr = n ? n->addr : "";
+	} else {
+		addr = g->master_addr;
+	}
+	if (!addr[0]) {
+		probe_retry(p, "its name does not resolve");
+		return;
+	}
+	str_copy(p->addr, addr, sizeof(p->addr));
 	/* At most PROBE_MAX_ACTIVE connections at once (thousands of groups
 	 * switching together): the others wait for a slot, in order. */
 	if (!p->active) {
@@ -365,8 +406,8 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	o.reconnect = 0;
 	o.user = cfg->redis_user;
 	o.password = cfg->redis_password;
-	snprintf(name, sizeof(name), "%s ROLE %s", g->name, addr_format(a, sizeof(a), p->ip, p->port));
-	p->rl = rlink_new(p->pr->loop, name, p->ip, p->port, &o, probe_up, probe_down, p);
+	snprintf(name, sizeof(name), "%s ROLE %s", g->name, probe_label(a, sizeof(a), p));
+	p->rl = rlink_new(p->pr->loop, name, p->addr, p->port, &o, probe_up, probe_down, p);
 	if (!p->rl) {
 		probe_retry(p, "out of memory");
 		return;
@@ -423,7 +464,7 @@ probe_replicas(struct prober *pr, struct group *g)
 		struct probe *p;
 
 		if (!n->seen_by || !(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) ||
-		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !addr_is_ip(n->ip) ||
+		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !n->addr[0] ||
 		    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)) ||
 		    (n->role_at_ms && now - n->role_at_ms < PROBE_RETRY_MIN_MS * 4))
 			continue;

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -12,6 +13,7 @@
 #include "oldworkers.h"
 #include "plan.h"
 #include "probe.h"
+#include "resolve.h"
 #include "tk.h"
 
 /* Per group, by id: the reconciler's own bookkeeping. */
@@ -72,6 +74,7 @@ struct reconciler {
 	size_t nwarned;
 	struct journal *journal;
 	struct oldworkers *oldw;        /* borrowed; NULL none */
+	struct resolver *resolver;   /* borrowed; NULL: hostnames never resolve */
 };
 
 const double rec_apply_bounds[REC_APPLY_BUCKETS - 1] = {
@@ -209,6 +212,87 @@ on_probe_changed(void *arg, struct group *g)
 	schedule(rc);
 }
 
+/* ---------------------------------------------------------------- hostnames */
+
+static void log_state_change(struct reconciler *rc, struct group *g);
+
+/* The model gets the addresses the resolver knows now (topo.h: a name's
+ * address; unknown is never a switch). Returns 1 when something changed;
+ * *pending is set when a name of g has not been answered yet. */
+static int
+resolve_sync(struct reconciler *rc, struct group *g, int *pending)
+{
+	char addr[ADDR_IP_MAX], was[ADDR_IP_MAX], m[ADDR_IP_MAX + 8];
+	int changed = 0, master_moved = 0;
+
+	*pending = 0;
+	if (g->master_ip[0] && !addr_is_ip(g->master_ip)) {
+		str_copy(was, g->master_addr, sizeof(was));
+		if (resolver_lookup(rc->resolver, g->master_ip, addr, sizeof(addr)) == RESOLVE_PENDING)
+			*pending = 1;
+		if (topo_master_resolved(g, addr)) {
+			changed = master_moved = 1;
+			addr_format(m, sizeof(m), g->master_ip, g->master_port);
+			if (was[0] && addr[0])
+				log_warn("%s: master %s moved from %s to %s: ROLE is asked there before writes go to it",
+					 g->name, m, was, addr);
+			else if (addr[0])
+				log_info("%s: master %s is at %s", g->name, m, addr);
+			else
+				log_warn("%s: master %s does not resolve: no write target until it does", g->name, m);
+			JADD(rc, "agent", "", g->name, "resolved", "master %s at %s", m, addr[0] ? addr : "(unknown)");
+		}
+	}
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct node *n = &g->nodes[i];
+
+		if (addr_is_ip(n->ip))
+			continue;
+		if (resolver_lookup(rc->resolver, n->ip, addr, sizeof(addr)) == RESOLVE_PENDING)
+			*pending = 1;
+		changed |= topo_node_resolved(g, n, addr);
+	}
+	if (master_moved)
+		prober_now(rc->prober, g);
+	else if (changed)
+		prober_check(rc->prober, g);
+	return changed;
+}
+
+static int
+group_names(const struct group *g, const char *name)
+{
+	if (strcasecmp(g->master_ip, name) == 0)
+		return 1;
+	for (size_t i = 0; i < g->nnodes; i++)
+		if (strcasecmp(g->nodes[i].ip, name) == 0)
+			return 1;
+	return 0;
+}
+
+void
+rec_name_changed(struct reconciler *rc, const char *name)
+{
+	for (size_t i = 0; i < rc->topo->n; i++) {
+		struct group *g = rc->topo->groups[i];
+
+		int pending;
+
+		if (!group_names(g, name))
+			continue;
+		(void)resolve_sync(rc, g, &pending);
+		log_state_change(rc, g);
+		enqueue(rc, g, 1);
+	}
+	schedule(rc);
+}
+
+void
+rec_set_resolver(struct reconciler *rc, struct resolver *res)
+{
+	rc->resolver = res;
+}
+
 /* ---------------------------------------------------------------- decisions */
 
 static void
@@ -244,6 +328,9 @@ rec_group_updated(struct reconciler *rc, struct group *g)
 {
 	enum topo_decision d = topo_decide(rc->topo, g, now_mono_ms(), now_wall_ms());
 	struct rgroup *r;
+	int pending;
+
+	(void)resolve_sync(rc, g, &pending);
 
 	switch (d) {
 	case TOPO_NEW_MASTER:
@@ -476,16 +563,19 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 		 * restart); keep it while ROLE is being asked. */
 		for (size_t i = 0; i < nslots; i++)
 			if (hap_server_is_ready(&slots[i]) && slots[i].port == g->master_port &&
-			    addr_ip_equal(slots[i].addr, g->master_ip))
+			    g->master_addr[0] && addr_ip_equal(slots[i].addr, g->master_addr))
 				master_ready = 1;
 	}
 	if (!write)
 		master_ready = topo_master_read_target(g, rc->cfg->master_reads, now_wall_ms());
+	/* A name that does not resolve (and was never confirmed): no target. */
+	if (!g->master_addr[0])
+		master_ready = -1;
 	if (master_ready >= 0) {
 		/* Leaving the read backend (fallback, a replica is ready again)
 		 * is a plain maint: reads on the master are harmless, its open
 		 * sessions finish on their own (plan.h). */
-		str_copy(t[n].ip, g->master_ip, sizeof(t[n].ip));
+		str_copy(t[n].ip, g->master_addr, sizeof(t[n].ip));
 		t[n].port = g->master_port;
 		t[n].ready = master_ready;
 		n++;
@@ -495,9 +585,11 @@ build_targets(const struct reconciler *rc, const struct group *g, const struct h
 
 		if (nd->port == g->master_port && addr_ip_equal(nd->ip, g->master_ip))
 			continue;
-		if (!addr_is_ip(nd->ip))
-			continue;   /* HAProxy's "set server addr" takes IP literals */
-		str_copy(t[n].ip, nd->ip, sizeof(t[n].ip));
+		/* HAProxy's "set server addr" takes IP literals: a name that does
+		 * not resolve is unknown, not a target. */
+		if (!nd->addr[0] || (nd->port == g->master_port && addr_ip_equal(nd->addr, g->master_addr)))
+			continue;
+		str_copy(t[n].ip, nd->addr, sizeof(t[n].ip));
 		t[n].port = nd->port;
 		t[n].ready = write ? 0 : topo_node_read_ready(g, nd, now_wall_ms());
 		n++;
@@ -567,12 +659,18 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	size_t first, count, before;
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
-	int write_ready_cmd = -1;
+	int write_ready_cmd = -1, pending;
 	struct rgroup *r = rgroup_get(rc, g);
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
 	if (rec_group_state(rc, g) == GS_FROZEN || !g->master_ip[0])
+		return 0;
+	/* A name not answered yet (the agent just started, a new node): HAProxy
+	 * is left as it is until it is, at most the resolver's timeout; the
+	 * answer plans the group again. Unknown is never a change. */
+	(void)resolve_sync(rc, g, &pending);
+	if (pending)
 		return 0;
 	fence_apply(rc, g);
 	if (max > rc->targetcap) {

@@ -67,6 +67,13 @@ void rec_tick(struct reconciler *rc);
 /* Forced resync (SIGHUP): a tick that checks every group at once. */
 void rec_resync(struct reconciler *rc);
 
+/* Hostnames: where names are resolved (borrowed; NULL: names never
+ * resolve, so nodes named so are never routed to). */
+struct resolver;
+void rec_set_resolver(struct reconciler *rc, struct resolver *res);
+/* The resolver's news: name's address or state changed. */
+void rec_name_changed(struct reconciler *rc, const char *name);
+
 enum group_state rec_group_state(const struct reconciler *rc, const struct group *g);
 
 /* What HAProxy routes to for g after the last apply. 1 when known. */

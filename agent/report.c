@@ -10,6 +10,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "oldworkers.h"
+#include "resolve.h"
 
 #ifndef HASENTINEL_VERSION
 #define HASENTINEL_VERSION "unknown"
@@ -74,12 +75,44 @@ haproxy_json(const struct agent *ag)
 	return o;
 }
 
+/* A name Sentinel announces, as the resolver knows it (NULL for an IP
+ * literal): {"name", "addr", "state", "error", "ttl_ms", "expires_in_ms",
+ * "changes", "changed_ms"}. routed is the address the model uses. */
+static json_t *
+resolve_json(const struct agent *ag, const char *host, const char *routed)
+{
+	struct resolve_info ri;
+	json_t *o;
+
+	if (!host[0] || addr_is_ip(host))
+		return NULL;
+	if (resolver_info(ag->resolver, host, &ri) < 0) {
+		memset(&ri, 0, sizeof(ri));
+		str_copy(ri.name, host, sizeof(ri.name));
+		ri.state = ag->resolver ? RESOLVE_PENDING : RESOLVE_FAILED;
+		if (!ag->resolver)
+			str_copy(ri.error, "no resolver", sizeof(ri.error));
+	}
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:I}",
+		"name", ri.name,
+		"addr", ri.addr,
+		"routed", routed,
+		"state", resolve_state_name(ri.state),
+		"error", ri.error,
+		"ttl_ms", (json_int_t)ri.ttl_ms,
+		"expires_in_ms", (json_int_t)(ri.expires_ms ? ri.expires_ms - now_mono_ms() : 0),
+		"changes", (int)ri.changes,
+		"changed_ms", (json_int_t)ri.changed_wall_ms);
+	return o;
+}
+
 static json_t *
 group_json(const struct agent *ag, const struct group *g)
 {
 	char wb[CONF_NAME_MAX] = "", rb[CONF_NAME_MAX] = "", a[ADDR_IP_MAX + 8], flags[128];
 	int64_t now = now_mono_ms();
 	json_t *o, *reps = json_array(), *views = json_array(), *others = json_array(), *wr = json_array();
+	json_t *rep, *res;
 	struct rec_hap_view hv;
 
 	(void)config_backends(&ag->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb));
@@ -89,14 +122,17 @@ group_json(const struct agent *ag, const struct group *g)
 		if (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip))
 			continue;
 		node_flags_format(n->flags, flags, sizeof(flags));
-		json_array_append_new(reps, json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I}",
+		rep = json_pack("{s:s, s:s, s:s, s:s, s:b, s:i, s:I}",
 			"addr", addr_format(a, sizeof(a), n->ip, n->port),
 			"flags", flags,
 			"link", (n->flags & NODE_LINK_DOWN) ? "err" : "ok",
 			"role", (n->flags & NODE_ROLE_MASTER) ? "master" : "slave",
-			"read_ready", topo_node_read_ready(g, n, now_wall_ms()),
+			"read_ready", n->addr[0] && topo_node_read_ready(g, n, now_wall_ms()),
 			"priority", n->priority,
-			"link_down_ms", (json_int_t)n->lag_ms));
+			"link_down_ms", (json_int_t)n->lag_ms);
+		if ((res = resolve_json(ag, n->ip, n->addr)))
+			json_object_set_new(rep, "resolve", res);
+		json_array_append_new(reps, rep);
 	}
 	for (int i = 0; i < sentinels_count(ag->sentinels); i++) {
 		const struct sview *v = &g->views[i];
@@ -130,6 +166,9 @@ group_json(const struct agent *ag, const struct group *g)
 		"known_sentinels", others);
 	if (rec_group_haproxy(ag->rec, g, &hv))
 		json_object_set_new(o, "read_ready_count", json_integer(hv.read_ready));
+	/* A master announced by name: what it resolves to and what is routed. */
+	if ((res = resolve_json(ag, g->master_ip, g->master_addr)))
+		json_object_set_new(o, "master_resolve", res);
 	/* Early fence (topo.h F1-F2): why the master is out of the write backend. */
 	json_object_set_new(o, "fenced", json_string(topo_fence_name(g->fence)));
 	if (g->fence)
@@ -326,6 +365,7 @@ cmd_check(const struct cmd_req *r)
 	int usable = sentinels_usable(ag->sentinels);
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
 	struct rec_hap_view hv;
+	struct resolve_info ri;
 	size_t n;
 
 	if (usable == 0)
@@ -348,6 +388,13 @@ cmd_check(const struct cmd_req *r)
 		if (!rec_group_haproxy(ag->rec, g, &hv) || !hv.write_ready[0])
 			json_array_append_new(problems, json_sprintf("%s: no ready write server in %s",
 								     g->name, wb));
+		/* A master announced by name that does not resolve (a replica's
+		 * name is as down as the replica: not a problem of the agent). */
+		if (g->master_ip[0] && !addr_is_ip(g->master_ip) &&
+		    resolver_info(ag->resolver, g->master_ip, &ri) == 0 && ri.state == RESOLVE_FAILED)
+			json_array_append_new(problems, json_sprintf("%s: master %s does not resolve (%s)%s",
+								     g->name, g->master_ip, ri.error,
+								     g->master_addr[0] ? ": kept at its confirmed address" : ""));
 	}
 	n = json_array_size(problems);
 	return json_pack("{s:b, s:i, s:o}", "ok", n == 0, "exit_code", n ? 1 : 0, "problems", problems);

@@ -219,6 +219,8 @@ group_get_node(struct group *g, const char *ip, int port)
 	n = &g->nodes[g->nnodes++];
 	memset(n, 0, sizeof(*n));
 	str_copy(n->ip, ip, sizeof(n->ip));
+	if (addr_is_ip(ip))
+		str_copy(n->addr, ip, sizeof(n->addr));
 	n->port = port;
 	n->lag_ms = -1;
 	g->generation++;
@@ -234,10 +236,11 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
-	/* Only an IP address and a port may become a target: anything else
+	/* Only an IP address or a hostname (resolve-hostnames; resolved by the
+	 * agent before it routes) and a port may become a target: anything else
 	 * (a hostile or broken Sentinel: ";", a newline...) would otherwise win
 	 * on its epoch and then block the group at the plan's check. */
-	if (!ip || !addr_is_ip(ip) || port <= 0 || port > 65535) {
+	if (!ip || !addr_is_host(ip) || port <= 0 || port > 65535) {
 		v->valid = 0;
 		return;
 	}
@@ -335,7 +338,7 @@ topo_replica_update(struct group *g, int si, const struct node *r)
 	merged = merge_flags(n);
 	/* A Sentinel that just re-created the replica does not know its master
 	 * yet ("?", 0): keep what another one said. */
-	if (r->master_port <= 0 || !addr_is_ip(r->master_ip)) {
+	if (r->master_port <= 0 || !addr_is_host(r->master_ip)) {
 		r_master_ip = n->master_ip;
 		r_master_port = n->master_port;
 	}
@@ -463,6 +466,8 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	g->last_switch.epoch = best->epoch;
 	g->last_switch.at_wall_ms = wall_now;
 	str_copy(g->master_ip, best->ip, sizeof(g->master_ip));
+	/* A name: its address comes from topo_master_resolved(). */
+	str_copy(g->master_addr, addr_is_ip(best->ip) ? best->ip : "", sizeof(g->master_addr));
 	g->master_port = best->port;
 	g->epoch = best->epoch;
 	g->confirmed = 0;
@@ -474,6 +479,43 @@ topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now)
 	}
 	g->generation++;
 	return TOPO_NEW_MASTER;
+}
+
+int
+topo_master_resolved(struct group *g, const char *addr)
+{
+	if (!g->master_ip[0] || addr_is_ip(g->master_ip))
+		return 0;
+	if (!addr || !addr[0]) {
+		/* Unknown: never a switch. A confirmed master keeps the address
+		 * ROLE confirmed (HAProxy routes there already); any other has
+		 * none. */
+		if (g->confirmed == 1 || !g->master_addr[0])
+			return 0;
+		g->master_addr[0] = '\0';
+		g->generation++;
+		return 1;
+	}
+	if (addr_ip_equal(addr, g->master_addr))
+		return 0;
+	str_copy(g->master_addr, addr, sizeof(g->master_addr));
+	/* What ROLE said was about another address. */
+	g->confirmed = 0;
+	g->generation++;
+	return 1;
+}
+
+int
+topo_node_resolved(struct group *g, struct node *n, const char *addr)
+{
+	if (addr_is_ip(n->ip) || addr_ip_equal(n->addr, addr ? addr : ""))
+		return 0;
+	str_copy(n->addr, addr ? addr : "", sizeof(n->addr));
+	n->role = ROLE_UNKNOWN;
+	n->role_at_ms = 0;
+	n->role_link_up = 0;
+	g->generation++;
+	return 1;
 }
 
 int
@@ -565,7 +607,7 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 		char a[ADDR_IP_MAX + 8];
 
 		addr_format(a, sizeof(a), n->master_ip, n->master_port);
-		return strcmp(a, g->last_switch.from) == 0 && addr_is_ip(n->master_ip);
+		return strcmp(a, g->last_switch.from) == 0 && addr_is_host(n->master_ip);
 	}
 	return 0;
 }
@@ -576,7 +618,7 @@ topo_any_replica_read_ready(const struct group *g, int64_t now_wall_ms)
 	for (size_t i = 0; i < g->nnodes; i++) {
 		const struct node *n = &g->nodes[i];
 
-		if (addr_is_ip(n->ip) && topo_node_read_ready(g, n, now_wall_ms))
+		if (n->addr[0] && topo_node_read_ready(g, n, now_wall_ms))
 			return 1;
 	}
 	return 0;

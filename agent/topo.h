@@ -76,7 +76,8 @@
 enum role_seen { ROLE_UNKNOWN = 0, ROLE_MASTER, ROLE_SLAVE };
 
 struct node {
-	char ip[ADDR_IP_MAX];
+	char ip[ADDR_IP_MAX];    /* as Sentinel announces it: an IP literal or a hostname */
+	char addr[ADDR_IP_MAX];  /* its IP literal: = ip, or the name resolved; "" unknown */
 	int port;
 	unsigned flags;          /* NODE_*, merged (OR) over the Sentinels that list it */
 	unsigned sflags[TOPO_MAX_SENTINELS];  /* each Sentinel's own report */
@@ -123,6 +124,9 @@ struct group {
 	int nviews;
 	/* The decided master (what the rule above says), "" when none yet. */
 	char master_ip[ADDR_IP_MAX];
+	/* The IP literal HAProxy routes the master's writes to: = master_ip,
+	 * or its name resolved; "" unknown (topo_master_resolved). */
+	char master_addr[ADDR_IP_MAX];
 	int master_port;
 	uint64_t epoch;
 	int confirmed;           /* ROLE on master_ip:port since it was chosen: 1 master, -1 not master, 0 not asked yet */
@@ -205,6 +209,17 @@ enum topo_decision {
  * generation bumped. */
 enum topo_decision topo_decide(struct topo *t, struct group *g, int64_t now, int64_t wall_now);
 
+/* Hostnames (resolve-hostnames): the agent resolves, topo keeps the result.
+ * The master's name now resolves to addr ("" = does not resolve: unknown).
+ * A new address voids ROLE's confirmation (asked again at that address);
+ * unknown leaves a confirmed master where HAProxy routes already (never a
+ * switch to nowhere) and an unconfirmed one with no address. No effect on
+ * an IP literal. Returns 1 when something changed (generation bumped). */
+int topo_master_resolved(struct group *g, const char *addr);
+/* The same for a node: its address (and the ROLE answer, which was about the
+ * old one) is replaced. Returns 1 when something changed. */
+int topo_node_resolved(struct group *g, struct node *n, const char *addr);
+
 /* Record a ROLE answer for ip:port in g (master or a node). Returns 1 when it
  * changed what HAProxy should look like. */
 int topo_role_result(struct group *g, const char *ip, int port, enum role_seen role, int64_t now);
@@ -218,7 +233,7 @@ int topo_replica_role(struct group *g, const char *ip, int port, enum role_seen 
 int topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wall_ms);
 
 /* Whether any replica of g would serve reads at now_wall_ms (only replicas
- * with an IP literal: the others are never in HAProxy). */
+ * with a known address: the others are never in HAProxy). */
 int topo_any_replica_read_ready(const struct group *g, int64_t now_wall_ms);
 
 /* Whether the master is in the read backend under master-reads mode (enum

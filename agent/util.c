@@ -80,6 +80,48 @@ addr_is_ip(const char *s)
 	return to_bin(s, buf, &f) == 0;
 }
 
+int
+addr_is_hostname(const char *s)
+{
+	size_t n = 0, label = 0;
+	int alpha = 0;
+
+	if (!s || !*s)
+		return 0;
+	for (const char *p = s; *p; p++, n++) {
+		char ch = *p;
+
+		if (n >= ADDR_IP_MAX - 1)
+			return 0;
+		if (ch == '.') {
+			if (label == 0 || p[-1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (ch == '-') {
+			if (label == 0)
+				return 0;
+		} else if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_') {
+			alpha = 1;
+		} else if (!(ch >= '0' && ch <= '9')) {
+			return 0;
+		}
+		if (++label > 63)
+			return 0;
+	}
+	/* A trailing dot (the root) is allowed; a trailing '-' is not. */
+	if (s[n - 1] == '-')
+		return 0;
+	return alpha || strchr(s, '-') != NULL;
+}
+
+int
+addr_is_host(const char *s)
+{
+	return addr_is_ip(s) || addr_is_hostname(s);
+}
+
 const char *
 addr_format(char *buf, size_t len, const char *ip, int port)
 {

@@ -21,6 +21,15 @@ int addr_ip_equal(const char *a, const char *b);
 /* 1 when s is an IPv4 or IPv6 literal. */
 int addr_is_ip(const char *s);
 
+/* 1 when s is a hostname as DNS writes it: dot-separated labels of 1..63
+ * letters, digits, '-' or '_', neither starting nor ending with '-', at
+ * most ADDR_IP_MAX - 1 characters in all, not all digits and dots (that is
+ * an IPv4 literal or nothing). Sentinel's resolve-hostnames names nodes so. */
+int addr_is_hostname(const char *s);
+
+/* addr_is_ip(s) || addr_is_hostname(s): what Sentinel may announce. */
+int addr_is_host(const char *s);
+
 /* Format ip:port, brackets around IPv6: "[::1]:6379". Returns buf. */
 const char *addr_format(char *buf, size_t len, const char *ip, int port);
 

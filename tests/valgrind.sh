@@ -34,10 +34,14 @@ export top_srcdir=$src top_builddir=$build
 export HASENTINEL=$build/agent/hasentinel HASENTINELCTL=$build/agent/hasentinelctl
 export HS_AGENT_WRAPPER="${vg[*]} --log-file=$logs/agent.%p.log"
 export HS_AGENT_START_S=30
-for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view t11_password_rotation t44_fence_kill; do
-	if bash "$src/tests/integration/$t.sh" >"$logs/$t.out" 2>&1; then
+for t in t02_master_kill t05_haproxy_restart t07_secrets t08_operator_view t11_password_rotation t14_hostnames t44_fence_kill; do
+	bash "$src/tests/integration/$t.sh" >"$logs/$t.out" 2>&1
+	rc=$?
+	if [ "$rc" = 0 ]; then
 		pass=$((pass + 1))
 		echo "PASS: valgrind agent in $t"
+	elif [ "$rc" = 77 ]; then
+		echo "SKIP: valgrind agent in $t: $(tail -1 "$logs/$t.out")"   # t14 needs root (ip netns)
 	else
 		fail=$((fail + 1))
 		echo "FAIL: valgrind agent in $t"

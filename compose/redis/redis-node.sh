@@ -15,8 +15,11 @@
 #   - every start: replace the announce address and the passwords, so a new
 #     secret or a new static IP takes effect on restart.
 #
-# Environment: HS_ANNOUNCE_IP (required): this container's static address.
+# Environment: HS_ANNOUNCE_IP (required): this container's static address
+#              (or its name: compose.hostnames.yaml).
 #              HS_REPLICAOF "IP PORT": servers that start as replicas.
+#              HS_SENTINEL_TEMPLATE: Sentinel's template in compose/redis/,
+#              default sentinel.conf (first start only).
 # Secrets:     /run/secrets/redis_password    (requirepass, masterauth,
 #                                              sentinel auth-pass)
 #              /run/secrets/sentinel_password (Sentinel's requirepass)
@@ -85,7 +88,7 @@ sentinel)
 	conf=$HS_DATA/sentinel.conf
 	rpw=$(read_secret "$HS_SECRETS/redis_password")
 	spw=$(read_secret "$HS_SECRETS/sentinel_password")
-	[ -f "$conf" ] || cp "$HS_ETC/sentinel.conf" "$conf"
+	[ -f "$conf" ] || cp "$HS_ETC/${HS_SENTINEL_TEMPLATE:-sentinel.conf}" "$conf"
 	# One auth-pass per monitored master, after its `sentinel monitor` line.
 	set -- "sentinel announce-ip $HS_ANNOUNCE_IP" "requirepass $spw"
 	masters=$(awk '$1 == "sentinel" && $2 == "monitor" { print $3 }' "$conf")

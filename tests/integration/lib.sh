@@ -139,6 +139,12 @@ HS_RESYNC_MS=1000
 
 declare -gA HS_PID=()
 declare -gA HS_PORT=()
+# Hostnames (t14): extra redis-server arguments per NAME (words), the
+# address Sentinels monitor the master at, and Sentinel's resolve-hostnames
+# + announce-hostnames (yes|no).
+declare -gA HS_REDIS_EXTRA=()
+HS_MONITOR_HOST=${HS_MONITOR_HOST:-}
+HS_SENTINEL_HOSTNAMES=${HS_SENTINEL_HOSTNAMES:-no}
 HS_NAMES=()            # start order, for stopping in reverse
 HS_REDIS_NAMES=()
 HS_SENTINEL_NAMES=()
@@ -459,8 +465,11 @@ hs_start_redis() {
 	elif [ -n "${HS_REDIS_PASSWORD:-}" ]; then
 		printf 'requirepass "%s"\nmasterauth "%s"\n' "$HS_REDIS_PASSWORD" "$HS_REDIS_PASSWORD" >"$dir/redis.conf"
 	fi
+	# HS_REDIS_EXTRA[name] is a list of words:
+	# shellcheck disable=SC2086
 	_hs_spawn "$HS_TMP/$name.log" redis-server "$dir/redis.conf" --port "$port" --bind "$HS_IP" \
-		--save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no "${args[@]}"
+		--save "" --appendonly no --repl-diskless-sync-delay 0 --dir "$dir" --daemonize no "${args[@]}" \
+		${HS_REDIS_EXTRA[$name]:-}
 	hs_register "$name" "$HS_BG_PID"
 	[[ " ${HS_REDIS_NAMES[*]} " == *" $name "* ]] || HS_REDIS_NAMES+=("$name")
 	_hs_wait_started "$name" 5 '[ "$(hs_cli "$port" PING)" = PONG ]'
@@ -482,8 +491,9 @@ hs_start_sentinel() {
 			daemonize no
 			logfile ""
 			dir $dir
-			sentinel resolve-hostnames no
-			sentinel monitor $HS_MASTER $HS_IP $mport 2
+			sentinel resolve-hostnames $HS_SENTINEL_HOSTNAMES
+			sentinel announce-hostnames $HS_SENTINEL_HOSTNAMES
+			sentinel monitor $HS_MASTER ${HS_MONITOR_HOST:-$HS_IP} $mport 2
 			sentinel down-after-milliseconds $HS_MASTER $HS_DOWN_AFTER_MS
 			sentinel failover-timeout $HS_MASTER $HS_FAILOVER_TIMEOUT_MS
 			sentinel parallel-syncs $HS_MASTER 1

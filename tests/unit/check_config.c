@@ -137,6 +137,9 @@ static const struct { const char *key, *value; } good[] = {
 	{ "connect-timeout",        "300" },
 	{ "command-timeout",        "400" },
 	{ "reconnect-max",          "60000" },
+	{ "resolver",               "127.0.0.1:5353,[::1]:53" },
+	{ "resolve-ttl-min",        "500" },
+	{ "resolve-ttl-max",        "20000" },
 	{ "log-level",              "debug" },
 	{ "syslog",                 "yes" },
 	{ "syslog-ident",           "hs-test" },
@@ -202,6 +205,12 @@ check_good(int i)
 		ck_assert_int_eq(C.command_timeout_ms, 400);
 	} else if (!strcmp(k, "reconnect-max")) {
 		ck_assert_int_eq(C.reconnect_max_ms, 60000);
+	} else if (!strcmp(k, "resolver")) {
+		ck_assert_str_eq(C.resolver, "127.0.0.1:5353,[::1]:53");
+	} else if (!strcmp(k, "resolve-ttl-min")) {
+		ck_assert_int_eq(C.resolve_ttl_min_ms, 500);
+	} else if (!strcmp(k, "resolve-ttl-max")) {
+		ck_assert_int_eq(C.resolve_ttl_max_ms, 20000);
 	} else if (!strcmp(k, "log-level")) {
 		ck_assert_int_eq(C.log_level, LOG_LVL_DEBUG);
 	} else if (!strcmp(k, "syslog")) {
@@ -274,7 +283,7 @@ START_TEST(test_keys_covered)
 			ck_assert_msg(!strstr(err, "unknown key"), "%s: %s", *k, err);
 	}
 	ck_assert_int_eq(n, NGOOD);
-	ck_assert_int_eq(n, 29);
+	ck_assert_int_eq(n, 32);
 }
 END_TEST
 
@@ -848,6 +857,34 @@ START_TEST(test_password_file_plain)
 }
 END_TEST
 
+/* resolver: IP literals and ports only (c-ares would take a name and
+ * resolve it with the system's resolver); the TTL bounds in order. */
+START_TEST(test_finish_resolver)
+{
+	static const char *const nok[] = { "dns.example:53", "127.0.0.1", "127.0.0.1:0", ",", "127.0.0.1:53,x" };
+
+	for (size_t i = 0; i < sizeof(nok) / sizeof(nok[0]); i++) {
+		config_free(&C);
+		config_init(&C);
+		minimal();
+		ck_assert_int_eq(set_file("resolver", nok[i]), 0);
+		ck_assert_int_eq(config_finish(&C, err, sizeof(err)), -1);
+		ck_assert_msg(strstr(err, "resolver: expected IP:PORT"), "%s: %s", nok[i], err);
+	}
+	config_free(&C);
+	config_init(&C);
+	minimal();
+	ck_assert_int_eq(set_file("resolver", "127.0.0.1:5353,[::1]:53"), 0);
+	ck_assert_msg(config_finish(&C, err, sizeof(err)) == 0, "%s", err);
+	config_free(&C);
+	config_init(&C);
+	minimal();
+	ck_assert_int_eq(parse("resolve-ttl-min 5000\nresolve-ttl-max 1000\n"), 0);
+	ck_assert_int_eq(config_finish(&C, err, sizeof(err)), -1);
+	ck_assert_str_eq(err, "resolve-ttl-max (1000 ms) is below resolve-ttl-min (5000 ms)");
+}
+END_TEST
+
 START_TEST(test_password_file_missing)
 {
 	char want[256];
@@ -1058,6 +1095,7 @@ config_suite(void)
 	tc = tcase_create("finish");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_finish_required);
+	tcase_add_test(tc, test_finish_resolver);
 	tcase_add_test(tc, test_finish_user_without_password);
 	tcase_add_test(tc, test_backends_formats);
 	tcase_add_test(tc, test_backends_masters);
