@@ -63,6 +63,11 @@ void rec_tick(struct reconciler *rc);
 /* Forced resync (SIGHUP): a tick that checks every group at once. */
 void rec_resync(struct reconciler *rc);
 
+/* write-lease (topo.h F3): evaluate every group's lease now; the groups
+ * whose lease changed are planned. Returns the shortest lease length (ms),
+ * 0 when none is known yet. */
+int64_t rec_lease_tick(struct reconciler *rc);
+
 enum group_state rec_group_state(const struct reconciler *rc, const struct group *g);
 
 /* What HAProxy routes to for g after the last apply. 1 when known. */
