@@ -83,7 +83,7 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 }
 
 /* write-lease (topo.h F3): every lease / TOPO_LEASE_RENEW_DIV, the leases
- * are evaluated and every Sentinel is sent one PING to renew them. */
+ * are evaluated and every Sentinel is sent one renewal ping (INFO server). */
 #define LEASE_TICK_UNKNOWN_MS 100   /* while no lease length is known yet */
 #define LEASE_TICK_MIN_MS 10
 

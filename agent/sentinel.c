@@ -65,9 +65,8 @@ struct sentinel_link {
 	size_t nlg;
 	size_t detail_cursor;     /* where the next slice of detail refreshes starts */
 	/* write-lease renewal (sentinels_ping) */
-	int ping_pending;         /* a PING (or INFO server) in flight */
+	int ping_pending;         /* a renewal INFO server in flight */
 	int64_t ping_sent_ms;     /* monotonic time it was sent */
-	int ping_info;            /* PING refused (ACL): INFO server instead */
 };
 
 struct sentinels {
@@ -990,9 +989,11 @@ sentinels_query_group(struct sentinels *s, const char *name)
 
 /* ---------------------------------------------------------------- lease renewal */
 
-/* The answer to a renewal PING: the Sentinel was alive and reachable when
- * it was sent. It confirms the views only while its events reach the agent
- * (a switch it made was announced first) and it is not in TILT. */
+/* The answer to a renewal ping (INFO server: small, and allowed by the
+ * +info the agent's ACL user has anyway; PING would need one more rule):
+ * the Sentinel was alive and reachable when it was sent. It confirms the
+ * views only while its events reach the agent (a switch it made was
+ * announced first) and it is not in TILT. */
 static void
 ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -1005,13 +1006,7 @@ ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	sl->ping_pending = 0;
 	if (!r)
 		return;
-	if (r->type == REDIS_REPLY_ERROR && !sl->ping_info) {
-		sl->ping_info = 1;
-		log_warn("sentinel %s: PING refused (%.100s): the write lease is renewed with INFO server",
-			 sl->addr, r->str);
-		return;
-	}
-	if (r->type != REDIS_REPLY_ERROR && sl->subscribed && !sl->tilt)
+	if (r->type == REDIS_REPLY_STRING && sl->subscribed && !sl->tilt)
 		topo_sentinel_heard(sl->set->topo, sl->index, sl->ping_sent_ms);
 }
 
@@ -1023,7 +1018,7 @@ sentinels_ping(struct sentinels *s)
 
 		if (sl->ping_pending || rlink_state(sl->cmd) != RLINK_UP)
 			continue;
-		if (rlink_command(sl->cmd, ping_reply, sl, sl->ping_info ? "INFO server" : "PING") < 0)
+		if (rlink_command(sl->cmd, ping_reply, sl, "INFO server") < 0)
 			continue;
 		sl->ping_pending = 1;
 		sl->ping_sent_ms = now_mono_ms();

@@ -172,7 +172,7 @@ struct topo {
 	uint64_t master_changes;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
-	/* Monotonic time each configured Sentinel last answered a PING while
+	/* Monotonic time each configured Sentinel last answered a renewal ping while
 	 * its events reached the agent (topo_sentinel_heard), 0 never. */
 	int64_t heard_ms[TOPO_MAX_SENTINELS];
 };
@@ -291,7 +291,7 @@ unsigned node_flags_parse(const char *s);
  * confirmed, within the last LEASE_MS (monotonic NOW), that they name that
  * same address at an epoch not older than the group's. A Sentinel confirms
  * by an answer about the group (a round, a detail query) or, between
- * rounds, by answering a PING while its events reach the agent
+ * rounds, by answering a renewal ping (INFO server) while its events reach the agent
  * (topo_sentinel_heard): a switch it made would have been announced on that
  * link first. Its view must still count (topo.h rule 1: not older than the
  * view lifetime, not in TILT).
@@ -307,7 +307,7 @@ unsigned node_flags_parse(const char *s);
 int topo_lease_held(const struct topo *t, const struct group *g, int nknown, int64_t now,
 		    int64_t lease_ms, int *votes);
 
-/* Sentinel si answered a PING at now with its events flowing (F3). */
+/* Sentinel si answered a renewal ping sent at now, its events flowing (F3). */
 void topo_sentinel_heard(struct topo *t, int si, int64_t now);
 /* Sentinel si's down-after-milliseconds for g (SENTINEL MASTERS). */
 void topo_set_down_after(struct group *g, int si, int64_t ms);
@@ -326,7 +326,7 @@ int topo_sentinels_known(const struct group *g, const char *const *conf, int nco
  * no sooner than ~1100 ms. A shorter lease fences on shorter stalls of the
  * agent's own links. */
 int64_t topo_lease_ms(const struct topo *t, const struct group *g, int64_t fixed_ms, int64_t now);
-/* Renewal: every Sentinel is sent a PING every lease / TOPO_LEASE_RENEW_DIV. */
+/* Renewal: every Sentinel is sent a renewal ping every lease / TOPO_LEASE_RENEW_DIV. */
 #define TOPO_LEASE_RENEW_DIV 4
 
 enum topo_lease {
