@@ -522,20 +522,30 @@ done:
 
 /* ---------------------------------------------------------------- write lease */
 
+/* The configured Sentinels as "ip:port", for topo_sentinels_known(). */
+struct conf_sents {
+	char a[CONF_MAX_SENTINELS][ADDR_IP_MAX + 8];
+	const char *p[CONF_MAX_SENTINELS];
+	int n;
+};
+
+static void
+conf_sents_init(const struct config *cfg, struct conf_sents *cs)
+{
+	cs->n = cfg->nsentinels < CONF_MAX_SENTINELS ? cfg->nsentinels : CONF_MAX_SENTINELS;
+	for (int i = 0; i < cs->n; i++)
+		cs->p[i] = addr_format(cs->a[i], sizeof(cs->a[i]), cfg->sentinels[i].host, cfg->sentinels[i].port);
+}
+
 /* The majority lease (topo.h F3) of g, evaluated now; logged and journaled
  * when it changes. Returns 1 when it changed. */
 static int
-lease_apply(struct reconciler *rc, struct group *g)
+lease_apply(struct reconciler *rc, struct group *g, const struct conf_sents *cs)
 {
-	char conf[CONF_MAX_SENTINELS][ADDR_IP_MAX + 8];
-	const char *cp[CONF_MAX_SENTINELS];
-	int n = rc->cfg->nsentinels < CONF_MAX_SENTINELS ? rc->cfg->nsentinels : CONF_MAX_SENTINELS;
 	int was = g->lease;
 
-	for (int i = 0; i < n; i++)
-		cp[i] = addr_format(conf[i], sizeof(conf[i]), rc->cfg->sentinels[i].host, rc->cfg->sentinels[i].port);
 	if (!topo_lease_eval(rc->topo, g, rc->cfg->write_lease && g->master_ip[0],
-			     topo_sentinels_known(g, cp, n), rc->cfg->write_lease_ms, now_mono_ms()))
+			     topo_sentinels_known(g, cs->p, cs->n), rc->cfg->write_lease_ms, now_mono_ms()))
 		return 0;
 	if (g->lease == LEASE_LOST) {
 		log_warn("%s: write lease lost: %d of %d Sentinels confirmed %s:%d within %lld ms",
@@ -556,11 +566,13 @@ int64_t
 rec_lease_tick(struct reconciler *rc)
 {
 	int64_t min = 0;
+	struct conf_sents cs;
 
+	conf_sents_init(rc->cfg, &cs);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
 
-		if (lease_apply(rc, g)) {
+		if (lease_apply(rc, g, &cs)) {
 			enqueue(rc, g, 1);
 			schedule(rc);
 		}
@@ -581,8 +593,10 @@ fence_apply(struct reconciler *rc, struct group *g)
 		       (rc->cfg->write_lease ? TOPO_FENCE_ON_LEASE : 0u);
 	int was = g->fence;
 	char a[ADDR_IP_MAX + 8];
+	struct conf_sents cs;
 
-	(void)lease_apply(rc, g);
+	conf_sents_init(rc->cfg, &cs);
+	(void)lease_apply(rc, g, &cs);
 	str_copy(a, was == FENCE_NONE ? "" : g->fence_addr, sizeof(a));
 	if (!topo_fence_eval(rc->topo, g, sig, now_mono_ms(), now_wall_ms()))
 		return;

@@ -83,6 +83,8 @@
 #   HS_KEEP=1            keep the temp dir and print where it is
 #   HS_AGENT_WRAPPER     a command prefix for the agent (valgrind), with
 #   HS_AGENT_START_S     seconds the agent may take to answer (default 5)
+#   HS_AGENT_CONF        extra lines for every agent's config, e.g.
+#                        "write-lease yes" to run a test with the lease on
 #   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
 #                        requirepass/auth-pass on every sentinel (config files
 #                        only; hs_cli passes it through REDISCLI_AUTH)
@@ -702,6 +704,7 @@ hs_start_agent() {
 		for line in "$@"; do
 			echo "$line"
 		done
+		[ -z "${HS_AGENT_CONF:-}" ] || printf '%s\n' "$HS_AGENT_CONF"
 	} >"$conf"
 	hs_log "agent: $HASENTINEL"
 	# HS_AGENT_WRAPPER (e.g. "valgrind --log-file=...") runs the agent
