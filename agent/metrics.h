@@ -40,7 +40,7 @@ struct agent;
 	X(write_ready,                 "gauge",     "Ready servers in the write backend (1 is healthy).") \
 	X(read_ready,                  "gauge",     "Ready servers in the read backend.") \
 	X(group_state,                 "gauge",     "1 for the state the master group is in.") \
-	X(write_lease_held,            "gauge",     "write-lease: 1 while a majority of the Sentinels confirms the master, 0 lost.") \
+	X(write_lease_held,            "gauge",     "1 while the write lease is held, 0 lost (write-lease).") \
 	X(notify_total,                "counter",   "notify-exec commands started.") \
 	X(notify_failed_total,         "counter",   "notify-exec commands that failed, timed out or were dropped.")
 

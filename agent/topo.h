@@ -15,7 +15,7 @@
  *     master. Until then the write backend has no ready server (or keeps the
  *     one HAProxy already routes to, if it is that same node: adoption).
  *  5. With no counted Sentinel at all the group is frozen: HAProxy is left
- *     as it is.
+ *     as it is (but for the write lease, F3: the master is fenced).
  * Replicas are read-ready when no Sentinel that lists them sees them down,
  * they report role slave, and they replicate from the current master with
  * the link up (Sentinel refreshes a replica's link state only every 10 s:
@@ -172,8 +172,9 @@ struct topo {
 	uint64_t master_changes;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
-	/* Monotonic time each configured Sentinel last answered a renewal ping while
-	 * its events reached the agent (topo_sentinel_heard), 0 never. */
+	/* Monotonic time each configured Sentinel was sent the last renewal
+	 * ping it answered while its events reached the agent
+	 * (topo_sentinel_heard), 0 never. */
 	int64_t heard_ms[TOPO_MAX_SENTINELS];
 };
 
@@ -291,10 +292,10 @@ unsigned node_flags_parse(const char *s);
  * confirmed, within the last LEASE_MS (monotonic NOW), that they name that
  * same address at an epoch not older than the group's. A Sentinel confirms
  * by an answer about the group (a round, a detail query) or, between
- * rounds, by answering a renewal ping (INFO server) while its events reach the agent
- * (topo_sentinel_heard): a switch it made would have been announced on that
- * link first. Its view must still count (topo.h rule 1: not older than the
- * view lifetime, not in TILT).
+ * rounds, by answering a renewal ping (INFO server) while its events reach
+ * the agent (topo_sentinel_heard): a switch it made would have been
+ * announced on its event link first. Its view must still count (rule 1:
+ * not older than the view lifetime, not in TILT).
  * LEASE_MS is shorter than the group's down-after-milliseconds: a majority
  * that cannot reach the master promotes a replica no sooner than
  * down-after (then o_down, an election and the promotion) after it lost the
@@ -326,7 +327,7 @@ int topo_sentinels_known(const struct group *g, const char *const *conf, int nco
  * no sooner than ~1100 ms. A shorter lease fences on shorter stalls of the
  * agent's own links. */
 int64_t topo_lease_ms(const struct topo *t, const struct group *g, int64_t fixed_ms, int64_t now);
-/* Renewal: every Sentinel is sent a renewal ping every lease / TOPO_LEASE_RENEW_DIV. */
+/* Renewal: every Sentinel gets a renewal ping every lease / this. */
 #define TOPO_LEASE_RENEW_DIV 4
 
 enum topo_lease {

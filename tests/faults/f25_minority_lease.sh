@@ -44,7 +44,7 @@ if [ $# = 0 ]; then
 		bash "$0" "$mode"
 		r=$?
 		[ "$r" = 77 ] && exit 77
-		[ "$r" = 0 ] || rc=1
+		[ "$r" = 0 ] || { echo "FAIL: the write-lease $mode run exited with status $r" >&2; rc=1; }
 	done
 	exit "$rc"
 fi
