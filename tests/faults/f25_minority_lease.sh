@@ -51,6 +51,7 @@ fi
 
 MODE=$1
 . "$(dirname "$0")/faultlib.sh"
+unset HS_AGENT_CONF   # each run sets write-lease itself
 
 MAJ_UID=65534
 AS_MAJ=(setpriv --reuid=$MAJ_UID --regid=$MAJ_UID --clear-groups)
