@@ -652,7 +652,7 @@ topo_fence_eval(const struct topo *t, struct group *g, unsigned signals, int64_t
 			want = FENCE_DEAD;
 		else if ((signals & TOPO_FENCE_ON_ODOWN) && master_odown(t, g, now))
 			want = FENCE_ODOWN;
-		else if (cur != FENCE_NONE && (g->master_flags & NODE_FAILOVER))
+		else if (cur != FENCE_NONE && cur != FENCE_LEASE && (g->master_flags & NODE_FAILOVER))
 			want = cur;     /* a failover under way: it decides */
 		else if (cur == FENCE_DEAD || cur == FENCE_ODOWN)
 			want = FENCE_RECHECK;

@@ -57,7 +57,10 @@
  *     majority lease is lost (topo_lease_held below): the agent no longer
  *     hears from a majority of the group's Sentinels, so a majority it
  *     cannot hear may be about to promote another node. No recheck: the
- *     fence ends as soon as the lease is held again (F1-F2 still apply).
+ *     fence ends as soon as the lease is held again, a failover under way
+ *     or not (F1-F2 still apply). After a switch the new master is fenced
+ *     so until a majority names it too (the others follow the failover
+ *     leader within tens of ms).
  *     Reason: on the minority side of a partition, with the old master, the
  *     agent would otherwise route writes to it until the partition heals,
  *     and every one acknowledged after the majority's promotion is lost. */

@@ -632,6 +632,18 @@ START_TEST(test_fence_lease)
 	ck_assert_int_eq(topo_decide(&t, g, 1010, 20), TOPO_NEW_MASTER);
 	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1011, 21), 1);
 	ck_assert_int_eq(g->fence, FENCE_NONE);
+	/* the new master, named first by the failover leader alone (its view
+	 * flags failover_in_progress): out for the lease until a majority
+	 * names it, then in at once, the failover still under way */
+	topo_set_view(g, 0, "127.0.0.1", 7002, 3, NODE_FAILOVER, 1020);
+	ck_assert_int_eq(topo_decide(&t, g, 1020, 30), TOPO_NEW_MASTER);
+	ck_assert(g->master_flags & NODE_FAILOVER);
+	g->lease = LEASE_LOST;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1021, 31), 1);
+	ck_assert_int_eq(g->fence, FENCE_LEASE);
+	g->lease = LEASE_HELD;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1022, 32), 1);
+	ck_assert_int_eq(g->fence, FENCE_NONE);
 }
 END_TEST
 
