@@ -421,7 +421,7 @@ on_master(struct sentinel_link *sl, const redisReply *r)
 	if (msum_parse(r, &m) < 0 || !(g = entry_group(sl, m.name)) || !(lg = lgroup_get(sl, g)))
 		return;
 	flags = m.flags ? node_flags_parse(m.flags) : 0;
-	topo_set_down_after(g, sl->index, m.down_after);
+	topo_set_summary(g, sl->index, m.down_after, m.nother);
 	(void)lgroup_summary(lg, &m, flags);
 	lg->pend_epoch = m.epoch;
 	lg->pend_flags = flags;
@@ -452,7 +452,7 @@ on_masters(struct sentinel_link *sl, const redisReply *r)
 		    !(lg = lgroup_get(sl, g)))
 			continue;
 		flags = m.flags ? node_flags_parse(m.flags) : 0;
-		topo_set_down_after(g, sl->index, m.down_after);
+		topo_set_summary(g, sl->index, m.down_after, m.nother);
 		changed = lgroup_summary(lg, &m, flags);
 		lg->listed_round = sl->rounds;
 		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)))

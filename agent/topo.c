@@ -234,6 +234,8 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
+	if (si < 32)
+		g->listed_by |= 1u << si;
 	/* Only an IP address and a port may become a target: anything else
 	 * (a hostile or broken Sentinel: ";", a newline...) would otherwise win
 	 * on its epoch and then block the group at the plan's check. */
@@ -814,29 +816,43 @@ topo_sentinel_heard(struct topo *t, int si, int64_t now)
 }
 
 void
-topo_set_down_after(struct group *g, int si, int64_t ms)
+topo_set_summary(struct group *g, int si, int64_t down_after_ms, int nother)
 {
-	if (si >= 0 && si < g->nviews)
-		g->views[si].down_after_ms = ms > 0 ? ms : 0;
+	if (si < 0 || si >= g->nviews || si >= 32)
+		return;
+	g->views[si].down_after_ms = down_after_ms > 0 ? down_after_ms : 0;
+	g->views[si].nother = nother;
+	g->listed_by |= 1u << si;
+}
+
+static int
+conf_listed(const struct group *g, int i)
+{
+	return i < 32 && (g->listed_by & (1u << i));
 }
 
 int
 topo_sentinels_known(const struct group *g, const char *const *conf, int nconf)
 {
-	int n = nconf > 0 ? nconf : 0;
+	int n = 0, least = 0;
 
+	for (int j = 0; j < nconf; j++)
+		n += conf_listed(g, j);
 	for (int i = 0; i < g->nother; i++) {
 		int dup = 0;
 
 		for (int j = 0; j < nconf && !dup; j++)
-			dup = strcmp(g->other_sentinels[i], conf[j]) == 0;
+			dup = conf_listed(g, j) && strcmp(g->other_sentinels[i], conf[j]) == 0;
 		/* SENTINEL SENTINELS of one Sentinel never names it twice,
 		 * but two discovered entries may repeat across answers. */
 		for (int j = 0; j < i && !dup; j++)
 			dup = strcmp(g->other_sentinels[i], g->other_sentinels[j]) == 0;
 		n += !dup;
 	}
-	return n;
+	for (int i = 0; i < g->nviews && i < nconf; i++)
+		if (conf_listed(g, i) && g->views[i].nother + 1 > least)
+			least = g->views[i].nother + 1;
+	return n > least ? n : least;
 }
 
 int64_t

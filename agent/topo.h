@@ -115,6 +115,7 @@ struct sview {
 	unsigned flags;          /* master's flags from that Sentinel */
 	int64_t at_ms;           /* monotonic time of the answer, or of its last confirmation */
 	int64_t down_after_ms;   /* the group's down-after-milliseconds on that Sentinel, 0 unknown */
+	int nother;              /* its num-other-sentinels for the group, 0 unknown */
 };
 
 struct switch_rec {
@@ -157,7 +158,8 @@ struct group {
 	/* The majority lease (topo_lease_eval), when write-lease is on. */
 	int lease;               /* enum topo_lease */
 	int lease_votes;         /* Sentinels that confirmed the master within the lease */
-	int lease_known;         /* Sentinels known for the group (configured or discovered) */
+	int lease_known;         /* Sentinels known for the group (topo_sentinels_known) */
+	unsigned listed_by;      /* configured Sentinels that ever listed the group (bitmask, sticky) */
 	int64_t lease_ms;        /* the lease's length, 0 unknown */
 };
 
@@ -291,8 +293,8 @@ unsigned node_flags_parse(const char *s);
 
 /* The majority lease (F3; the opt-in write-lease setting). The group's
  * decided master keeps the write backend only while more than half of the
- * group's known Sentinels (configured, or named by SENTINEL SENTINELS)
- * confirmed, within the last LEASE_MS (monotonic NOW), that they name that
+ * group's known Sentinels (topo_sentinels_known: the Sentinels of the
+ * group, down or not, not every configured one) confirmed, within the last LEASE_MS (monotonic NOW), that they name that
  * same address at an epoch not older than the group's. A Sentinel confirms
  * by an answer about the group (a round, a detail query) or, between
  * rounds, by answering a renewal ping (INFO server) while its events reach
@@ -313,11 +315,16 @@ int topo_lease_held(const struct topo *t, const struct group *g, int nknown, int
 
 /* Sentinel si answered a renewal ping sent at now, its events flowing (F3). */
 void topo_sentinel_heard(struct topo *t, int si, int64_t now);
-/* Sentinel si's down-after-milliseconds for g (SENTINEL MASTERS). */
-void topo_set_down_after(struct group *g, int si, int64_t ms);
+/* Sentinel si lists g in SENTINEL MASTERS / MASTER, with this
+ * down-after-milliseconds and num-other-sentinels. */
+void topo_set_summary(struct group *g, int si, int64_t down_after_ms, int nother);
 
-/* The number of Sentinels known for g: the NCONF configured ones ("ip:port"
- * each) and those SENTINEL SENTINELS named that are not among them. */
+/* The number of Sentinels known for g: the configured ones that ever listed
+ * it (CONF: the NCONF configured Sentinels, "ip:port" each, by index) and
+ * those SENTINEL SENTINELS named, each once; at least 1 + the largest
+ * num-other-sentinels a Sentinel reported for it (known before SENTINEL
+ * SENTINELS is asked). A configured Sentinel that does not monitor g (one of
+ * another Sentinel set) is not one of its Sentinels. */
 int topo_sentinels_known(const struct group *g, const char *const *conf, int nconf);
 
 /* The lease's length for g: FIXED_MS when > 0, otherwise half the smallest

@@ -192,22 +192,35 @@ START_TEST(test_lease_known_and_length)
 	const char *conf[] = { "127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381" };
 	const char *other[] = { "127.0.0.1:26380", "127.0.0.1:26381", "127.0.0.1:26382", "127.0.0.1:26382" };
 
+	/* configured Sentinels count once they list the group */
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 0);
+	topo_set_summary(g, 0, 1000, 0);
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 1);
+	/* ... and its num-other-sentinels says how many there are at least */
+	topo_set_summary(g, 0, 1000, 2);
 	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 3);
 	topo_set_other_sentinels(g, other, 4);
-	/* one discovered Sentinel not configured, named twice: 4 */
+	/* s0 listed it; 26380, 26381 and 26382 (named twice) discovered: 4 */
 	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
-	ck_assert_int_eq(topo_sentinels_known(g, conf, 1), 4);
+	/* a configured Sentinel that listed it and was discovered: once */
+	topo_set_summary(g, 1, 1000, 2);
+	topo_set_view(g, 2, "127.0.0.1", 7000, 2, 0, 100);
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
 	ck_assert_int_eq(topo_sentinels_known(g, NULL, 0), 3);
+	topo_set_summary(g, 40, 1000, 9);   /* no such Sentinel: ignored */
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
+	topo_drop_view(g, 2);
+	topo_drop_view(g, 1);
 
 	/* length: fixed, or half the smallest down-after of the counted views */
 	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 0);
 	ck_assert_int_eq(topo_lease_ms(&t, g, 300, 100), 300);
 	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
-	topo_set_down_after(g, 0, 5000);
-	topo_set_down_after(g, 1, 1000);
-	topo_set_down_after(g, 2, 200);      /* no view: does not count */
-	topo_set_down_after(g, 7, 10);       /* no such Sentinel */
+	topo_set_summary(g, 0, 5000, 2);
+	topo_set_summary(g, 1, 1000, 2);
+	topo_set_summary(g, 2, 200, 2);      /* no view: does not count */
+	topo_set_summary(g, 7, 10, 2);       /* no such Sentinel */
 	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 500);
 	topo_drop_view(g, 1);
 	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 2500);
@@ -220,8 +233,8 @@ START_TEST(test_lease_eval)
 
 	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
-	topo_set_down_after(g, 0, 1000);
-	topo_set_down_after(g, 1, 1000);
+	topo_set_summary(g, 0, 1000, 2);
+	topo_set_summary(g, 1, 1000, 2);
 	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
 	ck_assert_int_eq(topo_lease_eval(&t, g, 0, 3, 0, 200), 0);   /* off: nothing changes */
 	ck_assert_int_eq(g->lease, LEASE_OFF);
