@@ -40,6 +40,7 @@ struct agent {
 	int64_t started_wall_ms;
 	int64_t started_mono_ms;
 	ev_timer tick;
+	ev_timer lease_tick;             /* write-lease: evaluation and renewal */
 	ev_signal sig_term, sig_int, sig_hup;
 };
 

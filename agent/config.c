@@ -89,6 +89,8 @@ struct conf_key {
 	X("master-reads",           T_MREADS,   master_reads,           0,           0, 2) \
 	X("fence-on-reset",         T_BOOL,     fence_on_reset,         0,           0, 1) \
 	X("fence-on-odown",         T_BOOL,     fence_on_odown,         0,           0, 1) \
+	X("write-lease",            T_BOOL,     write_lease,            0,           0, 1) \
+	X("write-lease-time",       T_MS,       write_lease_ms,         0,           0, CONF_MS_MAX) \
 	X("resync-interval",        T_MS,       resync_interval_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("connect-timeout",        T_MS,       connect_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \
 	X("command-timeout",        T_MS,       command_timeout_ms,     0,           CONF_MS_MIN, CONF_MS_MAX) \

@@ -76,6 +76,8 @@ struct config {
 	int master_reads;               /* master-reads no|yes|fallback (MASTER_READS_*), default no */
 	int fence_on_reset;             /* fence-on-reset yes|no (topo.h F1a), default yes */
 	int fence_on_odown;             /* fence-on-odown yes|no (topo.h F1b), default yes */
+	int write_lease;                /* write-lease yes|no (topo.h F3), default no */
+	int write_lease_ms;             /* write-lease-time, 0 (default): half of down-after-milliseconds */
 	int resync_interval_ms;         /* resync-interval, default 1000 */
 	int connect_timeout_ms;         /* connect-timeout, default 1000 */
 	int command_timeout_ms;         /* command-timeout, default 1000 */

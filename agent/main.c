@@ -84,6 +84,30 @@ on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 	fence_tick(ag->fence);
 }
 
+/* write-lease (topo.h F3): every lease / TOPO_LEASE_RENEW_DIV, the leases
+ * are evaluated and every Sentinel is sent one renewal ping (INFO server). */
+#define LEASE_TICK_UNKNOWN_MS 100   /* while no lease length is known yet */
+#define LEASE_TICK_MIN_MS 10
+
+static void
+on_lease_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct agent *ag = w->data;
+	int64_t lease = rec_lease_tick(ag->rec), iv;
+
+	(void)revents;
+	sentinels_ping(ag->sentinels);
+	iv = lease > 0 ? lease / TOPO_LEASE_RENEW_DIV : LEASE_TICK_UNKNOWN_MS;
+	if (iv < LEASE_TICK_MIN_MS)
+		iv = LEASE_TICK_MIN_MS;
+	if (iv > ag->cfg.resync_interval_ms)
+		iv = ag->cfg.resync_interval_ms;
+	if (w->repeat != iv / 1000.0) {
+		w->repeat = iv / 1000.0;
+		ev_timer_again(loop, w);
+	}
+}
+
 static void
 cb_group_updated(void *arg, struct group *g)
 {
@@ -363,6 +387,12 @@ main(int argc, char **argv)
 	ev_timer_init(&ag.tick, on_tick, iv, iv);
 	ag.tick.data = &ag;
 	ev_timer_start(ag.loop, &ag.tick);
+	if (ag.cfg.write_lease) {
+		ev_timer_init(&ag.lease_tick, on_lease_tick, LEASE_TICK_UNKNOWN_MS / 1000.0,
+			      LEASE_TICK_UNKNOWN_MS / 1000.0);
+		ag.lease_tick.data = &ag;
+		ev_timer_start(ag.loop, &ag.lease_tick);
+	}
 
 	log_info("hasentinel %s starting: %d sentinel(s), haproxy %s, status %s", HASENTINEL_VERSION,
 		 ag.cfg.nsentinels, ag.cfg.haproxy_socket,
@@ -375,6 +405,7 @@ main(int argc, char **argv)
 out:
 	if (ag.loop) {
 		ev_timer_stop(ag.loop, &ag.tick);
+		ev_timer_stop(ag.loop, &ag.lease_tick);
 		ev_signal_stop(ag.loop, &ag.sig_term);
 		ev_signal_stop(ag.loop, &ag.sig_int);
 		ev_signal_stop(ag.loop, &ag.sig_hup);

@@ -269,6 +269,22 @@ emit_group_state(struct tk_buf *b, const char *name, struct mctx *m)
 }
 
 static int
+emit_write_lease_held(struct tk_buf *b, const char *name, struct mctx *m)
+{
+	const struct topo *t = &m->ag->topo;
+
+	/* write-lease off: the family with no sample */
+	for (size_t i = 0; i < t->n; i++) {
+		const struct group *g = t->groups[i];
+
+		if (g->lease != LEASE_OFF)
+			tk_buf_printf(b, "%s{master=\"%s\"} %d\n", name, lv(g->name, m->l1, sizeof(m->l1)),
+				      g->lease == LEASE_HELD);
+	}
+	return 0;
+}
+
+static int
 emit_notify_total(struct tk_buf *b, const char *name, struct mctx *m)
 {
 	struct notify_stats ns;

@@ -42,6 +42,7 @@ struct agent;
 	X(group_state,                 "gauge",     "1 for the state the master group is in.") \
 	X(master_fenced,               "gauge",     "1 while the decided master is fenced out of the write backend (early fence).") \
 	X(haproxy_old_worker_sessions_cut_total, "counter", "Clients of old HAProxy workers cut through the master CLI.") \
+	X(write_lease_held,            "gauge",     "1 while the write lease is held, 0 lost (write-lease).") \
 	X(notify_total,                "counter",   "notify-exec commands started.") \
 	X(notify_failed_total,         "counter",   "notify-exec commands that failed, timed out or were dropped.")
 

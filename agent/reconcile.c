@@ -620,16 +620,83 @@ done:
 	return 0;
 }
 
-/* Early fence (topo.h F1-F2), applied when a group is planned: every
- * change (a refusal seen by fence.c, +odown, a ROLE answer) plans it. */
+/* ---------------------------------------------------------------- write lease */
+
+/* The configured Sentinels as "ip:port", for topo_sentinels_known(). */
+struct conf_sents {
+	char a[CONF_MAX_SENTINELS][ADDR_IP_MAX + 8];
+	const char *p[CONF_MAX_SENTINELS];
+	int n;
+};
+
+static void
+conf_sents_init(const struct config *cfg, struct conf_sents *cs)
+{
+	cs->n = cfg->nsentinels < CONF_MAX_SENTINELS ? cfg->nsentinels : CONF_MAX_SENTINELS;
+	for (int i = 0; i < cs->n; i++)
+		cs->p[i] = addr_format(cs->a[i], sizeof(cs->a[i]), cfg->sentinels[i].host, cfg->sentinels[i].port);
+}
+
+/* The majority lease (topo.h F3) of g, evaluated now; logged and journaled
+ * when it changes. Returns 1 when it changed. */
+static int
+lease_apply(struct reconciler *rc, struct group *g, const struct conf_sents *cs)
+{
+	int was = g->lease;
+
+	if (!topo_lease_eval(rc->topo, g, rc->cfg->write_lease && g->master_ip[0],
+			     topo_sentinels_known(g, cs->p, cs->n), rc->cfg->write_lease_ms, now_mono_ms()))
+		return 0;
+	if (g->lease == LEASE_LOST) {
+		log_warn("%s: write lease lost: %d of %d Sentinels confirmed %s:%d within %lld ms",
+			 g->name, g->lease_votes, g->lease_known, g->master_ip, g->master_port,
+			 (long long)g->lease_ms);
+		JADD(rc, "agent", "", g->name, "lease-lost", "%d of %d Sentinels within %lld ms", g->lease_votes,
+		     g->lease_known, (long long)g->lease_ms);
+	} else if (was == LEASE_LOST) {
+		log_info("%s: write lease held again: %d of %d Sentinels confirmed %s:%d", g->name,
+			 g->lease_votes, g->lease_known, g->master_ip, g->master_port);
+		JADD(rc, "agent", "", g->name, "lease-held", "%d of %d Sentinels within %lld ms", g->lease_votes,
+		     g->lease_known, (long long)g->lease_ms);
+	}
+	return 1;
+}
+
+int64_t
+rec_lease_tick(struct reconciler *rc)
+{
+	int64_t min = 0;
+	struct conf_sents cs;
+
+	conf_sents_init(rc->cfg, &cs);
+	for (size_t i = 0; i < rc->topo->n; i++) {
+		struct group *g = rc->topo->groups[i];
+
+		if (lease_apply(rc, g, &cs)) {
+			enqueue(rc, g, 1);
+			schedule(rc);
+		}
+		if (g->lease_ms > 0 && (min == 0 || g->lease_ms < min))
+			min = g->lease_ms;
+	}
+	return min;
+}
+
+/* Early fence (topo.h F1-F3), applied when a group is planned: every
+ * change (a refusal seen by fence.c, +odown, a ROLE answer, the lease)
+ * plans it. */
 static void
 fence_apply(struct reconciler *rc, struct group *g)
 {
 	unsigned sig = (rc->cfg->fence_on_reset ? TOPO_FENCE_ON_RESET : 0u) |
-		       (rc->cfg->fence_on_odown ? TOPO_FENCE_ON_ODOWN : 0u);
+		       (rc->cfg->fence_on_odown ? TOPO_FENCE_ON_ODOWN : 0u) |
+		       (rc->cfg->write_lease ? TOPO_FENCE_ON_LEASE : 0u);
 	int was = g->fence;
 	char a[ADDR_IP_MAX + 8];
+	struct conf_sents cs;
 
+	conf_sents_init(rc->cfg, &cs);
+	(void)lease_apply(rc, g, &cs);
 	str_copy(a, was == FENCE_NONE ? "" : g->fence_addr, sizeof(a));
 	if (!topo_fence_eval(rc->topo, g, sig, now_mono_ms(), now_wall_ms()))
 		return;
@@ -659,12 +726,17 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	size_t first, count, before;
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
-	int write_ready_cmd = -1, pending;
+	int write_ready_cmd = -1, pending, frozen;
 	struct rgroup *r = rgroup_get(rc, g);
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
-	if (rec_group_state(rc, g) == GS_FROZEN || !g->master_ip[0])
+	if (!g->master_ip[0])
+		return 0;
+	/* Frozen: HAProxy is left as it is, but for the write lease (topo.h
+	 * F3): with no Sentinel left, writes stop. */
+	frozen = rec_group_state(rc, g) == GS_FROZEN;
+	if (frozen && (!rc->cfg->write_lease || pass == 1))
 		return 0;
 	/* A name not answered yet (the agent just started, a new node): HAProxy
 	 * is left as it is until it is, at most the resolver's timeout; the
@@ -673,6 +745,8 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	if (pending)
 		return 0;
 	fence_apply(rc, g);
+	if (frozen && !topo_master_fenced(g))
+		return 0;
 	if (max > rc->targetcap) {
 		size_t cap = max < 16 ? 16 : max * 2;
 

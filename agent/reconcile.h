@@ -73,6 +73,10 @@ struct resolver;
 void rec_set_resolver(struct reconciler *rc, struct resolver *res);
 /* The resolver's news: name's address or state changed. */
 void rec_name_changed(struct reconciler *rc, const char *name);
+/* write-lease (topo.h F3): evaluate every group's lease now; the groups
+ * whose lease changed are planned. Returns the shortest lease length (ms),
+ * 0 when none is known yet. */
+int64_t rec_lease_tick(struct reconciler *rc);
 
 enum group_state rec_group_state(const struct reconciler *rc, const struct group *g);
 

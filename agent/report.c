@@ -173,6 +173,10 @@ group_json(const struct agent *ag, const struct group *g)
 	json_object_set_new(o, "fenced", json_string(topo_fence_name(g->fence)));
 	if (g->fence)
 		json_object_set_new(o, "fenced_since_ms", json_integer(g->fence_since_ms));
+	/* The majority lease (topo.h F3): off, held or lost. */
+	json_object_set_new(o, "write_lease", json_pack("{s:s, s:i, s:i, s:I}",
+		"state", topo_lease_name(g->lease), "confirmed_by", g->lease_votes,
+		"known_sentinels", g->lease_known, "lease_ms", (json_int_t)g->lease_ms));
 	if (g->last_switch.to[0])
 		json_object_set_new(o, "last_switch", json_pack("{s:s, s:s, s:I, s:I}",
 			"from", g->last_switch.from,
@@ -395,6 +399,10 @@ cmd_check(const struct cmd_req *r)
 			json_array_append_new(problems, json_sprintf("%s: master %s does not resolve (%s)%s",
 								     g->name, g->master_ip, ri.error,
 								     g->master_addr[0] ? ": kept at its confirmed address" : ""));
+		if (g->lease == LEASE_LOST)
+			json_array_append_new(problems, json_sprintf("%s: write lease lost (%d of %d Sentinels "
+				"confirmed the master within %lld ms): writes are held", g->name, g->lease_votes,
+				g->lease_known, (long long)g->lease_ms));
 	}
 	n = json_array_size(problems);
 	return json_pack("{s:b, s:i, s:o}", "ok", n == 0, "exit_code", n ? 1 : 0, "problems", problems);

@@ -64,6 +64,9 @@ struct sentinel_link {
 	struct lgroup *lg;        /* by group id */
 	size_t nlg;
 	size_t detail_cursor;     /* where the next slice of detail refreshes starts */
+	/* write-lease renewal (sentinels_ping) */
+	int ping_pending;         /* a renewal INFO server in flight */
+	int64_t ping_sent_ms;     /* monotonic time it was sent */
 };
 
 struct sentinels {
@@ -311,6 +314,7 @@ struct msum {
 	const char *flags;
 	uint64_t epoch;
 	int nslaves, nother;
+	long long down_after;     /* down-after-milliseconds, 0 absent */
 };
 
 static long long
@@ -360,6 +364,10 @@ msum_parse(const redisReply *m, struct msum *o)
 		case 'c':
 			if (strcmp(k->str, "config-epoch") == 0)
 				o->epoch = (uint64_t)str_ll(v, 0);
+			break;
+		case 'd':
+			if (strcmp(k->str, "down-after-milliseconds") == 0)
+				o->down_after = str_ll(v, 0);
 			break;
 		default:
 			break;
@@ -413,6 +421,7 @@ on_master(struct sentinel_link *sl, const redisReply *r)
 	if (msum_parse(r, &m) < 0 || !(g = entry_group(sl, m.name)) || !(lg = lgroup_get(sl, g)))
 		return;
 	flags = m.flags ? node_flags_parse(m.flags) : 0;
+	topo_set_summary(g, sl->index, m.down_after, m.nother);
 	(void)lgroup_summary(lg, &m, flags);
 	lg->pend_epoch = m.epoch;
 	lg->pend_flags = flags;
@@ -443,6 +452,7 @@ on_masters(struct sentinel_link *sl, const redisReply *r)
 		    !(lg = lgroup_get(sl, g)))
 			continue;
 		flags = m.flags ? node_flags_parse(m.flags) : 0;
+		topo_set_summary(g, sl->index, m.down_after, m.nother);
 		changed = lgroup_summary(lg, &m, flags);
 		lg->listed_round = sl->rounds;
 		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)))
@@ -818,6 +828,7 @@ cmd_down(struct rlink *rl, void *arg, const char *why)
 	(void)rl;
 	(void)why;
 	sl->round_pending = 0;
+	sl->ping_pending = 0;
 	sl->tilt = 0;
 	sl->sub_retry = sl->polling;
 	/* Queries in flight are gone with the link: nothing is pending. */
@@ -974,6 +985,44 @@ sentinels_query_group(struct sentinels *s, const char *name)
 	for (int i = 0; i < s->n; i++)
 		if (rlink_state(s->links[i].cmd) == RLINK_UP)
 			query_name(&s->links[i], name);
+}
+
+/* ---------------------------------------------------------------- lease renewal */
+
+/* The answer to a renewal ping (INFO server: small, and allowed by the
+ * +info the agent's ACL user has anyway; PING would need one more rule):
+ * the Sentinel was alive and reachable when it was sent. It confirms the
+ * views only while its events reach the agent (a switch it made was
+ * announced first) and it is not in TILT. */
+static void
+ping_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct sentinel_link *sl = privdata;
+	redisReply *r = reply;
+
+	(void)ac;
+	if (!sl)
+		return;
+	sl->ping_pending = 0;
+	if (!r)
+		return;
+	if (r->type == REDIS_REPLY_STRING && sl->subscribed && !sl->tilt)
+		topo_sentinel_heard(sl->set->topo, sl->index, sl->ping_sent_ms);
+}
+
+void
+sentinels_ping(struct sentinels *s)
+{
+	for (int i = 0; i < s->n; i++) {
+		struct sentinel_link *sl = &s->links[i];
+
+		if (sl->ping_pending || rlink_state(sl->cmd) != RLINK_UP)
+			continue;
+		if (rlink_command(sl->cmd, ping_reply, sl, "INFO server") < 0)
+			continue;
+		sl->ping_pending = 1;
+		sl->ping_sent_ms = now_mono_ms();
+	}
 }
 
 int

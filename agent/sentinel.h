@@ -48,6 +48,11 @@ void sentinels_free(struct sentinels *s);
 void sentinels_resync(struct sentinels *s);
 /* Query one group on every Sentinel now. */
 void sentinels_query_group(struct sentinels *s, const char *name);
+/* write-lease renewal: one ping (INFO server) to every Sentinel whose
+ * command link is up (none while the previous one is in flight); the answer
+ * confirms its views (topo_sentinel_heard) while its events flow. One
+ * command per Sentinel, whatever the number of groups. */
+void sentinels_ping(struct sentinels *s);
 
 struct sentinel_info {
 	char addr[ADDR_IP_MAX + 8];

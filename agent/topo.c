@@ -236,6 +236,8 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	if (si < 0 || si >= g->nviews)
 		return;
 	v = &g->views[si];
+	if (si < 32)
+		g->listed_by |= 1u << si;
 	/* Only an IP address or a hostname (resolve-hostnames; resolved by the
 	 * agent before it routes) and a port may become a target: anything else
 	 * (a hostile or broken Sentinel: ";", a newline...) would otherwise win
@@ -694,12 +696,15 @@ topo_fence_eval(const struct topo *t, struct group *g, unsigned signals, int64_t
 			want = FENCE_DEAD;
 		else if ((signals & TOPO_FENCE_ON_ODOWN) && master_odown(t, g, now))
 			want = FENCE_ODOWN;
-		else if (cur != FENCE_NONE && (g->master_flags & NODE_FAILOVER))
+		else if (cur != FENCE_NONE && cur != FENCE_LEASE && (g->master_flags & NODE_FAILOVER))
 			want = cur;     /* a failover under way: it decides */
 		else if (cur == FENCE_DEAD || cur == FENCE_ODOWN)
 			want = FENCE_RECHECK;
 		else if (cur == FENCE_RECHECK)
 			want = g->confirmed == 1 ? FENCE_NONE : FENCE_RECHECK;
+		/* F3: one more reason to keep the master out; ends at once. */
+		if (want == FENCE_NONE && (signals & TOPO_FENCE_ON_LEASE) && g->lease == LEASE_LOST)
+			want = FENCE_LEASE;
 	} else {
 		g->fence_dead[0] = '\0';
 	}
@@ -736,6 +741,8 @@ topo_fence_name(int fence)
 		return "odown";
 	case FENCE_RECHECK:
 		return "recheck";
+	case FENCE_LEASE:
+		return "lease";
 	}
 	return "?";
 }
@@ -813,20 +820,128 @@ node_flags_parse(const char *s)
 	return f;
 }
 
+/* ---------------------------------------------------------------- majority lease */
+
 int
-topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms)
+topo_lease_held(const struct topo *t, const struct group *g, int nknown, int64_t now, int64_t lease_ms,
+		int *votes)
 {
 	int n = 0;
 
+	if (votes)
+		*votes = 0;
 	if (!g->master_ip[0] || g->master_port <= 0 || nknown <= 0 || lease_ms <= 0)
 		return 0;
-	for (int i = 0; i < g->nviews; i++) {
+	for (int i = 0; i < g->nviews && i < t->nsentinels; i++) {
 		const struct sview *v = &g->views[i];
+		int64_t at = v->at_ms;
 
-		if (!v->valid || now - v->at_ms > lease_ms || now < v->at_ms || v->epoch < g->epoch)
+		if (!view_counts(t, v, now) || v->epoch < g->epoch)
+			continue;
+		if (t->heard_ms[i] > at)
+			at = t->heard_ms[i];
+		if (now - at > lease_ms || now < at)
 			continue;
 		if (v->port == g->master_port && addr_ip_equal(v->ip, g->master_ip))
 			n++;
 	}
+	if (votes)
+		*votes = n;
 	return 2 * n > nknown;
+}
+
+void
+topo_sentinel_heard(struct topo *t, int si, int64_t now)
+{
+	if (si >= 0 && si < t->nsentinels && si < TOPO_MAX_SENTINELS)
+		t->heard_ms[si] = now;
+}
+
+void
+topo_set_summary(struct group *g, int si, int64_t down_after_ms, int nother)
+{
+	if (si < 0 || si >= g->nviews || si >= 32)
+		return;
+	g->views[si].down_after_ms = down_after_ms > 0 ? down_after_ms : 0;
+	g->views[si].nother = nother;
+	g->listed_by |= 1u << si;
+}
+
+static int
+conf_listed(const struct group *g, int i)
+{
+	return i < 32 && (g->listed_by & (1u << i));
+}
+
+int
+topo_sentinels_known(const struct group *g, const char *const *conf, int nconf)
+{
+	int n = 0, least = 0;
+
+	for (int j = 0; j < nconf; j++)
+		n += conf_listed(g, j);
+	for (int i = 0; i < g->nother; i++) {
+		int dup = 0;
+
+		for (int j = 0; j < nconf && !dup; j++)
+			dup = conf_listed(g, j) && strcmp(g->other_sentinels[i], conf[j]) == 0;
+		/* SENTINEL SENTINELS of one Sentinel never names it twice,
+		 * but two discovered entries may repeat across answers. */
+		for (int j = 0; j < i && !dup; j++)
+			dup = strcmp(g->other_sentinels[i], g->other_sentinels[j]) == 0;
+		n += !dup;
+	}
+	for (int i = 0; i < g->nviews && i < nconf; i++)
+		if (conf_listed(g, i) && g->views[i].nother + 1 > least)
+			least = g->views[i].nother + 1;
+	return n > least ? n : least;
+}
+
+int64_t
+topo_lease_ms(const struct topo *t, const struct group *g, int64_t fixed_ms, int64_t now)
+{
+	int64_t da = 0;
+
+	if (fixed_ms > 0)
+		return fixed_ms;
+	for (int i = 0; i < g->nviews && i < t->nsentinels; i++) {
+		const struct sview *v = &g->views[i];
+
+		if (view_counts(t, v, now) && v->down_after_ms > 0 && (da == 0 || v->down_after_ms < da))
+			da = v->down_after_ms;
+	}
+	return da / 2;
+}
+
+int
+topo_lease_eval(const struct topo *t, struct group *g, int on, int nknown, int64_t fixed_ms, int64_t now)
+{
+	int was = g->lease;
+
+	if (!on) {
+		g->lease = LEASE_OFF;
+		g->lease_votes = 0;
+		g->lease_known = 0;
+		g->lease_ms = 0;
+	} else {
+		g->lease_known = nknown;
+		g->lease_ms = topo_lease_ms(t, g, fixed_ms, now);
+		g->lease = topo_lease_held(t, g, nknown, now, g->lease_ms, &g->lease_votes) ? LEASE_HELD
+											      : LEASE_LOST;
+	}
+	return g->lease != was;
+}
+
+const char *
+topo_lease_name(int lease)
+{
+	switch ((enum topo_lease)lease) {
+	case LEASE_OFF:
+		return "off";
+	case LEASE_HELD:
+		return "held";
+	case LEASE_LOST:
+		return "lost";
+	}
+	return "?";
 }

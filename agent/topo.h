@@ -15,7 +15,7 @@
  *     master. Until then the write backend has no ready server (or keeps the
  *     one HAProxy already routes to, if it is that same node: adoption).
  *  5. With no counted Sentinel at all the group is frozen: HAProxy is left
- *     as it is.
+ *     as it is (but for the write lease, F3: the master is fenced).
  * Replicas are read-ready when no Sentinel that lists them sees them down,
  * they report role slave, and they replicate from the current master with
  * the link up (Sentinel refreshes a replica's link state only every 10 s:
@@ -52,7 +52,18 @@
  *     then ROLE on the node, asked afresh, says master while Sentinel still
  *     names it. A new master (rule 2) ends the fence too: it follows rule 4.
  *     Reason: a master restarted within down-after, or a -odown, must not
- *     hold writes any longer than it takes to check the node. */
+ *     hold writes any longer than it takes to check the node.
+ * F3. With write-lease on, the decided master is also fenced while the
+ *     majority lease is lost (topo_lease_held below): the agent no longer
+ *     hears from a majority of the group's Sentinels, so a majority it
+ *     cannot hear may be about to promote another node. No recheck: the
+ *     fence ends as soon as the lease is held again, a failover under way
+ *     or not (F1-F2 still apply). After a switch the new master is fenced
+ *     so until a majority names it too (the others follow the failover
+ *     leader within tens of ms).
+ *     Reason: on the minority side of a partition, with the old master, the
+ *     agent would otherwise route writes to it until the partition heals,
+ *     and every one acknowledged after the majority's promotion is lost. */
 #ifndef HASENTINEL_TOPO_H
 #define HASENTINEL_TOPO_H
 
@@ -104,6 +115,8 @@ struct sview {
 	uint64_t epoch;
 	unsigned flags;          /* master's flags from that Sentinel */
 	int64_t at_ms;           /* monotonic time of the answer, or of its last confirmation */
+	int64_t down_after_ms;   /* the group's down-after-milliseconds on that Sentinel, 0 unknown */
+	int nother;              /* its num-other-sentinels for the group, 0 unknown */
 };
 
 struct switch_rec {
@@ -146,6 +159,12 @@ struct group {
 	char fence_dead[ADDR_IP_MAX + 8];   /* seen dead by the agent (F1a), "" none */
 	int64_t fence_since_ms;  /* wall ms the fence began */
 	void *fence_watch;       /* fence.c's watch of the master */
+	/* The majority lease (topo_lease_eval), when write-lease is on. */
+	int lease;               /* enum topo_lease */
+	int lease_votes;         /* Sentinels that confirmed the master within the lease */
+	int lease_known;         /* Sentinels known for the group (topo_sentinels_known) */
+	unsigned listed_by;      /* configured Sentinels that ever listed the group (bitmask, sticky) */
+	int64_t lease_ms;        /* the lease's length, 0 unknown */
 };
 
 struct topo {
@@ -162,6 +181,10 @@ struct topo {
 	uint64_t master_changes;
 	int nsentinels;          /* configured Sentinels: indexes of views */
 	int64_t view_ttl_ms;     /* a view older than this does not count */
+	/* Monotonic time each configured Sentinel was sent the last renewal
+	 * ping it answered while its events reached the agent
+	 * (topo_sentinel_heard), 0 never. */
+	int64_t heard_ms[TOPO_MAX_SENTINELS];
 };
 
 void topo_init(struct topo *t, int nsentinels, int64_t view_ttl_ms);
@@ -258,9 +281,11 @@ enum topo_fence {
 	FENCE_DEAD,       /* F1a: reset, then a fresh connection refused */
 	FENCE_ODOWN,      /* F1b: a counted Sentinel reports o_down */
 	FENCE_RECHECK,    /* F2: causes gone, waiting for ROLE master (or a failover) */
+	FENCE_LEASE,      /* F3: the majority lease is lost (g->lease) */
 };
 #define TOPO_FENCE_ON_RESET 0x1   /* signals in use: F1a */
 #define TOPO_FENCE_ON_ODOWN 0x2   /* F1b */
+#define TOPO_FENCE_ON_LEASE 0x4   /* F3 (write-lease) */
 
 /* The agent's own look at ip:port (F1a): dead 1 = its connection was
  * reset and a fresh one refused; 0 = a fresh connection was accepted.
@@ -281,15 +306,64 @@ void node_flags_format(unsigned flags, char *buf, size_t len);
 /* Parse Sentinel's flags field ("master,s_down,...") into NODE_* bits. */
 unsigned node_flags_parse(const char *s);
 
-/* The majority lease (a rule for an opt-in fencing setting; not used by
- * the agent yet): the group's decided master keeps the write backend only
- * while more than half of the group's NKNOWN Sentinels (configured or
- * discovered) reported that same address, at an epoch not older than the
- * group's, within the last LEASE_MS (monotonic NOW). LEASE_MS is meant to
- * be shorter than the group's down-after-milliseconds, so the old master
- * leaves the write backend before a majority could have promoted another.
+/* The majority lease (F3; the opt-in write-lease setting). The group's
+ * decided master keeps the write backend only while more than half of the
+ * group's known Sentinels (topo_sentinels_known: the Sentinels of the
+ * group, down or not, not every configured one) confirmed, within the last LEASE_MS (monotonic NOW), that they name that
+ * same address at an epoch not older than the group's. A Sentinel confirms
+ * by an answer about the group (a round, a detail query) or, between
+ * rounds, by answering a renewal ping (INFO server) while its events reach
+ * the agent (topo_sentinel_heard): a switch it made would have been
+ * announced on its event link first. Its view must still count (rule 1:
+ * not older than the view lifetime, not in TILT).
+ * LEASE_MS is shorter than the group's down-after-milliseconds: a majority
+ * that cannot reach the master promotes a replica no sooner than
+ * down-after (then o_down, an election and the promotion) after it lost the
+ * master; when the agent is on the minority side with the master, it lost
+ * the majority at the same moment, so the master leaves the write backend
+ * before another can be promoted.
  * 1 held, 0 lost (also with no master, NKNOWN <= 0 or LEASE_MS <= 0: with
- * every Sentinel gone, writes stop). */
-int topo_lease_held(const struct group *g, int nknown, int64_t now, int64_t lease_ms);
+ * every Sentinel gone, writes stop). *VOTES (may be NULL) gets the number
+ * of confirming Sentinels. */
+int topo_lease_held(const struct topo *t, const struct group *g, int nknown, int64_t now,
+		    int64_t lease_ms, int *votes);
+
+/* Sentinel si answered a renewal ping sent at now, its events flowing (F3). */
+void topo_sentinel_heard(struct topo *t, int si, int64_t now);
+/* Sentinel si lists g in SENTINEL MASTERS / MASTER, with this
+ * down-after-milliseconds and num-other-sentinels. */
+void topo_set_summary(struct group *g, int si, int64_t down_after_ms, int nother);
+
+/* The number of Sentinels known for g: the configured ones that ever listed
+ * it (CONF: the NCONF configured Sentinels, "ip:port" each, by index) and
+ * those SENTINEL SENTINELS named, each once; at least 1 + the largest
+ * num-other-sentinels a Sentinel reported for it (known before SENTINEL
+ * SENTINELS is asked). A configured Sentinel that does not monitor g (one of
+ * another Sentinel set) is not one of its Sentinels. */
+int topo_sentinels_known(const struct group *g, const char *const *conf, int nconf);
+
+/* The lease's length for g: FIXED_MS when > 0, otherwise half the smallest
+ * down-after-milliseconds its counted Sentinels report (0 when none does).
+ * Half: the lease runs out at most LEASE + LEASE/4 (a renewal period, see
+ * TOPO_LEASE_RENEW_DIV) after the last contact with the majority, and the
+ * fence reaches HAProxy within a few ms more, while Sentinel needs at least
+ * down-after, then o_down, an election and SLAVEOF NO ONE on the replica:
+ * with down-after 1000 ms, the master is out by ~650 ms, the promotion comes
+ * no sooner than ~1100 ms. A shorter lease fences on shorter stalls of the
+ * agent's own links. */
+int64_t topo_lease_ms(const struct topo *t, const struct group *g, int64_t fixed_ms, int64_t now);
+/* Renewal: every Sentinel gets a renewal ping every lease / this. */
+#define TOPO_LEASE_RENEW_DIV 4
+
+enum topo_lease {
+	LEASE_OFF = 0,    /* write-lease no */
+	LEASE_HELD,
+	LEASE_LOST,
+};
+/* Apply the lease rule to g (sets lease, lease_votes, lease_known,
+ * lease_ms). Returns 1 when g->lease changed. */
+int topo_lease_eval(const struct topo *t, struct group *g, int on, int nknown, int64_t fixed_ms,
+		    int64_t now);
+const char *topo_lease_name(int lease);
 
 #endif

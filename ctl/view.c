@@ -295,6 +295,31 @@ join_strings(char *buf, size_t len, const json_t *arr)
 	return buf[0] ? buf : "none";
 }
 
+/* "  fenced X" while fenced, "  write lease held (2 of 3 Sentinels, 500 ms)"
+ * while write-lease is on. */
+static void
+print_fence_lease(const json_t *m)
+{
+	const json_t *l = json_object_get(m, "write_lease");
+	char c[64], d[32];
+	int64_t votes, known, ms;
+
+	if (view_str(m, "fenced") && strcmp(view_str(m, "fenced"), "none") != 0) {
+		view_clean(c, sizeof(c), view_str(m, "fenced"));
+		printf("  fenced %s", c);
+	}
+	if (!json_is_object(l) || !view_str(l, "state") || strcmp(view_str(l, "state"), "off") == 0)
+		return;
+	view_clean(c, sizeof(c), view_str(l, "state"));
+	if (jint(l, "confirmed_by", &votes) < 0 || jint(l, "known_sentinels", &known) < 0 ||
+	    jint(l, "lease_ms", &ms) < 0) {
+		printf("  write lease %s", c);
+		return;
+	}
+	printf("  write lease %s (%lld of %lld Sentinels, %s)", c, (long long)votes, (long long)known,
+	       fmt_duration(d, sizeof(d), ms));
+}
+
 static void
 print_master(const json_t *m)
 {
@@ -328,6 +353,7 @@ print_master(const json_t *m)
 		view_clean(rb, sizeof(rb), view_str(m, "read_backend"));
 		printf("  read %s", rb);
 	}
+	print_fence_lease(m);
 	printf("\n");
 
 	arr = json_object_get(m, "replicas");

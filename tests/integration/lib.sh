@@ -83,6 +83,9 @@
 #   HS_KEEP=1            keep the temp dir and print where it is
 #   HS_AGENT_WRAPPER     a command prefix for the agent (valgrind), with
 #   HS_AGENT_START_S     seconds the agent may take to answer (default 5)
+#   HS_AGENT_CONF        extra lines for every agent's config, e.g.
+#                        "write-lease yes" to run a test with the lease on
+#                        (before hs_start_agent's own lines, which win)
 #   HS_REDIS_PASSWORD    when set: requirepass/masterauth on every redis, and
 #                        requirepass/auth-pass on every sentinel (config files
 #                        only; hs_cli passes it through REDISCLI_AUTH)
@@ -714,6 +717,8 @@ hs_start_agent() {
 			echo "redis-user $HS_AGENT_USER"
 			echo "redis-password-file $HS_TMP/agent.pw"
 		fi
+		# HS_AGENT_CONF first: a test's own lines (later ones win) too.
+		[ -z "${HS_AGENT_CONF:-}" ] || printf '%s\n' "$HS_AGENT_CONF"
 		for line in "$@"; do
 			echo "$line"
 		done

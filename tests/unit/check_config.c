@@ -99,6 +99,8 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(C.write_backend_format, "%s_write");
 	ck_assert_str_eq(C.read_backend_format, "%s_read");
 	ck_assert_int_eq(C.master_reads, 0);
+	ck_assert_int_eq(C.write_lease, 0);
+	ck_assert_int_eq(C.write_lease_ms, 0);
 	ck_assert_int_eq(C.resync_interval_ms, 1000);
 	ck_assert_int_eq(C.connect_timeout_ms, 1000);
 	ck_assert_int_eq(C.command_timeout_ms, 1000);
@@ -133,6 +135,8 @@ static const struct { const char *key, *value; } good[] = {
 	{ "master-reads",           "yes" },
 	{ "fence-on-reset",         "no" },
 	{ "fence-on-odown",         "no" },
+	{ "write-lease",            "yes" },
+	{ "write-lease-time",       "400" },
 	{ "resync-interval",        "5000" },
 	{ "connect-timeout",        "300" },
 	{ "command-timeout",        "400" },
@@ -197,6 +201,10 @@ check_good(int i)
 		ck_assert_int_eq(C.fence_on_reset, 0);
 	} else if (!strcmp(k, "fence-on-odown")) {
 		ck_assert_int_eq(C.fence_on_odown, 0);
+	} else if (!strcmp(k, "write-lease")) {
+		ck_assert_int_eq(C.write_lease, 1);
+	} else if (!strcmp(k, "write-lease-time")) {
+		ck_assert_int_eq(C.write_lease_ms, 400);
 	} else if (!strcmp(k, "resync-interval")) {
 		ck_assert_int_eq(C.resync_interval_ms, 5000);
 	} else if (!strcmp(k, "connect-timeout")) {
@@ -283,7 +291,7 @@ START_TEST(test_keys_covered)
 			ck_assert_msg(!strstr(err, "unknown key"), "%s: %s", *k, err);
 	}
 	ck_assert_int_eq(n, NGOOD);
-	ck_assert_int_eq(n, 32);
+	ck_assert_int_eq(n, 34);
 }
 END_TEST
 
@@ -341,6 +349,8 @@ static const struct { const char *key, *value, *msg; } bad[] = {
 	{ "haproxy-timeout", "9", "x.conf:3: haproxy-timeout: expected milliseconds 10..3600000, got '9'" },
 	{ "haproxy-timeout", "3600001", "x.conf:3: haproxy-timeout: expected milliseconds 10..3600000, got '3600001'" },
 	{ "resync-interval", "1s", "x.conf:3: resync-interval: expected milliseconds 10..3600000, got '1s'" },
+	{ "write-lease", "on", "x.conf:3: write-lease: expected yes or no, got 'on'" },
+	{ "write-lease-time", "-1", "x.conf:3: write-lease-time: expected milliseconds 0..3600000, got '-1'" },
 	{ "connect-timeout", "", "x.conf:3: connect-timeout: expected milliseconds 10..3600000, got ''" },
 	{ "command-timeout", "-5", "x.conf:3: command-timeout: expected milliseconds 10..3600000, got '-5'" },
 	{ "reconnect-max", "99999999999999999999", "x.conf:3: reconnect-max: expected milliseconds 10..3600000, got '99999999999999999999'" },

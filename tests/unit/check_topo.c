@@ -125,31 +125,132 @@ START_TEST(test_majority_lease)
 {
 	struct group *g = topo_get(&t, "m");
 
-	ck_assert_int_eq(topo_lease_held(g, 3, 100, 500), 0);   /* no master yet */
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 100, 500, NULL), 0);   /* no master yet */
 	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
 	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
 	/* 2 of 3 known Sentinels confirmed it recently */
-	ck_assert_int_eq(topo_lease_held(g, 3, 400, 500), 1);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 400, 500, NULL), 1);
 	/* ... but not of 4 (a discovered fourth one counts in the majority) */
-	ck_assert_int_eq(topo_lease_held(g, 4, 400, 500), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 4, 400, 500, NULL), 0);
 	/* the confirmations grow older than the lease */
-	ck_assert_int_eq(topo_lease_held(g, 3, 601, 500), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 601, 500, NULL), 0);
 	/* one renewed: 1 of 3 is no majority; two renewed: held again */
 	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 700);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 500, NULL), 0);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 750);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 1);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 500, NULL), 1);
 	/* a Sentinel naming another node, or an older epoch, does not count */
 	topo_set_view(g, 1, "127.0.0.1", 7001, 3, 0, 800);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 500, NULL), 0);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 1, 0, 800);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 500, NULL), 0);
 	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 800);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 500), 1);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 500, NULL), 1);
 	/* no Sentinel known, or no lease: lost */
-	ck_assert_int_eq(topo_lease_held(g, 0, 800, 500), 0);
-	ck_assert_int_eq(topo_lease_held(g, 3, 800, 0), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 0, 800, 500, NULL), 0);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 800, 0, NULL), 0);
+}
+END_TEST
+
+START_TEST(test_lease_renewed_by_ping)
+{
+	struct group *g = topo_get(&t, "m");
+	int votes = -1;
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 700, 500, &votes), 0);
+	ck_assert_int_eq(votes, 0);
+	/* a PING answered by two Sentinels confirms their views */
+	topo_sentinel_heard(&t, 0, 650);
+	topo_sentinel_heard(&t, 1, 650);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 700, 500, &votes), 1);
+	ck_assert_int_eq(votes, 2);
+	/* ... but not a view that no longer counts (older than its lifetime) */
+	topo_sentinel_heard(&t, 0, 100 + TTL + 1);
+	topo_sentinel_heard(&t, 1, 100 + TTL + 1);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 100 + TTL + 1, 500, &votes), 0);
+	/* ... nor a dropped view (TILT, the Sentinel stopped monitoring) */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 5000);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 5000);
+	topo_drop_view(g, 1);
+	topo_sentinel_heard(&t, 0, 5100);
+	topo_sentinel_heard(&t, 1, 5100);
+	ck_assert_int_eq(topo_lease_held(&t, g, 3, 5200, 500, &votes), 0);
+	ck_assert_int_eq(votes, 1);
+	/* out of range Sentinels are ignored */
+	topo_sentinel_heard(&t, -1, 5100);
+	topo_sentinel_heard(&t, TOPO_MAX_SENTINELS, 5100);
+}
+END_TEST
+
+START_TEST(test_lease_known_and_length)
+{
+	struct group *g = topo_get(&t, "m");
+	const char *conf[] = { "127.0.0.1:26379", "127.0.0.1:26380", "127.0.0.1:26381" };
+	const char *other[] = { "127.0.0.1:26380", "127.0.0.1:26381", "127.0.0.1:26382", "127.0.0.1:26382" };
+
+	/* configured Sentinels count once they list the group */
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 0);
+	topo_set_summary(g, 0, 1000, 0);
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 1);
+	/* ... and its num-other-sentinels says how many there are at least */
+	topo_set_summary(g, 0, 1000, 2);
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 3);
+	topo_set_other_sentinels(g, other, 4);
+	/* s0 listed it; 26380, 26381 and 26382 (named twice) discovered: 4 */
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
+	/* a configured Sentinel that listed it and was discovered: once */
+	topo_set_summary(g, 1, 1000, 2);
+	topo_set_view(g, 2, "127.0.0.1", 7000, 2, 0, 100);
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
+	ck_assert_int_eq(topo_sentinels_known(g, NULL, 0), 3);
+	topo_set_summary(g, 40, 1000, 9);   /* no such Sentinel: ignored */
+	ck_assert_int_eq(topo_sentinels_known(g, conf, 3), 4);
+	topo_drop_view(g, 2);
+	topo_drop_view(g, 1);
+
+	/* length: fixed, or half the smallest down-after of the counted views */
+	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 0);
+	ck_assert_int_eq(topo_lease_ms(&t, g, 300, 100), 300);
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_summary(g, 0, 5000, 2);
+	topo_set_summary(g, 1, 1000, 2);
+	topo_set_summary(g, 2, 200, 2);      /* no view: does not count */
+	topo_set_summary(g, 7, 10, 2);       /* no such Sentinel */
+	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 500);
+	topo_drop_view(g, 1);
+	ck_assert_int_eq(topo_lease_ms(&t, g, 0, 100), 2500);
+}
+END_TEST
+
+START_TEST(test_lease_eval)
+{
+	struct group *g = topo_get(&t, "m");
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_view(g, 1, "127.0.0.1", 7000, 2, 0, 100);
+	topo_set_summary(g, 0, 1000, 2);
+	topo_set_summary(g, 1, 1000, 2);
+	ck_assert_int_eq(topo_decide(&t, g, 100, 0), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_lease_eval(&t, g, 0, 3, 0, 200), 0);   /* off: nothing changes */
+	ck_assert_int_eq(g->lease, LEASE_OFF);
+	ck_assert_int_eq(topo_lease_eval(&t, g, 1, 3, 0, 200), 1);
+	ck_assert_int_eq(g->lease, LEASE_HELD);
+	ck_assert_int_eq(g->lease_ms, 500);
+	ck_assert_int_eq(g->lease_votes, 2);
+	ck_assert_int_eq(g->lease_known, 3);
+	ck_assert_int_eq(topo_lease_eval(&t, g, 1, 3, 0, 300), 0);
+	ck_assert_int_eq(topo_lease_eval(&t, g, 1, 3, 0, 601), 1);
+	ck_assert_int_eq(g->lease, LEASE_LOST);
+	ck_assert_str_eq(topo_lease_name(g->lease), "lost");
+	ck_assert_int_eq(topo_lease_eval(&t, g, 0, 3, 0, 601), 1);
+	ck_assert_int_eq(g->lease, LEASE_OFF);
+	ck_assert_str_eq(topo_lease_name(LEASE_HELD), "held");
+	ck_assert_str_eq(topo_lease_name(LEASE_OFF), "off");
 }
 END_TEST
 
@@ -503,6 +604,62 @@ confirmed_master(void)
 	return g;
 }
 
+START_TEST(test_fence_lease)
+{
+	struct group *g = confirmed_master();
+	unsigned sigs = SIGS | TOPO_FENCE_ON_LEASE;
+
+	g->lease = LEASE_HELD;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1001, 11), 0);
+	/* lost: fenced at once, and back at once (no recheck) when held again */
+	g->lease = LEASE_LOST;
+	ck_assert_int_eq(topo_fence_eval(&t, g, SIGS, 1002, 12), 0);   /* signal off: no fence */
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1003, 13), 1);
+	ck_assert_int_eq(g->fence, FENCE_LEASE);
+	ck_assert_str_eq(topo_fence_name(g->fence), "lease");
+	ck_assert(topo_master_fenced(g));
+	ck_assert_str_eq(g->fence_addr, "127.0.0.1:7000");
+	ck_assert_int_eq(g->fence_since_ms, 13);
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1004, 14), 0);
+	ck_assert_int_eq(g->confirmed, 1);
+	g->lease = LEASE_HELD;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1005, 15), 1);
+	ck_assert_int_eq(g->fence, FENCE_NONE);
+	ck_assert(!topo_master_fenced(g));
+	/* a death seen meanwhile wins, and is rechecked as before */
+	g->lease = LEASE_LOST;
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 1), 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1006, 16), 1);
+	ck_assert_int_eq(g->fence, FENCE_DEAD);
+	ck_assert_int_eq(topo_fence_link(g, "127.0.0.1", 7000, 0), 1);
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1007, 17), 1);
+	ck_assert_int_eq(g->fence, FENCE_RECHECK);
+	(void)topo_role_result(g, "127.0.0.1", 7000, ROLE_MASTER, 1008);
+	/* confirmed, the lease still lost: out for the lease */
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1009, 19), 1);
+	ck_assert_int_eq(g->fence, FENCE_LEASE);
+	/* a new master ends the fence of the old one: rule 4 */
+	g->lease = LEASE_HELD;
+	topo_set_view(g, 0, "127.0.0.1", 7001, 2, 0, 1010);
+	topo_set_view(g, 1, "127.0.0.1", 7001, 2, 0, 1010);
+	ck_assert_int_eq(topo_decide(&t, g, 1010, 20), TOPO_NEW_MASTER);
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1011, 21), 1);
+	ck_assert_int_eq(g->fence, FENCE_NONE);
+	/* the new master, named first by the failover leader alone (its view
+	 * flags failover_in_progress): out for the lease until a majority
+	 * names it, then in at once, the failover still under way */
+	topo_set_view(g, 0, "127.0.0.1", 7002, 3, NODE_FAILOVER, 1020);
+	ck_assert_int_eq(topo_decide(&t, g, 1020, 30), TOPO_NEW_MASTER);
+	ck_assert(g->master_flags & NODE_FAILOVER);
+	g->lease = LEASE_LOST;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1021, 31), 1);
+	ck_assert_int_eq(g->fence, FENCE_LEASE);
+	g->lease = LEASE_HELD;
+	ck_assert_int_eq(topo_fence_eval(&t, g, sigs, 1022, 32), 1);
+	ck_assert_int_eq(g->fence, FENCE_NONE);
+}
+END_TEST
+
 START_TEST(test_fence_dead_and_back)
 {
 	struct group *g = confirmed_master();
@@ -698,6 +855,9 @@ topo_suite(void)
 	tcase_add_test(tc, test_stale_epoch_ignored);
 	tcase_add_test(tc, test_bad_address_view_ignored);
 	tcase_add_test(tc, test_majority_lease);
+	tcase_add_test(tc, test_lease_renewed_by_ping);
+	tcase_add_test(tc, test_lease_known_and_length);
+	tcase_add_test(tc, test_lease_eval);
 	tcase_add_test(tc, test_disagree_same_epoch);
 	tcase_add_test(tc, test_same_epoch_switch_when_nobody_reports_ours);
 	tcase_add_test(tc, test_views_age_out_freeze);
@@ -715,6 +875,7 @@ topo_suite(void)
 	tcase_add_test(tc, test_fence_only_the_master);
 	tcase_add_test(tc, test_fence_odown);
 	tcase_add_test(tc, test_fence_failover_decides);
+	tcase_add_test(tc, test_fence_lease);
 	suite_add_tcase(s, tc);
 	return s;
 }
