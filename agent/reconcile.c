@@ -86,6 +86,7 @@ struct plan_meta {
 	uint32_t gid;
 	uint64_t gserial;
 	int write_ready;         /* the READY of a write backend's master */
+	int shutdown;            /* a "shutdown sessions" (write backends only, plan.c) */
 	int64_t switch_mono;
 };
 
@@ -509,8 +510,7 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		}
 		log_info("haproxy: %s", cmds[i]);
 		JADD(rc, "haproxy", "", meta_group(rc, i), "command", "%s", cmds[i]);
-		/* only write backends get "shutdown sessions" (plan.c) */
-		if (strncmp(cmds[i], "shutdown sessions server ", 25) == 0)
+		if (i < rc->nmeta && rc->meta[i].shutdown)
 			demoted = 1;
 		if (i < rc->nmeta && rc->meta[i].write_ready) {
 			struct group *g = topo_by_id(rc->topo, rc->meta[i].gid);
@@ -804,6 +804,7 @@ done:
 			rc->meta[i].gid = g->id;
 			rc->meta[i].gserial = g->serial;
 			rc->meta[i].write_ready = (int)i == write_ready_cmd;
+			rc->meta[i].shutdown = pl->cmds[i].kind == PLAN_SHUTDOWN;
 			rc->meta[i].switch_mono = r->switch_mono;
 		}
 	}
