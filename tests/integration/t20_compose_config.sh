@@ -34,29 +34,9 @@ redis_conf=$compose_dir/redis/redis.conf
 lab_lib=$top/tests/integration/lib.sh
 haproxy_cfg=$top/haproxy/haproxy.cfg
 
-if ! command -v docker-compose >/dev/null 2>&1; then
-	echo "SKIP: docker-compose is not installed (apt-get install docker-compose)" >&2
-	exit 77
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
+. "$here/checklib.sh"
+checks_need_compose
 CFG=$tmp/config.yaml
-failures=0
-
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-pass() {
-	echo "ok: $*" >&2
-}
-# check WHAT CMD...: pass or fail on CMD's status.
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
 
 # ------------------------------------------------------------ the normalised config
 
@@ -441,8 +421,4 @@ for s in $redis_svcs $sentinel_svcs; do
 		grep -q -x -E -- "- $compose_dir/redis:/usr/local/etc/hasentinel(:ro)?" <<<"$(svc "$s" | key_lines volumes)"
 done
 
-if [ "$failures" -gt 0 ]; then
-	echo "t20_compose_config: $failures check(s) failed" >&2
-	exit 1
-fi
-echo "t20_compose_config: ok" >&2
+checks_end t20_compose_config

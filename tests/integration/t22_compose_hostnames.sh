@@ -28,26 +28,8 @@ debian=$compose_dir/compose.debian.yaml
 tmpl=$compose_dir/redis/sentinel.hostnames.conf
 plain=$compose_dir/redis/sentinel.conf
 
-if ! command -v docker-compose >/dev/null 2>&1; then
-	echo "SKIP: docker-compose is not installed (apt-get install docker-compose)" >&2
-	exit 77
-fi
-
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-failures=0
-fail() {
-	echo "FAIL: $*" >&2
-	failures=$((failures + 1))
-}
-pass() {
-	echo "ok: $*" >&2
-}
-check() {
-	local what=$1
-	shift
-	if "$@"; then pass "$what"; else fail "$what"; fi
-}
+. "$here/checklib.sh"
+checks_need_compose
 
 unset HS_HOST_WRITE_PORT HS_HOST_READ_PORT HS_HOST_STATS_PORT COMPOSE_FILE
 
@@ -135,8 +117,4 @@ else
 	fail "$HASENTINEL not built"
 fi
 
-if [ "$failures" -gt 0 ]; then
-	echo "t22_compose_hostnames: $failures check(s) failed" >&2
-	exit 1
-fi
-echo "t22_compose_hostnames: ok" >&2
+checks_end t22_compose_hostnames
