@@ -155,14 +155,7 @@ hs_wait_until 10 'for n in r1 r2; do hs_cli "${HS_PORT[$n]}" INFO replication | 
 hs_start_sentinel s0 "${HS_PORT[r0]}"
 maj_sentinel s1
 maj_sentinel s2
-settled() {
-	local n
-	for n in s0 s1 s2; do
-		[ "$(_hs_sentinel_field "${HS_PORT[$n]}" num-other-sentinels)" = 2 ] || return 1
-		[ "$(_hs_sentinel_field "${HS_PORT[$n]}" num-slaves)" = 2 ] || return 1
-	done
-}
-hs_wait_until 20 settled "every sentinel to know the 2 others and the 2 replicas"
+hs_wait_lab_settled
 
 old=127.0.0.1:${HS_PORT[r0]}
 [ "$(hs_sentinel_master "$HS_MASTER")" = "$old" ] || hs_fail "Sentinel's master is not $old"
