@@ -22,8 +22,7 @@ struct oldworkers {
 	struct hap_client *hc;
 	enum oldw_step step;
 	int again;                    /* kicked during a sweep */
-	long pids[OLDW_MAX_WORKERS];
-	int npids;
+	long pids[OLDW_MAX_WORKERS];   /* the first stats.old_workers are valid */
 	ev_timer resweep;
 	struct oldw_stats stats;
 	/* the commands of the step in flight (hap_submit copies them) */
@@ -96,7 +95,7 @@ sweep_done(struct oldworkers *ow)
 		sweep_start(ow);
 		return;
 	}
-	if (ow->npids > 0) {
+	if (ow->stats.old_workers > 0) {
 		ev_timer_set(&ow->resweep, OLDW_RESWEEP_MS / 1000.0, 0.);
 		ev_timer_start(ow->loop, &ow->resweep);
 	}
@@ -234,7 +233,7 @@ read_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	const struct hap_reply *replies, size_t n_replies, const char *err)
 {
 	struct oldworkers *ow = arg;
-	int npids = ow->npids;
+	int npids = ow->stats.old_workers;
 
 	(void)cmds;
 	(void)n_cmds;
@@ -269,21 +268,20 @@ proc_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	(void)cmds;
 	(void)n_cmds;
 	if (status < 0 || n_replies < 1) {
-		ow->npids = 0;
+		ow->stats.old_workers = 0;
 		sweep_error(ow, "show proc", err);
 		sweep_done(ow);
 		return;
 	}
 	n = hap_proc_parse(replies[0].text, replies[0].len, ow->pids, OLDW_MAX_WORKERS);
 	if (n < 0) {
-		ow->npids = 0;
+		ow->stats.old_workers = 0;
 		sweep_error(ow, "show proc", "not a master CLI answer (is this the master socket, haproxy -S?)");
 		sweep_done(ow);
 		return;
 	}
-	if (n != ow->npids || ow->stats.old_workers != n)
+	if (n != ow->stats.old_workers)
 		log_debug("haproxy master CLI: %d old worker(s)", n);
-	ow->npids = n;
 	ow->stats.old_workers = n;
 	cmds_clear(ow);
 	if (n == 0) {
