@@ -34,7 +34,9 @@
 #          mode a writer every 5 ms reconnecting after errors + a pool of
 #          20 persistent connections (bench/bench_clients): failed commands,
 #          failed new connections, p99/max write latency, release after
-#          HAProxy's ack, new connections/s with and without the hold
+#          HAProxy's ack; and, before the kills, connection setup with and
+#          without the hold (bench_connrate: alternating rounds, conn/s and
+#          HAProxy's CPU time per connection)
 #   scale  one agent, 3 fake_sentinel (tests/tools), bench/fake_redis for
 #          the Redis nodes (ROLE says master), a real haproxy with a write and
 #          a read backend per group (generated): 1, 100, 1000 groups; RSS and
@@ -725,19 +727,24 @@ hold_switched() { # OLD
 	done
 }
 
-# Connections per second through a write port: redis-benchmark opening a
-# new connection for every SET (-k 0), 10 clients.
-hold_connrate() { # PORT
-	redis-benchmark -p "$1" -t set -n "$2" -c 10 -k 0 --csv 2>/dev/null | awk -F'"' '$2 == "SET" { print $4 }'
+# Connection setup with the hold action against without it, while no
+# failover goes on: bench_connrate on the hold and nohold write ports
+# (connect, PING, +PONG, close; 4 threads), in many short rounds alternating
+# between the two (the median of the per-round ratios, so the machine's
+# load weighs on both alike), and the CPU time (utime + stime) each HAProxy
+# worker spent per connection, which does not depend on how busy the
+# machine is. Prints "ratio <hold/nohold conn/s> <hold/nohold CPU per conn>".
+hold_worker_pid() { # MODE
+	HS_ADMIN_SOCKET=${HSOCK[$1]} hs_hap show info | awk '/^Pid:/ { print $2 }'
 }
 
 section_hold() {
-	local x i m mname t new N=${BENCH_HOLD_N:-3} nreq=20000 r
-	[ "$BENCH_QUICK" = 1 ] && { N=${BENCH_HOLD_N:-1}; nreq=5000; }
+	local x i m mname t new N=${BENCH_HOLD_N:-3} crounds=40
+	[ "$BENCH_QUICK" = 1 ] && { N=${BENCH_HOLD_N:-1}; crounds=10; }
 	# shellcheck source=../tests/integration/lib.sh
 	. "$top_srcdir/tests/integration/lib.sh"
 	hs_setup
-	hs_require_bin redis-benchmark "$CLIENTS" "$BENCH_BIN/bench_sub"
+	hs_require_bin "$CLIENTS" "$BENCH_BIN/bench_sub" "$BENCH_BIN/bench_connrate"
 	declare -gA HPORT=() HSOCK=()
 	local have_hold=yes
 	grep -q 'lua.hs_hold' "$HS_HAPROXY_CFG" || have_hold=no
@@ -756,18 +763,19 @@ section_hold() {
 	note "hold in haproxy.cfg: $have_hold; down-after ${HS_DOWN_AFTER_MS} ms, failover-timeout ${HS_FAILOVER_TIMEOUT_MS} ms; clients per mode: a writer every 5 ms reconnecting after each error + 20 persistent connections writing every 20 ms"
 
 	# ------------------------------------- connection setup, no failover
-	: >"$HS_TMP/connrate"
-	for ((r = 1; r <= 3; r++)); do
-		for x in hold nohold; do
-			echo "$x $(hold_connrate "${HPORT[$x]}" "$nreq")" >>"$HS_TMP/connrate"
-		done
-	done
-	local ch cn
-	ch=$(awk '$1 == "hold" { print $2 }' "$HS_TMP/connrate" | median)
-	cn=$(awk '$1 == "nohold" { print $2 }' "$HS_TMP/connrate" | median)
-	res "new connections/s through the write port (SET per connection, -c 10), hold vs none" "hold / nohold" \
-		"$(printf '%.0f / %.0f = %.2fx' "$ch" "$cn" "$(awk -v a="$ch" -v b="$cn" 'BEGIN { print (b > 0) ? a / b : 0 }')")" \
-		">= 0.95x" "$(ok_if 'b > 0 && a / b >= 0.95' a="$ch" b="$cn")"
+	local ph pn
+	ph=$(hold_worker_pid hold)
+	pn=$(hold_worker_pid nohold)
+	[ -n "$ph" ] && [ -n "$pn" ] || hs_fail "no HAProxy worker pid"
+	"$BENCH_BIN/bench_connrate" 127.0.0.1 "${HPORT[hold]}" "$ph" "${HPORT[nohold]}" "$pn" "$crounds" 250 4 \
+		>"$HS_TMP/connrate" || hs_fail "bench_connrate failed"
+	local rw rc ah an
+	read -r _ rw rc < <(awk '$1 == "ratio"' "$HS_TMP/connrate")
+	read -r ah an < <(awk '$1 == "total" { c[$2] = $6; r[$2] = $7; f[$2] = $8 } END { printf "%s/s,%s_us,%s_failed %s/s,%s_us,%s_failed\n", r["A"], c["A"], f["A"], r["B"], c["B"], f["B"] }' "$HS_TMP/connrate")
+	res "new connections/s through the write port (connect, PING, close; 4 threads), hold vs none, median of $crounds alternating 250 ms rounds (load $(cut -d' ' -f1 /proc/loadavg))" "hold / nohold" \
+		"${rw}x (hold ${ah//_/ }; nohold ${an//_/ })" ">= 0.95x" "$(ok_if 'r >= 0.95' r="$rw")"
+	res "HAProxy worker CPU time (utime + stime) per new connection, hold vs none" "hold / nohold" \
+		"${rc}x" "<= 1.05x" "$(ok_if 'r <= 1.05' r="$rc")"
 
 	# ------------------------------------- kills
 	for x in "${HOLD_MODES[@]}"; do
