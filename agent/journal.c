@@ -9,13 +9,19 @@
 
 static const char *const stage_names[TL_NSTAGES] = {
 	"sdown", "odown", "failover-start", "promoted", "switch-master-seen",
-	"decision", "role-confirmed", "haproxy-sent", "haproxy-acked", "fenced",
+	"decision", "role-confirmed", "haproxy-sent", "haproxy-acked", "fenced", "master-back",
 };
 
 const char *
 tl_stage_name(enum tl_stage st)
 {
 	return (unsigned)st < TL_NSTAGES ? stage_names[st] : "?";
+}
+
+const char *
+tl_outcome_name(int outcome)
+{
+	return outcome == TL_SWITCHED ? "switch" : outcome == TL_NO_FAILOVER ? "no-failover" : "in-progress";
 }
 
 void
@@ -135,7 +141,7 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 {
 	struct tl_record *r;
 
-	if ((unsigned)st >= TL_NSTAGES || !master || !*master)
+	if ((unsigned)st >= TL_NSTAGES || st == TL_MASTER_BACK || !master || !*master)
 		return NULL;
 	r = open_record(j, master, at_ms);
 	if (!r) {
@@ -143,7 +149,7 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 		 * of the newest failover, not a new one. */
 		struct tl_record *last = newest_record(j, master);
 
-		if (last && last->complete && st != TL_SDOWN && st != TL_ODOWN && st != TL_FAILOVER_START && st != TL_FENCED &&
+		if (last && last->outcome == TL_SWITCHED && st != TL_SDOWN && st != TL_ODOWN && st != TL_FAILOVER_START && st != TL_FENCED &&
 		    at_ms - tl_end(last) < JOURNAL_TL_ECHO_MS && (!to || !*to || strcmp(to, last->to) == 0))
 			return last;
 		if (st == TL_ROLE_CONFIRMED || st == TL_HAPROXY_SENT || st == TL_HAPROXY_ACKED)
@@ -163,8 +169,33 @@ journal_stage(struct journal *j, const char *master, enum tl_stage st, int64_t a
 	}
 	if (epoch > r->epoch)
 		r->epoch = epoch;
-	if (r->at[TL_HAPROXY_ACKED] && r->at[TL_SWITCH_SEEN])
+	if (r->at[TL_HAPROXY_ACKED] && r->at[TL_SWITCH_SEEN]) {
 		r->complete = 1;
+		r->outcome = TL_SWITCHED;
+	}
+	return r;
+}
+
+struct tl_record *
+journal_master_back(struct journal *j, const char *master, int64_t at_ms, const char *addr)
+{
+	struct tl_record *r;
+
+	if (!master || !*master)
+		return NULL;
+	r = open_record(j, master, at_ms);
+	if (!r || r->at[TL_PROMOTED] || r->at[TL_SWITCH_SEEN] || r->at[TL_DECISION])
+		return NULL;
+	if (addr && *addr && r->from[0] && strcmp(addr, r->from) != 0)
+		return NULL;
+	if (at_ms < tl_end(r))
+		at_ms = tl_end(r);
+	r->at[TL_MASTER_BACK] = at_ms;
+	if (addr && *addr && !r->from[0])
+		str_copy(r->from, addr, sizeof(r->from));
+	str_copy(r->to, r->from, sizeof(r->to));
+	r->complete = 1;
+	r->outcome = TL_NO_FAILOVER;
 	return r;
 }
 

@@ -43,7 +43,15 @@ enum tl_stage {
 	TL_HAPROXY_SENT,
 	TL_HAPROXY_ACKED,
 	TL_FENCED,           /* early fence: the master left the write backend (topo.h F1) */
+	TL_MASTER_BACK,      /* no failover: the same master back (fence lifted, or -sdown) */
 	TL_NSTAGES
+};
+
+/* How a record ended. */
+enum tl_outcome {
+	TL_OPEN = 0,         /* in progress (or left open: see JOURNAL_TL_OPEN_MS) */
+	TL_SWITCHED,         /* a switch, acknowledged by HAProxy and announced */
+	TL_NO_FAILOVER,      /* the master came back, no failover followed */
 };
 
 struct tl_record {
@@ -52,7 +60,8 @@ struct tl_record {
 	char to[72];
 	uint64_t epoch;
 	int64_t at[TL_NSTAGES];  /* wall ms, 0 = not seen */
-	int complete;
+	int complete;            /* ended: outcome is TL_SWITCHED or TL_NO_FAILOVER */
+	int outcome;             /* enum tl_outcome */
 };
 
 typedef void (*journal_event_fn)(void *arg, const struct jevent *e);
@@ -90,8 +99,16 @@ const struct jcmd *journal_cmd_at(const struct journal *j, size_t i);   /* 0 = n
  * and some Sentinel announced the switch. Returns the record or NULL. */
 struct tl_record *journal_stage(struct journal *j, const char *master, enum tl_stage st,
 				int64_t at_ms, const char *from, const char *to, uint64_t epoch);
+/* The master addr of master is back and no failover happened: the open
+ * record (if it has no promotion, switch or decision, and is about addr)
+ * ends with TL_MASTER_BACK at at_ms, outcome TL_NO_FAILOVER. Called when a
+ * fence ends with the same master, and on -sdown of an unfenced master.
+ * Returns the record closed, or NULL. */
+struct tl_record *journal_master_back(struct journal *j, const char *master, int64_t at_ms, const char *addr);
 const struct tl_record *journal_timeline(const struct journal *j, size_t i);  /* 0 = newest */
 const char *tl_stage_name(enum tl_stage st);
+/* "switch", "no-failover", "in-progress". */
+const char *tl_outcome_name(int outcome);
 /* First stage time of a record (0 if none) and the last. */
 int64_t tl_start(const struct tl_record *r);
 int64_t tl_end(const struct tl_record *r);

@@ -27,6 +27,18 @@ relay_sentinel_event(void *arg, int si, const struct sentinel_event *ev)
 			(void)journal_stage(&ag->journal, ev->master, TL_SDOWN, now,
 					    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
 		break;
+	case SEV_SDOWN_CLEAR:
+		/* The master is back for this Sentinel: when no fence holds
+		 * it out and no failover began, the record opened by +sdown
+		 * ends here (a fenced master ends it when the fence lifts). */
+		if (master_inst) {
+			const struct group *g = topo_find(&ag->topo, ev->master);
+
+			if (g && g->fence == FENCE_NONE)
+				(void)journal_master_back(&ag->journal, ev->master, now,
+							  addr_format(a, sizeof(a), ev->master_ip, ev->master_port));
+		}
+		break;
 	case SEV_ODOWN:
 		(void)journal_stage(&ag->journal, ev->master, TL_ODOWN, now,
 				    addr_format(a, sizeof(a), ev->master_ip, ev->master_port), NULL, 0);
@@ -51,6 +63,29 @@ relay_sentinel_event(void *arg, int si, const struct sentinel_event *ev)
 	}
 }
 
+/* A fence ended ("ADDR: KIND -> none"): when the group's master is still
+ * ADDR, no failover followed, and its open timeline record ends as such
+ * (a fence ended by a new master leaves the record to the switch). */
+static void
+fence_ended(struct agent *ag, const struct jevent *e)
+{
+	const struct group *g = topo_find(&ag->topo, e->master);
+	const char *colon = strstr(e->text, ": ");
+	char addr[ADDR_IP_MAX + 8], m[ADDR_IP_MAX + 8];
+	size_t n;
+
+	if (!g || !colon)
+		return;
+	n = (size_t)(colon - e->text);
+	if (n == 0 || n >= sizeof(addr))
+		return;
+	memcpy(addr, e->text, n);
+	addr[n] = '\0';
+	addr_format(m, sizeof(m), g->master_ip, g->master_port);
+	if (strcmp(addr, m) == 0)
+		(void)journal_master_back(&ag->journal, e->master, e->at_ms, addr);
+}
+
 /* Every journal entry: to the subscribers, and switches and group state
  * changes to notify-exec. */
 void
@@ -58,6 +93,9 @@ relay_journal_entry(void *arg, const struct jevent *e)
 {
 	struct agent *ag = arg;
 	json_t *o;
+
+	if (strcmp(e->source, "agent") == 0 && strcmp(e->type, "unfenced") == 0)
+		fence_ended(ag, e);
 
 	int streams = status_has_streams(ag->status);
 	int notify = ag->notify && strcmp(e->source, "agent") == 0 &&

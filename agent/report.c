@@ -351,9 +351,10 @@ cmd_timeline(const struct cmd_req *req)
 				"stage", tl_stage_name((enum tl_stage)order[k]),
 				"at_ms", (json_int_t)r->at[order[k]],
 				"offset_ms", (json_int_t)(r->at[order[k]] - start)));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:I, s:I, s:o}",
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:I, s:o}",
 			"master", r->master, "from", r->from, "to", r->to,
 			"epoch", (json_int_t)r->epoch, "complete", r->complete,
+			"outcome", tl_outcome_name(r->outcome),
 			"start_ms", (json_int_t)start, "total_ms", (json_int_t)(tl_end(r) - start),
 			"stages", stages));
 	}

@@ -900,11 +900,17 @@ print_timeline(const json_t *tl)
 	if (total > span)
 		span = total;
 
-	printf("%s  %s -> %s  epoch %s  %s  total %s%s\n", name, from, to,
-	       fmt_int(ep, sizeof(ep), tl, "epoch"),
-	       start > 0 ? fmt_clock(when, sizeof(when), start, 1) : "-",
-	       total >= 0 ? fmt_elapsed(tot, sizeof(tot), total, 0) : "-",
-	       json_is_false(complete) ? "  (incomplete)" : "");
+	/* No failover: the same master back (fence ended, or -sdown). */
+	if (view_str(tl, "outcome") && strcmp(view_str(tl, "outcome"), "no-failover") == 0)
+		printf("%s  %s  %s  total %s  (fence ended, master back, no failover)\n", name, from,
+		       start > 0 ? fmt_clock(when, sizeof(when), start, 1) : "-",
+		       total >= 0 ? fmt_elapsed(tot, sizeof(tot), total, 0) : "-");
+	else
+		printf("%s  %s -> %s  epoch %s  %s  total %s%s\n", name, from, to,
+		       fmt_int(ep, sizeof(ep), tl, "epoch"),
+		       start > 0 ? fmt_clock(when, sizeof(when), start, 1) : "-",
+		       total >= 0 ? fmt_elapsed(tot, sizeof(tot), total, 0) : "-",
+		       json_is_false(complete) ? "  (incomplete)" : "");
 	if (n == 0) {
 		printf("  no stages\n");
 		goto out;

@@ -616,7 +616,7 @@ th{background:#eef1f4;font-weight:600}td.num{text-align:right}
 .tl td{vertical-align:middle}.tl td.b{width:60%}
 .s-sdown{background:#f0a35e}.s-odown{background:#e57373}.s-failover-start{background:#ba68c8}.s-promoted{background:#7986cb}
 .s-decision{background:#4fc3f7}.s-role-confirmed{background:#4db6ac}.s-haproxy-sent{background:#81c784}.s-haproxy-acked{background:#388e3c}
-.s-switch-master-seen{background:#90a4ae}
+.s-switch-master-seen{background:#90a4ae}.s-fenced{background:#8d6e63}.s-master-back{background:#66bb6a}
 small{color:#5f6b76}
 ]]
 
@@ -709,9 +709,15 @@ local function render_timelines(h, tl)
 		local t = all[i]
 		local total = num(t.total_ms) or 0
 		local span = total > 0 and total or 1
-		h[#h + 1] = string.format("<tr><th colspan=4>%s: %s &rarr; %s, epoch %s, %s, total %s%s</th></tr>",
-			esc(t.master), esc(t.from), esc(t.to), esc(t.epoch), esc(fmt_time(t.start_ms)), esc(fmt_ms(total)),
-			t.complete == true and "" or " (in progress)")
+		if t.outcome == "no-failover" then
+			-- A fence (or +sdown) and the same master back.
+			h[#h + 1] = string.format("<tr><th colspan=4>%s: %s, %s, total %s: fence ended, master back, no failover</th></tr>",
+				esc(t.master), esc(t.from), esc(fmt_time(t.start_ms)), esc(fmt_ms(total)))
+		else
+			h[#h + 1] = string.format("<tr><th colspan=4>%s: %s &rarr; %s, epoch %s, %s, total %s%s</th></tr>",
+				esc(t.master), esc(t.from), esc(t.to), esc(t.epoch), esc(fmt_time(t.start_ms)), esc(fmt_ms(total)),
+				t.complete == true and "" or " (in progress)")
+		end
 		local prev = 0
 		for _, sg in ipairs(list(t.stages)) do
 			local off = num(sg.offset_ms) or 0

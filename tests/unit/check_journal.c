@@ -96,6 +96,38 @@ START_TEST(test_timeline_failover)
 }
 END_TEST
 
+/* A fence (or +sdown) with no failover after it: the same master back ends
+ * the record at once, as "no-failover"; a record with a promotion is not
+ * ended that way, nor one about another address. */
+START_TEST(test_timeline_master_back)
+{
+	struct tl_record *r;
+
+	ck_assert_ptr_nonnull(journal_stage(&j, "m", TL_FENCED, 1000, "127.0.0.1:7000", NULL, 0));
+	journal_stage(&j, "m", TL_SDOWN, 1500, "127.0.0.1:7000", NULL, 0);
+	ck_assert_ptr_null(journal_master_back(&j, "m", 1600, "127.0.0.1:7001"));
+	r = journal_master_back(&j, "m", 1700, "127.0.0.1:7000");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(r->complete, 1);
+	ck_assert_int_eq(r->outcome, TL_NO_FAILOVER);
+	ck_assert_str_eq(tl_outcome_name(r->outcome), "no-failover");
+	ck_assert_int_eq(r->at[TL_MASTER_BACK], 1700);
+	ck_assert_int_eq(tl_end(r), 1700);
+	ck_assert_str_eq(r->to, "127.0.0.1:7000");
+	/* closed: nothing more joins it, a later -sdown finds nothing open */
+	ck_assert_ptr_null(journal_master_back(&j, "m", 1800, "127.0.0.1:7000"));
+	/* a late announcement of nothing does not join it: a new record */
+	journal_stage(&j, "m", TL_SDOWN, 1900, "127.0.0.1:7000", NULL, 0);
+	ck_assert_uint_eq(j.tl_count, 2);
+	/* a record with a promotion is left to the switch */
+	journal_stage(&j, "m", TL_PROMOTED, 2000, NULL, "127.0.0.1:7001", 0);
+	ck_assert_ptr_null(journal_master_back(&j, "m", 2100, "127.0.0.1:7000"));
+	ck_assert_int_eq(journal_timeline(&j, 0)->complete, 0);
+	ck_assert_str_eq(tl_outcome_name(journal_timeline(&j, 0)->outcome), "in-progress");
+	ck_assert_str_eq(tl_stage_name(TL_MASTER_BACK), "master-back");
+}
+END_TEST
+
 START_TEST(test_timeline_rules)
 {
 	/* stages that cannot start a failover do not open one */
@@ -136,6 +168,7 @@ main(void)
 	tcase_add_test(tc, test_commands);
 	tcase_add_test(tc, test_timeline_failover);
 	tcase_add_test(tc, test_timeline_rules);
+	tcase_add_test(tc, test_timeline_master_back);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
