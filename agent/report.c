@@ -313,6 +313,41 @@ cmd_events(const struct cmd_req *r)
 	return json_pack("{s:o, s:I}", "events", arr, "total", (json_int_t)ag->journal.ev_total);
 }
 
+/* One failover timeline record as JSON. */
+static json_t *
+timeline_json(const struct tl_record *r)
+{
+	int order[TL_NSTAGES], n = 0;
+	int64_t start = tl_start(r);
+	json_t *stages = json_array();
+
+	/* In the order they happened (ties: the order of the stages). */
+	for (int st = 0; st < TL_NSTAGES; st++) {
+		int k = n++;
+
+		if (!r->at[st]) {
+			n--;
+			continue;
+		}
+		while (k > 0 && r->at[order[k - 1]] > r->at[st]) {
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = st;
+	}
+	for (int k = 0; k < n; k++)
+		json_array_append_new(stages, json_pack("{s:s, s:I, s:I}",
+			"stage", tl_stage_name((enum tl_stage)order[k]),
+			"at_ms", (json_int_t)r->at[order[k]],
+			"offset_ms", (json_int_t)(r->at[order[k]] - start)));
+	return json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:I, s:o}",
+		"master", r->master, "from", r->from, "to", r->to,
+		"epoch", (json_int_t)r->epoch, "complete", r->complete,
+		"outcome", tl_outcome_name(r->outcome),
+		"start_ms", (json_int_t)start, "total_ms", (json_int_t)(tl_end(r) - start),
+		"stages", stages);
+}
+
 static json_t *
 cmd_timeline(const struct cmd_req *req)
 {
@@ -323,42 +358,91 @@ cmd_timeline(const struct cmd_req *req)
 	/* Oldest first. */
 	for (long i = JOURNAL_TIMELINES - 1; i >= 0; i--) {
 		const struct tl_record *r = journal_timeline(&ag->journal, (size_t)i);
-		json_t *stages;
-		int64_t start;
 
 		if (!r || (master && strcmp(master, r->master) != 0))
 			continue;
-		int order[TL_NSTAGES], n = 0;
-
-		start = tl_start(r);
-		stages = json_array();
-		/* In the order they happened (ties: the order of the stages). */
-		for (int st = 0; st < TL_NSTAGES; st++) {
-			int k = n++;
-
-			if (!r->at[st]) {
-				n--;
-				continue;
-			}
-			while (k > 0 && r->at[order[k - 1]] > r->at[st]) {
-				order[k] = order[k - 1];
-				k--;
-			}
-			order[k] = st;
-		}
-		for (int k = 0; k < n; k++)
-			json_array_append_new(stages, json_pack("{s:s, s:I, s:I}",
-				"stage", tl_stage_name((enum tl_stage)order[k]),
-				"at_ms", (json_int_t)r->at[order[k]],
-				"offset_ms", (json_int_t)(r->at[order[k]] - start)));
-		json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:b, s:s, s:I, s:I, s:o}",
-			"master", r->master, "from", r->from, "to", r->to,
-			"epoch", (json_int_t)r->epoch, "complete", r->complete,
-			"outcome", tl_outcome_name(r->outcome),
-			"start_ms", (json_int_t)start, "total_ms", (json_int_t)(tl_end(r) - start),
-			"stages", stages));
+		json_array_append_new(arr, timeline_json(r));
 	}
 	return json_pack("{s:o}", "timelines", arr);
+}
+
+/* page [FROM]: what HAProxy's page (hasentinel.lua) shows, in answers that
+ * each fit one HAProxy buffer: a Lua socket gets what fits in its first
+ * buffer at once, and is refilled slowly after that. The status without
+ * its masters, the groups from FROM on while the answer stays within
+ * REPORT_PAGE_BYTES (at least one), where the next page starts and how
+ * many groups there are; the first page also carries the newest
+ * REPORT_PAGE_TIMELINES timelines (oldest first). The page asks again,
+ * each time on a new connection (the agent closes it after the answer),
+ * until masters_next = masters_total. */
+#define REPORT_PAGE_BYTES 12000
+#define REPORT_PAGE_TIMELINES 5
+
+static json_t *
+cmd_page(const struct cmd_req *r)
+{
+	const struct agent *ag = r->ag;
+	json_t *o, *masters, *tls;
+	size_t from = 0, i, used;
+
+	if (r->arg) {
+		char *end = NULL;
+		unsigned long long v = strtoull(r->arg, &end, 10);
+
+		if (end == r->arg || *end || r->arg[0] == '-')
+			return error_json("page: FROM must be a number of groups");
+		from = v > ag->topo.n ? ag->topo.n : (size_t)v;
+	}
+	/* One answer per connection: hasentinel.lua reads until the close. */
+	if (r->cl)
+		status_client_close_after(r->cl);
+	o = report_status(ag);
+	masters = json_array();
+	tls = json_array();
+	if (!o || !masters || !tls) {
+		json_decref(o);
+		json_decref(masters);
+		json_decref(tls);
+		return NULL;
+	}
+	if (from == 0) {
+		size_t k = 0;
+
+		for (long t = JOURNAL_TIMELINES - 1; t >= 0; t--)
+			if (journal_timeline(&ag->journal, (size_t)t))
+				k++;
+		/* The newest REPORT_PAGE_TIMELINES, oldest first. */
+		for (long t = JOURNAL_TIMELINES - 1; t >= 0; t--) {
+			const struct tl_record *rec = journal_timeline(&ag->journal, (size_t)t);
+
+			if (!rec)
+				continue;
+			if (k-- > REPORT_PAGE_TIMELINES)
+				continue;
+			json_array_append_new(tls, timeline_json(rec));
+		}
+	}
+	json_object_set_new(o, "masters", json_array());
+	json_object_set_new(o, "timelines", tls);
+	used = json_dumpb(o, NULL, 0, JSON_COMPACT);
+	for (i = from; i < ag->topo.n; i++) {
+		json_t *g = group_json(ag, ag->topo.groups[i]);
+		size_t len = g ? json_dumpb(g, NULL, 0, JSON_COMPACT) + 1 : 0;
+
+		if (!g)
+			break;
+		if (i > from && used + len > REPORT_PAGE_BYTES) {
+			json_decref(g);
+			break;
+		}
+		used += len;
+		json_array_append_new(masters, g);
+	}
+	json_object_set_new(o, "masters", masters);
+	json_object_set_new(o, "masters_from", json_integer((json_int_t)from));
+	json_object_set_new(o, "masters_next", json_integer((json_int_t)i));
+	json_object_set_new(o, "masters_total", json_integer((json_int_t)ag->topo.n));
+	return o;
 }
 
 static json_t *

@@ -45,6 +45,7 @@ struct status_client {
 	ev_io rd, wr;
 	ev_timer idle;
 	int busy;                /* > 0 while the handler runs for this client */
+	int close_after;         /* status_client_close_after(): close once answered */
 	char in[STATUS_REQ_MAX];
 	size_t in_len;
 	struct tk_buf out;       /* unsent output is out.p[out_off, out.len) */
@@ -299,13 +300,18 @@ client_pump(struct status_client *cl)
 	struct ev_loop *loop = cl->srv->loop;
 	char *nl;
 
-	while (out_pending(cl) < STATUS_OUT_PAUSE &&
+	while (out_pending(cl) < STATUS_OUT_PAUSE && !cl->close_after &&
 	       (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
 		size_t l = (size_t)(nl - cl->in);
 		if (client_request(cl, cl->in, l) < 0)
 			return -1;
 		cl->in_len -= l + 1;
 		memmove(cl->in, nl + 1, cl->in_len);
+	}
+	if (cl->close_after && cl->state != STATUS_CL_CLOSING) {
+		/* That answer was the last: what else was sent is ignored. */
+		cl->in_len = 0;
+		set_client_state(cl, STATUS_CL_CLOSING);
 	}
 	nl = memchr(cl->in, '\n', cl->in_len);
 	if (cl->state == STATUS_CL_CLOSING) {
@@ -622,6 +628,13 @@ status_server_set_idle_timeout(struct status_server *srv, int ms)
 {
 	if (srv && ms > 0)
 		srv->idle_timeout_ms = ms;
+}
+
+void
+status_client_close_after(struct status_client *cl)
+{
+	if (cl->state == STATUS_CL_REQUESTS)
+		cl->close_after = 1;
 }
 
 void

@@ -27,6 +27,7 @@ struct status_client;
 	X(haproxy,   "haproxy",           "runtime API link, counters and the last commands sent") \
 	X(events,    "events [N]",        "the last N events, one per line") \
 	X(timeline,  "timeline [MASTER]", "failovers stage by stage, with offsets and deltas") \
+	X(page,      "page [FROM]",       "for HAProxy's page: the status in parts that fit one buffer") \
 	X(metrics,   "metrics",           "Prometheus text exposition, printed as is") \
 	X(resync,    "resync",            "query every Sentinel again and reconcile HAProxy now") \
 	X(check,     "check",             "OK, or one problem per line and exit 1") \
@@ -76,6 +77,10 @@ void status_server_set_idle_timeout(struct status_server *srv, int ms);
  * stolen) as one line to every subscriber; a subscriber whose output backlog
  * exceeds 1 MiB is dropped. */
 void status_client_stream(struct status_client *cl);
+/* Close the connection once this request is answered (the answer is
+ * flushed; later requests on it are ignored): a reader that cannot tell
+ * the end of a line from a slow peer reads until the close. */
+void status_client_close_after(struct status_client *cl);
 void status_broadcast(struct status_server *srv, json_t *obj);
 size_t status_client_count(const struct status_server *srv);
 /* 1 when some client streams events (status_broadcast has readers). */

@@ -230,9 +230,16 @@ end
 -- integers that fit, floats otherwise. Depth is bounded. Returns the value,
 -- or nil and a message with the byte offset.
 hs.null = setmetatable({}, { __tostring = function() return "null" end })
+-- Arrays carry this metatable (and n), so that hs.json_encode tells them
+-- from objects.
+hs.array_mt = {}
 
 local json_escapes = {
 	['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
+}
+
+local json_escapes_out = {
+	['"'] = '\\"', ["\\"] = "\\\\", ["\b"] = "\\b", ["\f"] = "\\f", ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t",
 }
 
 local function utf8_of(cp)
@@ -344,7 +351,7 @@ function hs.json_decode(str, max_depth)
 
 	local function parse_array(depth)
 		pos = pos + 1
-		local arr = { n = 0 }
+		local arr = setmetatable({ n = 0 }, hs.array_mt)
 		skip_ws()
 		if str:sub(pos, pos) == "]" then
 			pos = pos + 1
@@ -444,35 +451,98 @@ function hs.json_decode(str, max_depth)
 	return nil, tostring(res)
 end
 
+-- The inverse, for /hasentinel.json: decoded values back to JSON (object
+-- keys sorted; integers as integers; a float that is not finite as null).
+local function json_str(v)
+	return '"' .. v:gsub('[%c"\\]', function(c)
+		return json_escapes_out[c] or string.format("\\u%04x", c:byte())
+	end) .. '"'
+end
+
+function hs.json_encode(v, depth)
+	depth = depth or 0
+	if depth > hs.json_max_depth then
+		error("nested too deep")
+	end
+	local t = type(v)
+	if v == nil or v == hs.null then
+		return "null"
+	elseif t == "boolean" then
+		return v and "true" or "false"
+	elseif math.type(v) == "integer" then
+		return string.format("%d", v)
+	elseif t == "number" then
+		if v ~= v or v == math.huge or v == -math.huge then
+			return "null"
+		end
+		return string.format("%.17g", v)
+	elseif t == "string" then
+		return json_str(v)
+	elseif t == "table" and getmetatable(v) == hs.array_mt then
+		local out = {}
+		for i = 1, v.n or #v do
+			out[i] = hs.json_encode(v[i], depth + 1)
+		end
+		return "[" .. table.concat(out, ",") .. "]"
+	elseif t == "table" then
+		local keys = {}
+		for k in pairs(v) do
+			keys[#keys + 1] = tostring(k)
+		end
+		table.sort(keys)
+		local out = {}
+		for i, k in ipairs(keys) do
+			out[i] = json_str(k) .. ":" .. hs.json_encode(v[k], depth + 1)
+		end
+		return "{" .. table.concat(out, ",") .. "}"
+	end
+	error("cannot encode a " .. t)
+end
+
 -- ------------------------------------------------------------ agent socket
 
--- Ask the agent for its status and its failover timelines. The status
--- socket answers one JSON document per line and keeps the connection open.
--- HAProxy 2.6's Lua socket reads either a line no longer than its buffer
--- (16 kB: too short for many groups) or a number of bytes, waiting until
--- they are all there; and it notices the peer's close late. So the two
--- requests are followed by hs.pad_requests unknown commands ("pad"), each
--- answered by a 33-byte error line: at least hs.read_block_max bytes follow
--- the answers we want, every block read completes at once, and the
--- exchange never waits for a close.
+-- A decoded JSON array (or nothing).
+local function list(v)
+	if type(v) ~= "table" or v == hs.null then
+		return {}
+	end
+	return v
+end
+
+-- Integers only (the agent sends no fractions); anything else is shown as
+-- missing rather than breaking a format.
+local function num(v)
+	return math.type(v) == "integer" and v or nil
+end
+
+
+-- Ask the agent for what the page shows. Measured with HAProxy 2.6.12: a Lua
+-- socket gets what fits in its first buffer (16 kB) at once, but once that
+-- is consumed, HAProxy refills it only when the socket's stream wakes up on
+-- its timeout (settimeout): one buffer per timeout, so a 60 kB answer took
+-- 3 x 5 s with a 5 s timeout, whatever the receive sizes or patterns
+-- ("*l" also fails outright on a line longer than the buffer). So the page
+-- never asks for more than a buffer on one connection: "page FROM" answers
+-- the status with as many master groups from FROM on as fit in about 12 kB
+-- (at least one), where the next part starts and how many there are, and
+-- the agent closes the connection after it; the page asks again, on a new
+-- connection, until it has every group (1000 groups: about 80 parts, a few
+-- ms each).
 --
--- Bounds: hs.agent_timeout_s to connect and between two bytes;
--- hs.agent_deadline_ms for the whole answer, checked after each block;
--- hs.agent_max_bytes. Blocks start at 16 bytes and grow only while each one
--- arrives within 50 ms, so a peer that trickles bytes holds a block read for
--- at most 16 x 2 s before the deadline is checked (a peer that first sends
--- fast, then trickles, up to 1024 x 2 s: the socket is the agent's, writable
--- only by its group). Measured with 2.6.12: what fits in one buffer (16 kB,
--- the lab's answer is about 6 kB) arrives at once; beyond that HAProxy
--- refills the socket's buffer slowly (about 16 kB a second), so an answer
--- much over 40 kB (about 40 master groups) hits the deadline.
--- Returns status_line, timeline_line, or nil and an error message.
+-- One part is read in blocks, so that a peer that trickles bytes cannot hold
+-- the read past the deadline: blocks start at 16 bytes and grow only while
+-- each one arrives within 50 ms (a trickle of one byte every 2 s holds a
+-- block read at most 16 x 2 s; a peer that first sends fast, then trickles,
+-- up to 1024 x 2 s: the socket is the agent's, writable only by its group);
+-- the last, short block ends at the close. Bounds: hs.agent_timeout_s to
+-- connect and between two bytes; hs.agent_deadline_ms for all the parts,
+-- checked after each block; hs.agent_max_bytes for all of them.
 hs.read_block_min = 16
 hs.read_block_max = 1024
-hs.pad_requests = 32   -- 32 x 33 bytes >= read_block_max
 
-function hs.agent_query(path)
-	path = path or hs.agent_socket
+-- One request on a new connection; its answer (one line), or nil and an
+-- error message. state = { start = ms, got = bytes so far }.
+local function agent_request(path, req, state)
 	local sock = core.tcp()
 	sock:settimeout(hs.agent_timeout_s)
 	local ok, err = sock:connect("unix@" .. path)
@@ -480,19 +550,26 @@ function hs.agent_query(path)
 		sock:close()
 		return nil, string.format("cannot connect to the agent's status socket %s: %s", path, tostring(err))
 	end
-	local req = "status\ntimeline\n" .. string.rep("pad\n", hs.pad_requests)
 	if not sock:send(req) then
 		sock:close()
 		return nil, "the agent's status socket closed the connection"
 	end
-	local start = now_ms()
 	local block = hs.read_block_min
-	local parts, got, newlines = {}, 0, 0
-	while newlines < 2 do
+	local parts, got = {}, 0
+	while true do
 		local before = now_ms()
 		local chunk, rerr, partial = sock:receive(block)
 		chunk = chunk or partial
-		if not chunk or chunk == "" then
+		if chunk and chunk ~= "" then
+			parts[#parts + 1] = chunk
+			got = got + #chunk
+			state.got = state.got + #chunk
+			if chunk:find("\n", 1, true) then
+				break
+			end
+		end
+		if not chunk or #chunk < block then
+			-- closed (or failed) before the end of the line
 			sock:close()
 			if got == 0 then
 				return nil, "no answer from the agent's status socket (" .. tostring(rerr) .. ")"
@@ -500,15 +577,12 @@ function hs.agent_query(path)
 			return nil, string.format("the agent's answer ended after %d bytes without a complete reply (%s)",
 				got, tostring(rerr))
 		end
-		parts[#parts + 1] = chunk
-		got = got + #chunk
-		newlines = newlines + select(2, chunk:gsub("\n", ""))
-		if got > hs.agent_max_bytes then
+		if state.got > hs.agent_max_bytes then
 			sock:close()
 			return nil, string.format("the agent's answer is larger than %d bytes", hs.agent_max_bytes)
 		end
 		local t = now_ms()
-		if t - start > hs.agent_deadline_ms then
+		if t - state.start > hs.agent_deadline_ms then
 			sock:close()
 			return nil, string.format("the agent's answer took longer than %d ms", hs.agent_deadline_ms)
 		end
@@ -521,8 +595,50 @@ function hs.agent_query(path)
 		end
 	end
 	sock:close()
-	local l1, l2 = table.concat(parts):match("^([^\n]*)\n([^\n]*)\n")
-	return l1, l2
+	return (table.concat(parts):match("^([^\n]*)\n"))
+end
+
+-- The status with every master group, and the timelines: st, tl, or nil
+-- and an error message.
+function hs.agent_query(path)
+	path = path or hs.agent_socket
+	local state = { start = now_ms(), got = 0 }
+	local from, st, tl, masters = 0, nil, nil, { n = 0 }
+	while true do
+		local line, err = agent_request(path, string.format("page %d\n", from), state)
+		if not line then
+			return nil, err
+		end
+		local part, perr = hs.json_decode(line)
+		if type(part) ~= "table" or part.version == nil then
+			return nil, "the agent's status socket answered something that is not its status JSON: "
+				.. (perr or (type(part) == "table" and type(part.error) == "string" and part.error)
+					or "no \"version\" field")
+		end
+		if not st then
+			st = part
+			tl = type(part.timelines) == "table" and { timelines = part.timelines } or nil
+		end
+		for _, g in ipairs(list(part.masters)) do
+			masters.n = masters.n + 1
+			masters[masters.n] = g
+		end
+		local nxt, total = num(part.masters_next), num(part.masters_total)
+		-- Done: no parts (an agent without them), or every group read.
+		if not nxt or not total or nxt >= total then
+			break
+		end
+		if nxt <= from then
+			return nil, string.format("the agent's status parts do not advance (from %d, next %d)", from, nxt)
+		end
+		from = nxt
+		if now_ms() - state.start > hs.agent_deadline_ms then
+			return nil, string.format("the agent's answer took longer than %d ms", hs.agent_deadline_ms)
+		end
+	end
+	st.masters = setmetatable(masters, getmetatable(st.masters) or hs.array_mt)
+	st.masters_from, st.masters_next, st.masters_total, st.timelines = nil, nil, nil, nil
+	return st, tl
 end
 
 -- ------------------------------------------------------------ the page
@@ -534,19 +650,6 @@ local function esc(v)
 	return (tostring(v):gsub("[&<>\"']", {
 		["&"] = "&amp;", ["<"] = "&lt;", [">"] = "&gt;", ['"'] = "&quot;", ["'"] = "&#39;",
 	}))
-end
-
-local function list(v)
-	if type(v) ~= "table" or v == hs.null then
-		return {}
-	end
-	return v
-end
-
--- Integers only (the agent sends no fractions); anything else is shown as
--- missing rather than breaking a format.
-local function num(v)
-	return math.type(v) == "integer" and v or nil
 end
 
 local function fmt_ms(ms)
@@ -794,28 +897,21 @@ end
 -- The service: /hasentinel.json (the agent's status JSON, checked) and
 -- anything else it is used for (/hasentinel): the page.
 function hs.service(applet)
-	local line, tline = hs.agent_query()
-	local st, tl, err
-	if not line then
-		err = tline
-	else
-		local perr
-		st, perr = hs.json_decode(line)
-		if type(st) ~= "table" or st.version == nil then
-			err = "the agent's status socket answered something that is not its status JSON: "
-				.. (perr or "no \"version\" field")
-			st = nil
-		else
-			tl = hs.json_decode(tline)
-			if type(tl) ~= "table" then
-				tl = nil
-			end
-		end
+	local st, tl = hs.agent_query()
+	local err
+	if not st then
+		err = tl
+		tl = nil
 	end
 	if applet.path == "/hasentinel.json" then
+		local ok, body = false, nil
 		if st then
-			reply(applet, 200, "application/json", line .. "\n")
+			ok, body = pcall(hs.json_encode, st)
+		end
+		if ok then
+			reply(applet, 200, "application/json", body .. "\n")
 		else
+			err = err or ("cannot encode the agent's status: " .. tostring(body))
 			reply(applet, 503, "application/json", string.format('{"error":"%s"}\n',
 				(err:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end))))
 		end

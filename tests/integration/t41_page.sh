@@ -8,8 +8,10 @@
 #   - with the agent stopped the page says so (503), the stats page and the
 #     write port still work;
 #   - whatever answers on the status socket (garbage, nothing, an endless
-#     answer, a trickle, JSON that is not the status) gives an error page
-#     within a bounded time, and HAProxy keeps serving.
+#     answer, a trickle, JSON that is not the status, parts beyond the 2 MiB
+#     cap) gives an error page within a bounded time, and HAProxy keeps
+#     serving;
+#   - 1000 master groups (about 300 kB of status, in parts) render in full.
 . "$(dirname "$0")/lib.sh"
 hs_setup
 hs_start_lab
@@ -104,6 +106,52 @@ fake 'printf "{\"version\":\"x\",\"masters\":[{\"name\":\"<script>alert(1)</scri
 [ "$(get /hasentinel)" = 200 ] || hs_fail "a status with odd types: HTTP $(head -n 1 "$HS_TMP/resp")"
 page_has "&lt;script&gt;alert(1)&lt;/script&gt;"
 grep -q "<script>" "$HS_TMP/body" && hs_fail "a name from the status socket was not escaped"
+
+# ------------------------------------------------------------ many groups
+# The agent answers the page in parts ("page FROM", one HAProxy buffer each,
+# then it closes): a stand-in serving 1000 groups (about 300 kB of status)
+# in 40 parts renders every group within the page's own 3 s deadline.
+mkdir -p "$HS_TMP/parts"
+part() { # FROM COUNT TOTAL [PAD]: one part, groups FROM..FROM+COUNT-1
+	local i sep=""
+	printf '{"version":"x","pid":1,"uptime_ms":1,"started_ms":1,"sentinels":[],"sentinels_usable":0,"masters":['
+	for ((i = $1; i < $1 + $2; i++)); do
+		printf '%s{"name":"g%d","state":"ok","master":"10.0.%d.%d:6379","config_epoch":1,"role_confirmed":true,' \
+			"$sep" "$i" $((i / 250)) $((i % 250))
+		printf '"write_backend":"g%d_write","read_backend":"g%d_read","write_ready":["10.0.%d.%d:6379"],"read_ready_count":1,' \
+			"$i" "$i" $((i / 250)) $((i % 250))
+		printf '"replicas":[{"addr":"10.1.%d.%d:6379","flags":"%s","link":"ok","role":"slave","read_ready":true,"link_down_ms":0}],"sentinel_views":[]}' \
+			$((i / 250)) $((i % 250)) "${4:-}"
+		sep=,
+	done
+	printf '],"masters_from":%d,"masters_next":%d,"masters_total":%d' "$1" $(($1 + $2)) "$3"
+	[ "$1" != 0 ] || printf ',"timelines":[]'
+	printf '}\n'
+}
+for ((f = 0; f < 1000; f += 25)); do part "$f" 25 1000 >"$HS_TMP/parts/$f"; done
+hs_log "1000 groups: $(cat "$HS_TMP/parts/"* | wc -c) bytes in $(ls "$HS_TMP/parts" | wc -l) parts of at most $(wc -c "$HS_TMP/parts/"* | sort -n | tail -n 2 | head -n 1 | awk '{ print $1 }') bytes"
+fake 'read -r c f; cat "'"$HS_TMP"'/parts/${f:-0}" 2>/dev/null || printf "{\"error\":\"no part\"}\n"'
+t0=$(hs_now_ms)
+code=$(get /hasentinel)
+t1=$(hs_now_ms)
+hs_log "1000 groups: HTTP $code, $(wc -c <"$HS_TMP/body") bytes of page in $((t1 - t0)) ms"
+[ "$code" = 200 ] || hs_fail "1000 groups: HTTP $code: $(grep -o 'unreachable.</b><br>[^<]*' "$HS_TMP/body")"
+[ "$(grep -o '<h2>g[0-9]* ' "$HS_TMP/body" | sort -u | wc -l)" = 1000 ] || hs_fail "1000 groups: the page does not show every group"
+page_has "<h2>g999 "
+((t1 - t0 <= 10000)) || hs_fail "1000 groups: the page took $((t1 - t0)) ms"
+[ "$(get /hasentinel.json)" = 200 ] || hs_fail "1000 groups: /hasentinel.json: $(head -c 300 "$HS_TMP/body")"
+jq -e '(.masters | length) == 1000 and .masters[999].name == "g999" and (has("masters_next") | not)' "$HS_TMP/body" >/dev/null ||
+	hs_fail "1000 groups: /hasentinel.json is not the whole status"
+
+# Beyond the cap (2 MiB in all): parts of about 14 kB without end give the
+# error page, within the deadline.
+part 0 25 1000000 "$(printf '%0200d' 0)" >"$HS_TMP/parts/big"
+hs_log "endless parts of $(wc -c <"$HS_TMP/parts/big") bytes"
+fake 'read -r c f; sed "s/\"masters_from\":0,\"masters_next\":25/\"masters_from\":${f:-0},\"masters_next\":$((${f:-0} + 25))/" "'"$HS_TMP"'/parts/big"'
+bad "parts beyond the cap" 8 "the agent&#39;s answer"
+[ "$(get /hasentinel)" = 503 ] || hs_fail "beyond the cap: not an error page"
+grep -Eq "is larger than 2097152 bytes|took longer than 3000 ms" "$HS_TMP/body" ||
+	hs_fail "beyond the cap: not the size or time error: $(grep -o 'unreachable.</b><br>[^<]*' "$HS_TMP/body")"
 hs_stop "${HS_PID[fake]}"
 
 # ------------------------------------------------------------ back

@@ -1,7 +1,8 @@
 -- Unit test of haproxy/hasentinel.lua outside HAProxy (lua5.3): the strict
 -- JSON decoder (valid and invalid documents, then random garbage and
 -- mutations of a real status document: it must return a value or nil and a
--- message, never raise), and the page renderer on odd shapes.
+-- message, never raise), the encoder (what decodes encodes back to the same
+-- value), and the page renderer on odd shapes.
 --   lua5.3 tests/lua/test_hasentinel.lua SRCDIR [ITERATIONS]
 local srcdir = arg[1] or "."
 local iterations = tonumber(arg[2]) or 20000
@@ -106,7 +107,14 @@ for n = 1, iterations do
 		fail("decode returned nil without a message on %q", input)
 	elseif r ~= nil then
 		accepted = accepted + 1
-		-- Whatever decodes must render without raising.
+		-- Whatever decodes encodes back to the same value (/hasentinel.json)
+		-- and must render without raising.
+		local oke, text = pcall(hs.json_encode, r)
+		if not oke then
+			fail("encode raised on %q: %s", input, tostring(text))
+		elseif hs.json_encode(dec(text)) ~= text then
+			fail("encode(decode(%q)) does not round-trip: %s", input, text)
+		end
 		if type(r) == "table" then
 			local okr, html = pcall(hs.render, r, r, nil)
 			if not okr then
@@ -114,6 +122,20 @@ for n = 1, iterations do
 			end
 		end
 	end
+end
+
+-- ------------------------------------------------------------ encode
+for _, c in ipairs({
+	{ '{"b":[1,2.5,"x\\n\\"",null,true],"a":{}}', '{"a":{},"b":[1,2.5,"x\\n\\"",null,true]}' },
+	{ "[]", "[]" }, { '"\\u0001"', '"\\u0001"' }, { "-0", "0" },
+}) do
+	local got = hs.json_encode(dec(c[1]))
+	if got ~= c[2] then
+		fail("encode(decode(%q)) = %s, want %s", c[1], got, c[2])
+	end
+end
+if hs.json_encode(dec(status)) ~= hs.json_encode(dec(hs.json_encode(dec(status)))) then
+	fail("the sample status does not round-trip")
 end
 
 -- ------------------------------------------------------------ render
