@@ -164,6 +164,10 @@ handler(void *arg, struct status_client *cl, const struct status_request *req)
 		return json_pack("{s:s}", "arg", req->arg);
 	if (strcmp(req->cmd, "quiet") == 0)
 		return json_null();
+	if (strcmp(req->cmd, "last") == 0) {
+		status_client_close_after(cl);
+		return json_pack("{s:s}", "last", req->arg);
+	}
 	if (strcmp(req->cmd, "subscribe") == 0) {
 		status_client_stream(cl);
 		return NULL;
@@ -516,6 +520,26 @@ START_TEST(sock_half_close)
 }
 END_TEST
 
+/* A command that closes after its answer: requests after it on the same
+ * connection are ignored, the answer is flushed, then EOF. */
+START_TEST(sock_close_after)
+{
+	struct tclient *tc = tc_open(sockpath);
+
+	tc_sends(tc, "echo one\nlast 0\necho ignored\n");
+	ck_assert(wait_eof(tc));
+	ck_assert_str_eq(tc->buf, "{\"arg\":\"one\"}\n{\"last\":\"0\"}\n");
+	ck_assert(wait_count(0));
+	tc_close(tc);
+	/* A new connection is not affected by the last one. */
+	tc = tc_open(sockpath);
+	tc_sends(tc, "last x\n");
+	ck_assert(wait_eof(tc));
+	ck_assert_str_eq(tc->buf, "{\"last\":\"x\"}\n");
+	tc_close(tc);
+}
+END_TEST
+
 START_TEST(sock_idle_timeout)
 {
 	struct tclient *tc, *busy;
@@ -766,6 +790,7 @@ status_suite(void)
 	tcase_add_test(tc, sock_longest_line);
 	tcase_add_test(tc, sock_errors);
 	tcase_add_test(tc, sock_half_close);
+	tcase_add_test(tc, sock_close_after);
 	tcase_add_test(tc, sock_idle_timeout);
 	tcase_add_test(tc, sock_max_clients);
 	tcase_add_test(tc, sock_in_use);
