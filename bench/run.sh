@@ -766,7 +766,7 @@ section_hold() {
 	local ph pn
 	ph=$(hold_worker_pid hold)
 	pn=$(hold_worker_pid nohold)
-	[ -n "$ph" ] && [ -n "$pn" ] || hs_fail "no HAProxy worker pid"
+	if [ -z "$ph" ] || [ -z "$pn" ]; then hs_fail "no HAProxy worker pid"; fi
 	"$BENCH_BIN/bench_connrate" 127.0.0.1 "${HPORT[hold]}" "$ph" "${HPORT[nohold]}" "$pn" "$crounds" 250 4 \
 		>"$HS_TMP/connrate" || hs_fail "bench_connrate failed"
 	local rw rc ah an
