@@ -40,9 +40,10 @@
  *     slave of the current master with the link connected brings it back
  *     (a loading replica's link is "connect" or "sync", never "connected").
  *     The agent asks it at every resync tick meanwhile.
- *     Reason: the measured window (Redis 7.0): a replica restarted while
- *     Sentinel's last INFO was 3 s old was reported "ok" for 7 s of its 11 s
- *     of loading, and was readied for those 7 s.
+ *     Reason: the measured window (Redis 7.0): a replica restarted when
+ *     Sentinel's last INFO was 3 s old was reported "ok" for the first 7 s
+ *     of its 11 s of loading (until that next INFO), and without R2 was
+ *     ready for 6 of them (disconnected, then s_down, for the first 1.2 s).
  * R3. A restart quicker than Sentinel's reconnect (~100 ms) shows no flag
  *     at all. So the agent keeps an idle connection to every read-ready
  *     replica; when the replica closes it, the replica is seen lost as in R2
