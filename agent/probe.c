@@ -20,6 +20,11 @@ struct probe {
 	int delay_ms;
 	int done;                /* free on the next timer run */
 	int replica;             /* a replica's link check, not a master's confirmation */
+	/* A replica's ROLE answer, kept until PING (sent with it) answers. */
+	enum role_seen r_role;
+	char r_master_ip[ADDR_IP_MAX];
+	int r_master_port;
+	int r_link;
 	int active;              /* holds one of the PROBE_MAX_ACTIVE connection slots */
 	int waiting;             /* in the wait list for a slot */
 	struct probe *wnext;
@@ -27,11 +32,30 @@ struct probe {
 	struct probe *gnext;     /* the group's replica probes */
 };
 
+/* A read-ready replica's watch (R3 in topo.h): an idle connection of the
+ * agent's own (AUTH if configured, then nothing). When the replica closes it
+ * (a restart, a crash, CLIENT KILL, Redis's timeout) the replica is asked
+ * again at once, and Sentinel's "link ok" no longer counts for it. */
+struct rwatch {
+	struct prober *pr;
+	uint32_t gid;
+	uint64_t gserial;
+	char ip[ADDR_IP_MAX];     /* the replica as Sentinel names it */
+	char addr[ADDR_IP_MAX];   /* the IP literal it is connected to */
+	int port;
+	struct rlink *rl;
+	int up;                  /* was connected */
+	int over;                /* lost or no longer wanted: its timer frees it */
+	ev_timer timer;
+	struct rwatch *next;     /* the group's watches */
+};
+
 /* Per group, by id. */
 struct pgroup {
 	uint64_t serial;
 	struct probe *master;    /* the master's probe in flight */
 	struct probe *replicas;  /* replica probes in flight */
+	struct rwatch *watches;  /* read-ready replicas watched */
 	int64_t recheck_at;      /* monotonic ms: ask the confirmed master again */
 };
 
@@ -49,7 +73,10 @@ struct prober {
 	struct pgroup *pg;
 	size_t npg;
 	size_t cursor;           /* where the next tick's rechecks start */
+	size_t nwatches;         /* struct rwatch alive */
 };
+
+static void watch_free(struct rwatch *w);
 
 #define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 
@@ -67,7 +94,10 @@ pgroup_get(struct prober *pr, const struct group *g)
 	}
 	p = &pr->pg[g->id];
 	if (p->serial != g->serial) {
-		/* A reused id: the old group's probes are no longer its. */
+		/* A reused id: the old group's probes are no longer its, nor
+		 * its watches. */
+		while (p->watches)
+			watch_free(p->watches);
 		memset(p, 0, sizeof(*p));
 		p->serial = g->serial;
 	}
@@ -194,34 +224,69 @@ probe_label(char *buf, size_t len, const struct probe *p)
 	return buf;
 }
 
-/* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. */
+/* A replica's ROLE: ["slave", master-ip, master-port, state, offset]. Kept
+ * in the probe until the answer to PING comes (probe_replica_answer). */
+static void
+probe_replica_role(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct probe *p = privdata;
+	const redisReply *r = reply;
+
+	(void)ac;
+	if (!r || !p)
+		return;
+	p->r_role = ROLE_UNKNOWN;
+	p->r_master_ip[0] = '\0';
+	p->r_master_port = 0;
+	p->r_link = 0;
+	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
+		if (strcmp(r->element[0]->str, "master") == 0) {
+			p->r_role = ROLE_MASTER;
+		} else if (strcmp(r->element[0]->str, "slave") == 0 && r->elements >= 4 &&
+			   r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER &&
+			   r->element[3]->type == REDIS_REPLY_STRING &&
+			   strlen(r->element[1]->str) < sizeof(p->r_master_ip)) {
+			p->r_role = ROLE_SLAVE;
+			str_copy(p->r_master_ip, r->element[1]->str, sizeof(p->r_master_ip));
+			p->r_master_port = (int)r->element[2]->integer;
+			p->r_link = strcmp(r->element[3]->str, "connected") == 0;
+		}
+	}
+}
+
+/* What PING says about serving (enum serve_seen, R1 in topo.h). */
+static int
+probe_serving(const redisReply *r)
+{
+	if (!r)
+		return SERVE_UNKNOWN;
+	if (r->type == REDIS_REPLY_STATUS && strcmp(r->str, "PONG") == 0)
+		return SERVE_YES;
+	if (r->type == REDIS_REPLY_ERROR &&
+	    (strncmp(r->str, "LOADING", 7) == 0 || strncmp(r->str, "MASTERDOWN", 10) == 0))
+		return SERVE_NO;
+	return SERVE_UNKNOWN;
+}
+
+/* The replica's ROLE (kept by probe_replica_role) and PING (r), or NULL:
+ * unreachable, nothing known. */
 static void
 probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
 {
-	enum role_seen role = ROLE_UNKNOWN;
-	const char *mip = "";
-	int mport = 0, link = 0;
+	enum role_seen role = r ? p->r_role : ROLE_UNKNOWN;
+	const char *mip = role == ROLE_SLAVE ? p->r_master_ip : "";
+	int mport = role == ROLE_SLAVE ? p->r_master_port : 0, link = role == ROLE_SLAVE && p->r_link;
+	int serving = probe_serving(r);
 	struct node *n = group_find_node(g, p->ip, p->port);
 
 	if (!n || !addr_ip_equal(n->addr, p->addr)) {
 		probe_finish(p);   /* its name moved: the answer is about another node */
 		return;
 	}
-	if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
-		if (strcmp(r->element[0]->str, "master") == 0) {
-			role = ROLE_MASTER;
-		} else if (strcmp(r->element[0]->str, "slave") == 0 && r->elements >= 4 &&
-			   r->element[1]->type == REDIS_REPLY_STRING && r->element[2]->type == REDIS_REPLY_INTEGER &&
-			   r->element[3]->type == REDIS_REPLY_STRING) {
-			role = ROLE_SLAVE;
-			mip = r->element[1]->str;
-			mport = (int)r->element[2]->integer;
-			link = strcmp(r->element[3]->str, "connected") == 0;
-		}
-	}
-	if (topo_replica_role(g, p->ip, p->port, role, mip, mport, link, now_mono_ms())) {
-		log_debug("%s: ROLE on %s:%d: %s of %s:%d, link %s", g->name, p->ip, p->port,
-			  role_seen_name(role), mip, mport, link ? "up" : "down");
+	if (topo_replica_probe(g, p->ip, p->port, role, mip, mport, link, serving, now_mono_ms())) {
+		log_debug("%s: ROLE on %s:%d: %s of %s:%d, link %s%s", g->name, p->ip, p->port,
+			  role_seen_name(role), mip, mport, link ? "up" : "down",
+			  serving == SERVE_NO ? ", PING: not serving (loading)" : "");
 		p->pr->changed(p->pr->arg, g);
 	}
 	probe_finish(p);
@@ -332,6 +397,15 @@ probe_up(struct rlink *rl, void *arg)
 {
 	struct probe *p = arg;
 
+	/* A replica: PING with ROLE, its answer is R1's (topo.h); probe_reply
+	 * gets it, after ROLE's. */
+	if (p->replica) {
+		p->r_role = ROLE_UNKNOWN;
+		if (rlink_command(rl, probe_replica_role, p, "ROLE") < 0 ||
+		    rlink_command(rl, probe_reply, p, "PING") < 0)
+			rlink_close(rl, "cannot send ROLE");
+		return;
+	}
 	if (rlink_command(rl, probe_reply, p, "ROLE") < 0)
 		rlink_close(rl, "cannot send ROLE");
 }
@@ -450,7 +524,10 @@ probe_master(struct prober *pr, struct group *g)
 
 /* Sentinel refreshes what it knows of a replica every 10 s: after a switch
  * it says "link down" long after the replica has synced with the new
- * master. Ask the replicas Sentinel sees up but unlinked ourselves. */
+ * master, and after a restart "link ok" while the new process loads. Ask
+ * ourselves the replicas Sentinel sees up but unlinked, those seen lost
+ * since our ROLE last saw them linked, and those that did not serve (R1-R2
+ * in topo.h). */
 static void
 probe_replicas(struct prober *pr, struct group *g)
 {
@@ -463,7 +540,8 @@ probe_replicas(struct prober *pr, struct group *g)
 		struct node *n = &g->nodes[i];
 		struct probe *p;
 
-		if (!n->seen_by || !(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) ||
+		if (!n->seen_by ||
+		    (!(n->flags & (NODE_LINK_DOWN | NODE_ROLE_MASTER)) && !n->link_suspect && n->serving != SERVE_NO) ||
 		    (n->flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) || !n->addr[0] ||
 		    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)) ||
 		    (n->role_at_ms && now - n->role_at_ms < PROBE_RETRY_MIN_MS * 4))
@@ -480,6 +558,152 @@ probe_replicas(struct prober *pr, struct group *g)
 			return;
 		p->gnext = pg->replicas;
 		pg->replicas = p;
+	}
+}
+
+/* Unlink from its group's list and free (never from its own link's
+ * callbacks: from its timer, or from outside). */
+static void
+watch_free(struct rwatch *w)
+{
+	struct prober *pr = w->pr;
+	struct pgroup *pg = pgroup_of(pr, w->gid, w->gserial);
+
+	if (pg) {
+		for (struct rwatch **pp = &pg->watches; *pp; pp = &(*pp)->next) {
+			if (*pp == w) {
+				*pp = w->next;
+				break;
+			}
+		}
+	}
+	ev_timer_stop(pr->loop, &w->timer);
+	w->over = 1;
+	rlink_free(w->rl);
+	pr->nwatches--;
+	free(w);
+}
+
+static void
+watch_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	(void)loop;
+	(void)revents;
+	watch_free(t->data);
+}
+
+/* Done with it: freed from the loop. */
+static void
+watch_end(struct rwatch *w)
+{
+	if (w->over)
+		return;
+	w->over = 1;
+	ev_timer_set(&w->timer, 0., 0.);
+	ev_timer_start(w->pr->loop, &w->timer);
+}
+
+static void
+watch_up(struct rlink *rl, void *arg)
+{
+	struct rwatch *w = arg;
+
+	(void)rl;
+	w->up = 1;
+}
+
+static void
+watch_down(struct rlink *rl, void *arg, const char *why)
+{
+	struct rwatch *w = arg;
+	struct prober *pr = w->pr;
+	struct group *g;
+	struct node *n;
+
+	(void)rl;
+	if (w->over)
+		return;
+	watch_end(w);
+	/* Never connected: no conclusion (the next check tries again). */
+	if (!w->up)
+		return;
+	g = topo_by_id(pr->topo, w->gid);
+	if (!g || g->serial != w->gserial || !(n = group_find_node(g, w->ip, w->port)) ||
+	    !addr_ip_equal(n->addr, w->addr))
+		return;
+	log_info("%s: replica %s:%d closed the agent's connection (%s): asked again", g->name, w->ip, w->port,
+		 why);
+	(void)topo_replica_lost(g, w->ip, w->port);
+	pr->changed(pr->arg, g);
+	probe_replicas(pr, g);
+}
+
+/* Watch the read-ready replicas of g, drop the watches of nodes gone or
+ * moved. */
+static void
+watch_replicas(struct prober *pr, struct group *g)
+{
+	struct pgroup *pg = NULL;
+	int64_t wall = now_wall_ms();
+	const struct config *cfg = pr->cfg;
+
+	if (g->id < pr->npg && pr->pg[g->id].serial == g->serial) {
+		pg = &pr->pg[g->id];
+		for (struct rwatch *w = pg->watches; w; w = w->next) {
+			const struct node *n;
+
+			if (w->over)
+				continue;
+			n = group_find_node(g, w->ip, w->port);
+			if (!n || !addr_ip_equal(n->addr, w->addr) ||
+			    (n->port == g->master_port && addr_ip_equal(n->ip, g->master_ip)))
+				watch_end(w);
+		}
+	}
+	for (size_t i = 0; i < g->nnodes; i++) {
+		struct node *n = &g->nodes[i];
+		struct rwatch *w;
+		struct rlink_opts o;
+		char name[TOPO_NAME_MAX + ADDR_IP_MAX + 32], a[ADDR_IP_MAX + 8];
+
+		if (!n->addr[0] || !topo_node_read_ready(g, n, wall))
+			continue;
+		if (!pg && !(pg = pgroup_get(pr, g)))
+			return;
+		for (w = pg->watches; w; w = w->next)
+			if (!w->over && w->port == n->port && addr_ip_equal(w->ip, n->ip))
+				break;
+		if (w)
+			continue;
+		if (pr->nwatches >= PROBE_MAX_WATCHES || !(w = calloc(1, sizeof(*w))))
+			return;
+		w->pr = pr;
+		w->gid = g->id;
+		w->gserial = g->serial;
+		str_copy(w->ip, n->ip, sizeof(w->ip));
+		str_copy(w->addr, n->addr, sizeof(w->addr));
+		w->port = n->port;
+		ev_timer_init(&w->timer, watch_timer_cb, 0., 0.);
+		w->timer.data = w;
+		memset(&o, 0, sizeof(o));
+		o.connect_timeout_ms = cfg->connect_timeout_ms;
+		o.command_timeout_ms = cfg->command_timeout_ms;
+		o.backoff_min_ms = 10;
+		o.backoff_max_ms = 10;
+		o.reconnect = 0;
+		o.user = cfg->redis_user;
+		o.password = cfg->redis_password;
+		addr_format(a, sizeof(a), n->ip, n->port);
+		snprintf(name, sizeof(name), "%s watch %s", g->name, a);
+		w->rl = rlink_new(pr->loop, name, w->addr, w->port, &o, watch_up, watch_down, w);
+		if (!w->rl) {
+			free(w);
+			return;
+		}
+		w->next = pg->watches;
+		pg->watches = w;
+		pr->nwatches++;
+		rlink_start(w->rl);
 	}
 }
 
@@ -502,6 +726,7 @@ prober_check(struct prober *pr, struct group *g)
 	if (g->master_ip[0] && g->confirmed != 1)
 		probe_master(pr, g);
 	probe_replicas(pr, g);
+	watch_replicas(pr, g);
 }
 
 void
@@ -570,6 +795,9 @@ prober_free(struct prober *pr)
 		return;
 	while (pr->probes)
 		probe_free(pr->probes);
+	for (size_t i = 0; i < pr->npg; i++)
+		while (pr->pg[i].watches)
+			watch_free(pr->pg[i].watches);
 	free(pr->pg);
 	free(pr);
 }

@@ -5,11 +5,17 @@
  * is asked again every PROBE_RECHECK_TICKS resync intervals (at most
  * PROBE_RECHECK_MAX a tick), each group at its own jittered time, so rechecks of many groups are spread evenly and a master demoted
  * behind Sentinel's back leaves the write backend. Replicas that Sentinel
- * reports unlinked (it refreshes that only every 10 s) are asked too, and
- * their answer counts for reads.
+ * reports unlinked (it refreshes that only every 10 s), that were seen lost
+ * since ROLE last saw them linked, or that did not serve are asked too, ROLE
+ * and PING (-LOADING: not serving), and their answer counts for reads (R1-R2
+ * in topo.h).
  *
- * Each attempt is one short connection (connect, AUTH if configured, ROLE,
- * close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
+ * Every read-ready replica is also watched (R3 in topo.h): one idle
+ * connection each, at most PROBE_MAX_WATCHES; when the replica closes it,
+ * topo_replica_lost() and the replica is asked at once.
+ *
+ * Each attempt is one short connection (connect, AUTH if configured, ROLE
+ * (and PING for a replica), close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
  * order (thousands of groups switching at once stay under the descriptor
  * limit). Answers go into the model only through topo_role_result() and
  * topo_replica_role(); when one changes what HAProxy should look like, the
@@ -31,6 +37,7 @@
 #define PROBE_MAX_ACTIVE 256   /* connections open at once; more probes wait their turn */
 #define PROBE_RECHECK_TICKS 5   /* a confirmed master is asked again every 5 resync intervals (+-20 %) */
 #define PROBE_RECHECK_MAX 50    /* ... but at most this many rechecks a tick (over 250 groups: less often) */
+#define PROBE_MAX_WATCHES 4096  /* read-ready replicas watched at once (one descriptor each) */
 
 struct prober;
 

@@ -351,6 +351,15 @@ topo_replica_update(struct group *g, int si, const struct node *r)
 	 * longer counts until asked again. */
 	if ((merged & ~n->flags) & NODE_ROLE_MASTER)
 		n->role_link_up = 0;
+	/* Seen lost (R2): Sentinel's "link ok" and our last ROLE answer may be
+	 * about the process before a restart. */
+	if (merged & (NODE_S_DOWN | NODE_O_DOWN | NODE_DISCONNECTED)) {
+		if (!n->link_suspect || n->role_link_up || n->serving != SERVE_UNKNOWN)
+			g->generation++;
+		n->link_suspect = 1;
+		n->role_link_up = 0;
+		n->serving = SERVE_UNKNOWN;
+	}
 	n->flags = merged;
 	if (r_master_ip != n->master_ip) {
 		str_copy(n->master_ip, r_master_ip, sizeof(n->master_ip));
@@ -516,6 +525,7 @@ topo_node_resolved(struct group *g, struct node *n, const char *addr)
 	n->role = ROLE_UNKNOWN;
 	n->role_at_ms = 0;
 	n->role_link_up = 0;
+	n->serving = SERVE_UNKNOWN;
 	g->generation++;
 	return 1;
 }
@@ -545,26 +555,58 @@ topo_role_result(struct group *g, const char *ip, int port, enum role_seen role,
 }
 
 int
-topo_replica_role(struct group *g, const char *ip, int port, enum role_seen role,
-		  const char *master_ip, int master_port, int link_up, int64_t now)
+topo_replica_probe(struct group *g, const char *ip, int port, enum role_seen role,
+		   const char *master_ip, int master_port, int link_up, int serving, int64_t now)
 {
 	struct node *n = group_find_node(g, ip, port);
-	int changed;
+	int changed, suspect;
 
 	if (!n)
 		return 0;
 	if (!master_ip || strlen(master_ip) >= sizeof(n->role_master_ip))
 		master_ip = "";
+	if (serving != SERVE_YES && serving != SERVE_NO)
+		serving = SERVE_UNKNOWN;
+	link_up = role == ROLE_SLAVE && link_up;
+	/* R2: only our own answer ends it, and only a linked replica of the
+	 * current master that serves. */
+	suspect = n->link_suspect && !(link_up && serving != SERVE_NO && g->master_ip[0] &&
+				       master_port == g->master_port && addr_ip_equal(master_ip, g->master_ip));
 	changed = n->role != role || n->role_link_up != link_up || n->role_master_port != master_port ||
-		  !addr_ip_equal(n->role_master_ip, master_ip);
+		  !addr_ip_equal(n->role_master_ip, master_ip) || n->serving != serving ||
+		  n->link_suspect != suspect;
 	n->role = role;
 	n->role_at_ms = now;
-	n->role_link_up = role == ROLE_SLAVE && link_up;
+	n->role_link_up = link_up;
+	n->serving = serving;
+	n->link_suspect = suspect;
 	str_copy(n->role_master_ip, master_ip, sizeof(n->role_master_ip));
 	n->role_master_port = master_port;
 	if (changed)
 		g->generation++;
 	return changed;
+}
+
+int
+topo_replica_role(struct group *g, const char *ip, int port, enum role_seen role,
+		  const char *master_ip, int master_port, int link_up, int64_t now)
+{
+	return topo_replica_probe(g, ip, port, role, master_ip, master_port, link_up, SERVE_UNKNOWN, now);
+}
+
+int
+topo_replica_lost(struct group *g, const char *ip, int port)
+{
+	struct node *n = group_find_node(g, ip, port);
+
+	if (!n)
+		return 0;
+	n->role_at_ms = 0;
+	if (n->link_suspect)
+		return 0;
+	n->link_suspect = 1;
+	g->generation++;
+	return 1;
 }
 
 int
@@ -577,6 +619,10 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 	int grace = g->last_switch.from[0] && now_wall_ms - g->last_switch.at_wall_ms < TOPO_SWITCH_GRACE_MS;
 
 	if (n->flags & (NODE_S_DOWN | NODE_O_DOWN))
+		return 0;
+	/* R1: -LOADING or -MASTERDOWN to our PING: it serves nothing, not even
+	 * stale reads while its master is down. */
+	if (n->serving == SERVE_NO)
 		return 0;
 	/* Fenced by our own ROLE check: a node that says master is no replica. */
 	if (n->role == ROLE_MASTER || !g->master_ip[0])
@@ -595,8 +641,9 @@ topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wa
 	if (n->flags & NODE_ROLE_MASTER)
 		return 0;
 	if (n->master_port == g->master_port && addr_ip_equal(n->master_ip, g->master_ip)) {
+		/* R2: not once it was seen lost (then only our ROLE, above). */
 		if (!(n->flags & NODE_LINK_DOWN))
-			return 1;
+			return !n->link_suspect;
 		/* Link down because the master is: serve stale reads meanwhile. */
 		if (g->master_flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER))
 			return 1;

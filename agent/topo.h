@@ -25,6 +25,33 @@
  * down keeps serving reads, possibly stale, as Redis's
  * replica-serve-stale-data does: a master failure is no read outage; so does
  * a replica resyncing with a new master just after a switch.
+ * A loading replica is never read-ready (R1-R2):
+ * R1. A replica that answers PING (asked with ROLE) with -LOADING serves
+ *     nothing: it is loading its data set, from disk after a restart or the
+ *     one a full sync brought. Nor with -MASTERDOWN (replica-serve-stale-data
+ *     no, link down). Out, whatever else holds, the stale-read exceptions
+ *     above included.
+ * R2. Once a replica was seen lost (a Sentinel that lists it reports s_down or
+ *     o_down, or every Sentinel that lists it says disconnected: a restart, or a crash),
+ *     Sentinel's "link ok" no longer counts for it, nor a ROLE answer from
+ *     before: Sentinel asks a replica INFO only every 10 s, so for up to 10 s
+ *     after a restart it still reports the link of the process that died,
+ *     while the new one loads its RDB. Only the agent's own ROLE saying
+ *     slave of the current master with the link connected brings it back
+ *     (a loading replica's link is "connect" or "sync", never "connected").
+ *     The agent asks it at every resync tick meanwhile.
+ *     Reason: the measured window (Redis 7.0): a replica restarted when
+ *     Sentinel's last INFO was 3 s old was reported "ok" for the first 7 s
+ *     of its 11 s of loading (until that next INFO), and without R2 was
+ *     ready for 6 of them (disconnected, then s_down, for the first 1.2 s).
+ * R3. A restart quicker than Sentinel's reconnect (~100 ms) shows no flag
+ *     at all. So the agent keeps an idle connection to every read-ready
+ *     replica; when the replica closes it, the replica is seen lost as in R2
+ *     (without dropping the last ROLE answer: Redis's timeout or a CLIENT
+ *     KILL also close it) and asked at once. A dead or restarting process
+ *     refuses or answers "connect" and -LOADING: out within a round trip,
+ *     before it has loaded anything; a live one answers "connected" and
+ *     stays.
  *
  * Early fence (topo_fence_eval): between a master's death and Sentinel's
  * switch (down-after + election + promotion) HAProxy would still send new
@@ -85,6 +112,11 @@
 #define NODE_FAILOVER      0x0040   /* master: failover_in_progress */
 
 enum role_seen { ROLE_UNKNOWN = 0, ROLE_MASTER, ROLE_SLAVE };
+/* A replica's answer to PING, asked with ROLE: SERVE_NO is -LOADING (it is
+ * loading a data set) or -MASTERDOWN (replica-serve-stale-data no, link
+ * down): it serves no read. Any other error (-NOPERM: an ACL user without
+ * +ping) says nothing. */
+enum serve_seen { SERVE_UNKNOWN = 0, SERVE_YES, SERVE_NO };
 
 struct node {
 	char ip[ADDR_IP_MAX];    /* as Sentinel announces it: an IP literal or a hostname */
@@ -104,6 +136,9 @@ struct node {
 	char role_master_ip[ADDR_IP_MAX];  /* a replica's ROLE: the master it follows */
 	int role_master_port;
 	int role_link_up;        /* ... and its link state is "connected" */
+	int serving;             /* enum serve_seen: PING, asked with that ROLE */
+	int link_suspect;        /* seen lost (s_down, o_down, disconnected) since our ROLE last
+				  * saw its link up: Sentinel's "link ok" may predate the loss */
 	int listed_round;        /* internal: listed in the replica list being applied */
 };
 
@@ -251,6 +286,16 @@ int topo_role_result(struct group *g, const char *ip, int port, enum role_seen r
  * whether its link is connected. Returns 1 when something changed. */
 int topo_replica_role(struct group *g, const char *ip, int port, enum role_seen role,
 		      const char *master_ip, int master_port, int link_up, int64_t now);
+/* The same with the answer to PING asked with it (enum serve_seen). A slave
+ * of the current master with its link connected and not SERVE_NO is no
+ * longer link_suspect. */
+int topo_replica_probe(struct group *g, const char *ip, int port, enum role_seen role,
+		       const char *master_ip, int master_port, int link_up, int serving, int64_t now);
+
+/* The agent's own connection to a replica was closed (R3): it is
+ * link_suspect and asked again at once (role_at_ms 0). Returns 1 when that
+ * is new. */
+int topo_replica_lost(struct group *g, const char *ip, int port);
 
 /* Whether a replica should serve reads at wall clock now_wall_ms. */
 int topo_node_read_ready(const struct group *g, const struct node *n, int64_t now_wall_ms);

@@ -129,8 +129,8 @@ HS_READ_BACKEND=${HS_MASTER}_read
 # and hasentinel.conf(5) document them (t10_acl_users checks they match).
 # Sentinel: INFO, the SENTINEL subcommands of a resync round, PSUBSCRIBE *.
 HS_ACL_SENTINEL_RULES='resetchannels &* -@all +info +sentinel|masters +sentinel|master +sentinel|get-master-addr-by-name +sentinel|replicas +sentinel|sentinels +psubscribe'
-# Redis: ROLE only.
-HS_ACL_REDIS_RULES='resetchannels -@all +role'
+# Redis: ROLE, and PING (sent to replicas with ROLE: -LOADING).
+HS_ACL_REDIS_RULES='resetchannels -@all +role +ping'
 HS_ACL=${HS_ACL:-0}
 HS_AGENT_USER=${HS_AGENT_USER:-hasentinel}
 HS_AGENT_PASSWORD=${HS_AGENT_PASSWORD:-}

@@ -407,9 +407,12 @@ START_TEST(test_master_read_target)
 	ck_assert_int_eq(topo_any_replica_read_ready(g, LATER), 0);
 	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 1);
 	ck_assert_int_eq(topo_master_read_target(g, 1, LATER), 1);
-	/* a replica back: the master leaves again */
+	/* a replica back: Sentinel's word is not enough once it was seen
+	 * down (R2 in topo.h), our ROLE is; then the master leaves again */
 	r2.flags = 0;
 	topo_replica_update(g, 0, &r2);
+	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 1);
+	(void)topo_replica_probe(g, "127.0.0.1", 7002, ROLE_SLAVE, "127.0.0.1", 7000, 1, SERVE_YES, 115);
 	ck_assert_int_eq(topo_master_read_target(g, 2, LATER), 0);
 	/* a replica whose ROLE says master is no replica: it does not count */
 	(void)topo_role_result(g, "127.0.0.1", 7002, ROLE_MASTER, 120);
@@ -492,6 +495,85 @@ START_TEST(test_replica_role_probe)
 	(void)topo_replica_role(g, "127.0.0.1", 7001, ROLE_MASTER, "", 0, 0, 700);
 	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
 	ck_assert_int_eq(topo_replica_role(g, "127.0.0.1", 7999, ROLE_SLAVE, "x", 1, 1, 800), 0);
+}
+END_TEST
+
+/* A loading replica is never read-ready (R1-R3 in topo.h). */
+START_TEST(test_replica_loading)
+{
+	struct group *g = topo_get(&t, "m");
+	struct node r1 = replica("127.0.0.1", 7001, "127.0.0.1", 7000, 0);
+	struct node *n;
+
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 100);
+	(void)topo_decide(&t, g, 100, 0);
+	topo_replica_update(g, 0, &r1);
+	n = group_find_node(g, "127.0.0.1", 7001);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	/* R1: -LOADING to PING: out, whatever Sentinel says */
+	ck_assert_int_eq(topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, SERVE_NO, 200), 1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* ... even while its master is down (no stale reads from it) */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, NODE_S_DOWN | NODE_O_DOWN, 210);
+	(void)topo_decide(&t, g, 210, 0);
+	r1.flags = NODE_LINK_DOWN;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* loaded, link still down, master down: stale reads again */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, SERVE_YES, 220);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	/* an unknown answer to PING (-NOPERM: no +ping) does not take it out */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, SERVE_UNKNOWN, 230);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	topo_set_view(g, 0, "127.0.0.1", 7000, 1, 0, 240);
+	(void)topo_decide(&t, g, 240, 0);
+	r1.flags = 0;
+	topo_replica_update(g, 0, &r1);
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, SERVE_YES, 250);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	ck_assert_int_eq(n->link_suspect, 0);
+
+	/* R2: seen disconnected by every Sentinel (a restart): the last ROLE
+	 * answer and Sentinel's "link ok" no longer count */
+	r1.flags = NODE_DISCONNECTED;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(n->link_suspect, 1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	r1.flags = 0;
+	topo_replica_update(g, 0, &r1);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* loading: "connect", -LOADING */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, SERVE_NO, 300);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* loaded, not yet linked: still out (Sentinel's "ok" is stale) */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 0, SERVE_YES, 400);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	ck_assert_int_eq(n->link_suspect, 1);
+	/* linked to another master: still suspect */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 6999, 1, SERVE_YES, 450);
+	ck_assert_int_eq(n->link_suspect, 1);
+	/* linked to the master: back, and Sentinel's word counts again */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, SERVE_YES, 500);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	ck_assert_int_eq(n->link_suspect, 0);
+	n->role = ROLE_UNKNOWN;
+	n->role_link_up = 0;
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+
+	/* R3: our own connection closed: suspect, asked again at once, the
+	 * last ROLE answer still holds until the next one */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, SERVE_YES, 600);
+	ck_assert_int_eq(topo_replica_lost(g, "127.0.0.1", 7001), 1);
+	ck_assert_int_eq(topo_replica_lost(g, "127.0.0.1", 7001), 0);
+	ck_assert_int_eq(topo_replica_lost(g, "127.0.0.1", 7999), 0);
+	ck_assert_int_eq(n->role_at_ms, 0);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
+	/* refused (nothing known): out */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_UNKNOWN, "", 0, 0, SERVE_UNKNOWN, 700);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 0);
+	/* a CLIENT KILL instead: "connected", PONG: stays */
+	(void)topo_replica_probe(g, "127.0.0.1", 7001, ROLE_SLAVE, "127.0.0.1", 7000, 1, SERVE_YES, 800);
+	ck_assert_int_eq(topo_node_read_ready(g, n, LATER), 1);
 }
 END_TEST
 
@@ -868,6 +950,7 @@ topo_suite(void)
 	tcase_add_test(tc, test_master_read_target);
 	tcase_add_test(tc, test_flags_merged_over_sentinels);
 	tcase_add_test(tc, test_replica_role_probe);
+	tcase_add_test(tc, test_replica_loading);
 	tcase_add_test(tc, test_ipv6_equal_forms);
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_remove_and_names);
