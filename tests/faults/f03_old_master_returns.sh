@@ -14,12 +14,7 @@ set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
 
 hsf_setup f03_old_master_returns
-hs_start_lab
-hs_start_haproxy
-hs_start_agent
-hs_wait_applied 5
-hsf_start_events
-hsf_start_writer
+hsf_start_lab_writing
 
 old=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 oldname=$(hs_name_of_port "${old##*:}") || hs_fail "the master $old is not one of the lab's servers"

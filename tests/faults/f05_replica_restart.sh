@@ -12,12 +12,7 @@ set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
 
 hsf_setup f05_replica_restart
-hs_start_lab
-hs_start_haproxy
-hs_start_agent
-hs_wait_applied 5
-hsf_start_events
-hsf_start_writer
+hsf_start_lab_writing
 
 master=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 replicas=$(hs_replica_addrs)

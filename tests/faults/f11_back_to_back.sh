@@ -15,12 +15,7 @@ set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
 
 hsf_setup f11_back_to_back
-hs_start_lab
-hs_start_haproxy
-hs_start_agent
-hs_wait_applied 5
-hsf_start_events
-hsf_start_writer
+hsf_start_lab_writing
 
 m1=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 n1=$(hs_name_of_port "${m1##*:}") || hs_fail "the master $m1 is not one of the lab's servers"

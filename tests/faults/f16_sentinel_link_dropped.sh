@@ -20,12 +20,7 @@ set -u -o pipefail
 . "$(dirname "$0")/faultlib.sh"
 
 hsf_setup f16_sentinel_link_dropped
-hs_start_lab
-hs_start_haproxy
-hs_start_agent
-hs_wait_applied 5
-hsf_start_events
-hsf_start_writer
+hsf_start_lab_writing
 
 s0a=127.0.0.1:${HS_PORT[s0]}
 link_of_s0() {

@@ -28,12 +28,7 @@ F26_KEYS=${F26_KEYS:-40000}
 F26_DELAY_US=${F26_DELAY_US:-60}
 
 hsf_setup f26_replica_loading
-hs_start_lab
-hs_start_haproxy
-hs_start_agent
-hs_wait_applied 5
-hsf_start_events
-hsf_start_writer
+hsf_start_lab_writing
 
 master=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 replicas=$(hs_replica_addrs)

@@ -272,6 +272,18 @@ hsf_wait_event() {
 
 # ------------------------------------------------------------ the writer
 
+# The usual start of a scenario: the lab, HAProxy and the agent, every
+# slot applied, a subscriber on every Sentinel and the writer going.
+hsf_start_lab_writing() {
+	hs_start_lab
+	hs_start_haproxy
+	hs_start_agent
+	hs_wait_applied 5
+	hsf_start_events
+	hsf_start_writer
+}
+
+
 hsf_start_writer() {
 	local iv=${1:-$HSF_WRITER_INTERVAL_MS} m
 	m=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
