@@ -270,6 +270,24 @@ hsf_wait_event() {
 	done
 }
 
+# The last failover timeline of the lab's group, opened by a fence of OLD
+# (or its +sdown), ended at once with the master back and no failover, not
+# left open for 2 minutes, and hasentinelctl says so.
+hsf_check_no_failover_timeline() {
+	local old=$1 tl
+	_hsf_tl_last() {
+		"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" --json timeline "$HS_MASTER" | jq -c '.timelines[-1]'
+	}
+	hs_wait_until 5 '[ "$(_hsf_tl_last | jq -r .outcome)" = no-failover ]' "the timeline to end as no failover"
+	tl=$(_hsf_tl_last)
+	[ "$(jq -r .complete <<<"$tl")" = true ] || hs_fail "the no-failover timeline is not complete: $tl"
+	[ "$(jq -r .from <<<"$tl")" = "$old" ] || hs_fail "the timeline is not about $old: $tl"
+	[ "$(jq -r '.stages[-1].stage' <<<"$tl")" = master-back ] || hs_fail "the timeline does not end with master-back: $tl"
+	jq -e '[.stages[].stage] | index("promoted") == null' <<<"$tl" >/dev/null || hs_fail "a no-failover timeline with a promotion: $tl"
+	"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" timeline "$HS_MASTER" | grep -q "fence ended, master back, no failover" ||
+		hs_fail "hasentinelctl timeline does not show the fence ended with no failover"
+}
+
 # ------------------------------------------------------------ the writer
 
 # The usual start of a scenario: the lab, HAProxy and the agent, every

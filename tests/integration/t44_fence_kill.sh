@@ -67,19 +67,8 @@ hs_wait_until 5 '[ "$(fenced)" = none ]' "the fence to be lifted in the agent's 
 ((t_back <= 1500)) || hs_fail "the restarted master took $t_back ms to take writes again"
 hs_wait_applied 20
 hs_wait_until 10 '(($(hsf_acks_since "${HSF_MARK[up1]}") >= 50))' "writes acknowledged by the restarted master"
-# The failover timeline opened by the fence ends with the master back, at
-# once (not left open for 2 minutes), and says so in ctl.
-tl_last() {
-	"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" --json timeline "$HS_MASTER" | jq -c '.timelines[-1]'
-}
-hs_wait_until 5 '[ "$(tl_last | jq -r .outcome)" = no-failover ]' "the timeline to end as no failover"
-tl=$(tl_last)
-[ "$(jq -r .complete <<<"$tl")" = true ] || hs_fail "the no-failover timeline is not complete: $tl"
-[ "$(jq -r .from <<<"$tl")" = "$old" ] || hs_fail "the timeline is not about $old: $tl"
-[ "$(jq -r '.stages[-1].stage' <<<"$tl")" = master-back ] || hs_fail "the timeline does not end with master-back: $tl"
-jq -e '[.stages[].stage] | index("promoted") == null' <<<"$tl" >/dev/null || hs_fail "a no-failover timeline with a promotion: $tl"
-"$HASENTINELCTL" -s "$HS_STATUS_SOCKET" timeline "$HS_MASTER" | grep -q "fence ended, master back, no failover" ||
-	hs_fail "hasentinelctl timeline does not show the fence ended with no failover"
+# The failover timeline opened by the fence ends with the master back.
+hsf_check_no_failover_timeline "$old"
 
 # ---- 2. killed for good: fenced before the promotion, then the new master
 hs_log "SIGKILL to r0 for good"
