@@ -448,7 +448,7 @@ static void run(struct reconciler *rc);
 static void
 shrink(struct reconciler *rc)
 {
-	if (rc->plan.cap > 512) {
+	if (rc->plan.cap > 512 || rc->plan.tcap > 65536) {
 		plan_free(&rc->plan);
 		plan_init(&rc->plan);
 		free(rc->meta);
@@ -841,8 +841,7 @@ plan_run(struct reconciler *rc, const struct hap_state *st)
 {
 	int drift = 0;
 
-	rc->plan.n = 0;
-	rc->plan.errors = 0;
+	plan_clear(&rc->plan);
 	rc->nmeta = 0;
 	/* Two passes: every write backend first, then the read backends, so
 	 * that after a restart writes are routed again before the read side
