@@ -5,7 +5,9 @@
  * non-interactive mode ("cmd1;cmd2;...\n", HAProxy answers and closes), so
  * every batch reaches the current HAProxy process even across reloads. A
  * batch longer than one request line (8 KiB) is split over several
- * connections, in order. One batch is in flight at a time; others queue.
+ * connections, in order. One batch is in flight at a time; others queue
+ * (the next one starts as soon as HAProxy has answered the last command of
+ * the one before, while that one's callback runs).
  * Each connection has a deadline (connect + answer) on its own ev_timer. */
 #ifndef HASENTINEL_HAPROXY_H
 #define HASENTINEL_HAPROXY_H
