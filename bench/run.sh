@@ -966,7 +966,7 @@ scale_one() { # GROUPS RESYNC_MS
 	HS_STATUS_SOCKET=$HS_TMP/agent-$G.sock
 	rm -f "$HS_TMP/agent.log"
 	t0=$(hs_now_ms)
-	HS_AGENT_START_S=$((5 * sx)) hs_start_agent "log-level info" "resync-interval $iv"
+	HS_AGENT_START_S=$((5 * sx)) hs_start_agent "log-level ${BENCH_SCALE_LOG_LEVEL:-info}" "resync-interval $iv"
 	local apid=${HS_PID[agent]}
 	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((60000 * sx)) -i 5) ||
 		hs_fail "scale $G: the agent did not fill the write backends in 60 s: $out"
