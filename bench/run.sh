@@ -46,6 +46,7 @@
 # Environment
 #   BENCH_N=6          kills per mode (>= 5 for the report; QUICK: 2)
 #   BENCH_ONLY="hold"  sections `make bench` runs (default: parse lab hold scale)
+#   BENCH_SCALE_LOG_LEVEL=debug  the scale agent's log level (default info)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
 #                      groups only
 #   BENCH_LOAD_WAIT=60 seconds to wait, before each section, for the 1-min
