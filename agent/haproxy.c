@@ -770,6 +770,11 @@ hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err
 	hc->deadline.data = hc;
 	ev_timer_init(&hc->kick, kick_cb, 0., 0.);
 	hc->kick.data = hc;
+	/* Before other watchers of a loop iteration: a mass failover brings
+	 * thousands of Sentinel events per iteration; a batch's next step
+	 * should not wait behind them. */
+	ev_set_priority(&hc->io, HAP_EV_PRIORITY);
+	ev_set_priority(&hc->kick, HAP_EV_PRIORITY);
 	return hc;
 }
 

@@ -63,6 +63,10 @@ void hap_cancel_pending(struct hap_client *hc);
  * socket was away: HAProxy restarted), 0 when the first reconnect worked.
  * The caller checks which process it talks to ("show info"). */
 #define HAP_WATCH_RETRY_MS 20
+
+/* libev priority of the batch connection's watchers (and of the
+ * reconciler's run timer): above the default 0. */
+#define HAP_EV_PRIORITY 1
 typedef void (*hap_watch_cb)(void *arg, int gone);
 void hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg);
 

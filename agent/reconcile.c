@@ -1319,6 +1319,7 @@ rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, struc
 	}
 	plan_init(&rc->plan);
 	ev_timer_init(&rc->soon, soon_cb, 0., 0.);
+	ev_set_priority(&rc->soon, HAP_EV_PRIORITY);
 	rc->soon.data = rc;
 	return rc;
 }
