@@ -583,7 +583,8 @@ pend_add_plan(struct reconciler *rc)
 		} else {
 			v = rc->pend;
 		}
-		memmove(v + n, rc->pend + rc->pend_head, left * sizeof(*v));
+		if (left)
+			memmove(v + n, rc->pend + rc->pend_head, left * sizeof(*v));
 		if (v != rc->pend) {
 			free(rc->pend);
 			rc->pend = v;
