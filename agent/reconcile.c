@@ -112,6 +112,7 @@ struct reconciler {
 	struct pcmd *pend;       /* planned, not yet sent: pend[pend_head .. npend) */
 	size_t pend_head, npend, pendcap;
 	int applies_out;         /* apply batches queued in HAProxy's client */
+	int shrink_wanted;       /* a big run was planned: shrink() once all is sent */
 	struct apply_batch *batches;  /* those batches (freed with the reconciler) */
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
@@ -432,7 +433,7 @@ rec_tick(struct reconciler *rc)
 	int64_t now = now_mono_ms(), wall = now_wall_ms();
 
 	rc->ticks++;
-	if (rc->ticks % 10 == 0 && !rc->in_flight)
+	if (rc->ticks % 10 == 0 && !rc->in_flight && !rc->applies_out)
 		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
@@ -502,12 +503,18 @@ shrink(struct reconciler *rc)
 #endif
 }
 
-/* The run's plan is made (and queued): the next run may read. */
+/* The run's plan is made (and queued): the next run may read. Memory is
+ * given back once the queue has drained (malloc_trim() walks the heap:
+ * not while a restart's reapply is being sent). */
 static void
 run_done(struct reconciler *rc)
 {
 	if (rc->run.n > 100)
+		rc->shrink_wanted = 1;
+	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend) {
+		rc->shrink_wanted = 0;
 		shrink(rc);
+	}
 	rc->in_flight = 0;
 	rc->run.n = 0;
 	rc->nmeta = 0;
@@ -766,6 +773,10 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		schedule(rc);
 	}
 	pump(rc);
+	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend && !rc->in_flight) {
+		rc->shrink_wanted = 0;
+		shrink(rc);
+	}
 }
 
 static size_t
@@ -1114,8 +1125,8 @@ submit_plan(struct reconciler *rc, int drift)
 	}
 	if (pend_add_plan(rc) < 0)
 		log_err("reconcile: out of memory: %zu commands not queued", pl->n);
-	run_done(rc);
 	pump(rc);
+	run_done(rc);
 }
 
 /* Step 1's answer: "show info", then the state of the run's backends. */
