@@ -79,6 +79,10 @@ struct apply_batch {
  * from the state they are applied to, or a prefix of it. */
 #define REC_APPLY_BYTES 8000
 #define REC_APPLY_DEPTH 2
+/* With more than REC_APPLY_BIG lines' worth waiting (a restart's reapply),
+ * a batch takes REC_APPLY_BIG lines: fewer callbacks between them, and a
+ * switch still waits behind at most 2 x REC_APPLY_BIG lines. */
+#define REC_APPLY_BIG 4
 
 struct reconciler {
 	struct ev_loop *loop;
@@ -639,8 +643,12 @@ static void
 pump(struct reconciler *rc)
 {
 	while (rc->applies_out < REC_APPLY_DEPTH && rc->pend_head < rc->npend) {
-		size_t i, n = 0, bytes = 0, k = 0;
+		size_t i, n = 0, bytes = 0, k = 0, max = REC_APPLY_BYTES;
 		struct apply_batch *b;
+
+		/* about 45 bytes a command */
+		if ((rc->npend - rc->pend_head) * 45 > (size_t)REC_APPLY_BIG * REC_APPLY_BYTES * 2)
+			max = (size_t)REC_APPLY_BIG * REC_APPLY_BYTES;
 
 		for (i = rc->pend_head; i < rc->npend; i++) {
 			size_t l;
@@ -648,7 +656,7 @@ pump(struct reconciler *rc)
 			if (!rc->pend[i].text)
 				continue;
 			l = strlen(rc->pend[i].text) + 1;
-			if (n && bytes + l > REC_APPLY_BYTES)
+			if (n && bytes + l > max)
 				break;
 			bytes += l;
 			n++;
