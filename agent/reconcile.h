@@ -9,7 +9,8 @@
  *              every group is read and planned again;
  *   3. plan:   plan.c for each group of the run;
  *   4. submit: the commands queue in the reconciler and go to HAProxy a
- *              request line at a time, acknowledged per command.
+ *              request line (four for a big queue) at a time, acknowledged
+ *              per command.
  * A run takes dirty groups first, then groups due for a consistency check:
  * every resync tick adds a slice of the groups (all of them when there are
  * few), so every group is checked against HAProxy every REC_CHECK_TICKS
