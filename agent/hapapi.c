@@ -68,17 +68,25 @@ hap_is_blank(const char *s, size_t len)
 	return 1;
 }
 
-/* Next field separated by spaces or tabs; 0 when none is left. */
+/* Next field separated by spaces or tabs; 0 when none is left. (What
+ * tk_token(" \t") does, without a strchr() per byte: a full "show servers
+ * state" is some 160 000 fields at 1000 groups.) */
 static int
 hap_next_field(struct hap_span *rest, struct hap_span *field)
 {
 	const char *p = rest->p, *end = rest->p + rest->len;
 
-	if (!tk_token(&p, end, " \t", &field->p, &field->len)) {
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end) {
 		rest->p = end;
 		rest->len = 0;
 		return 0;
 	}
+	field->p = p;
+	while (p < end && *p != ' ' && *p != '\t')
+		p++;
+	field->len = (size_t)(p - field->p);
 	rest->len = (size_t)(end - p);
 	rest->p = p;
 	return 1;

@@ -211,6 +211,9 @@ collect_replies(struct hap_batch *b, size_t max)
 	return found;
 }
 
+static void start_next_early(struct hap_client *hc);
+static void do_send_try(struct hap_client *hc, int can_fail);
+
 /* The batch in flight is over: report it, free it, schedule the next one.
  * hc may be freed when this returns: callers return right away. */
 static void
@@ -235,6 +238,8 @@ batch_finish(struct hap_client *hc, int status, const char *err)
 			  b->n, b->n_rep, hc->stats.last_error);
 		set_link_state(hc, HAP_LINK_DOWN, hc->stats.last_error);
 	}
+	if (status == 0)
+		start_next_early(hc);
 	if (b->cb) {
 		/* b->tmp has n + 1 slots: reuse it for the borrowed replies */
 		rep = b->tmp;
@@ -274,10 +279,10 @@ batch_fail(struct hap_client *hc, const char *fmt, ...)
 	batch_finish(hc, -1, err);
 }
 
-/* Open a connection for the commands from b->first on. 0, or -1 when the
- * batch has failed (and been finished). */
+/* Open a connection for the commands from b->first on. 0, or -1 with err
+ * filled (nothing sent; the caller fails or retries the batch). */
 static int
-conn_open(struct hap_client *hc)
+conn_start(struct hap_client *hc, char *err, size_t errlen)
 {
 	struct hap_batch *b = hc->cur;
 	size_t i, len = 0;
@@ -301,18 +306,15 @@ conn_open(struct hap_client *hc)
 
 	fd = socket(hc->sa.sa.sa_family, SOCK_STREAM, 0);
 	if (fd < 0) {
-		batch_fail(hc, "socket: %s", strerror(errno));
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
 	if (fd_nonblock_cloexec(fd) < 0) {
 		int e = errno;
 		close(fd);
-		batch_fail(hc, "fcntl: %s", strerror(e));
+		snprintf(err, errlen, "fcntl: %s", strerror(e));
 		return -1;
 	}
-	hc->fd = fd;
-	ev_timer_set(&hc->deadline, hc->timeout_ms / 1000.0, 0.);
-	ev_timer_start(hc->loop, &hc->deadline);
 	log_debug("haproxy: connecting to %s for commands %zu..%zu of %zu (%zu bytes)",
 		  hc->name, b->first + 1, b->first + b->chunk, b->n, len);
 	do
@@ -321,13 +323,69 @@ conn_open(struct hap_client *hc)
 	if (rc < 0 && errno != EINPROGRESS) {
 		/* An AF_UNIX connect answers at once: ENOENT, ECONNREFUSED, or
 		 * EAGAIN when the listen backlog is full (a failure too). */
-		batch_fail(hc, "connect to %s: %s", hc->name, strerror(errno));
+		snprintf(err, errlen, "connect to %s: %s", hc->name, strerror(errno));
+		close(fd);
 		return -1;
 	}
+	hc->fd = fd;
+	ev_timer_set(&hc->deadline, hc->timeout_ms / 1000.0, 0.);
+	ev_timer_start(hc->loop, &hc->deadline);
 	set_conn_state(hc, rc == 0 ? HAP_CONN_SENDING : HAP_CONN_CONNECTING);
 	ev_io_set(&hc->io, fd, EV_WRITE);
 	ev_io_start(hc->loop, &hc->io);
+	/* A local socket is usually connected at once: send now rather than
+	 * one loop iteration later (a busy loop makes that tens of ms). An
+	 * error is left to the write watcher, which reports it in order. */
+	if (rc == 0)
+		do_send_try(hc, 0);
 	return 0;
+}
+
+/* conn_start(), the batch failed (and finished) when it cannot. */
+static int
+conn_open(struct hap_client *hc)
+{
+	char err[256];
+
+	if (conn_start(hc, err, sizeof(err)) == 0)
+		return 0;
+	batch_fail(hc, "%s", err);
+	return -1;
+}
+
+/* The next queued batch becomes the one in flight. */
+static void
+pop_next(struct hap_client *hc)
+{
+	hc->cur = hc->head;
+	hc->head = hc->cur->next;
+	if (!hc->head)
+		hc->tail = &hc->head;
+	hc->qlen--;
+	hc->cur->next = NULL;
+}
+
+/* Start the next batch while the finished one's callback runs: HAProxy
+ * answered every command of it (it closes after the last), so the order is
+ * kept. When the connect fails the batch goes back to the queue head: the
+ * kick timer starts it again and reports the failure in order. */
+static void
+start_next_early(struct hap_client *hc)
+{
+	char err[256];
+
+	if (hc->cur || !hc->head || hc->free_pending)
+		return;
+	pop_next(hc);
+	if (conn_start(hc, err, sizeof(err)) == 0)
+		return;
+	hc->cur->first = 0;
+	hc->cur->next = hc->head;
+	hc->head = hc->cur;
+	if (!hc->cur->next)
+		hc->tail = &hc->cur->next;
+	hc->qlen++;
+	hc->cur = NULL;
 }
 
 static void
@@ -339,12 +397,7 @@ kick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)revents;
 	if (hc->cur || !hc->head)
 		return;
-	hc->cur = hc->head;
-	hc->head = hc->cur->next;
-	if (!hc->head)
-		hc->tail = &hc->head;
-	hc->qlen--;
-	hc->cur->next = NULL;
+	pop_next(hc);
 	(void)conn_open(hc);
 }
 
@@ -415,7 +468,7 @@ on_connected(struct hap_client *hc)
 }
 
 static void
-do_send(struct hap_client *hc)
+do_send_try(struct hap_client *hc, int can_fail)
 {
 	ssize_t r;
 
@@ -424,7 +477,7 @@ do_send(struct hap_client *hc)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK || !can_fail)
 				return;
 			batch_fail(hc, "send to %s: %s", hc->name, strerror(errno));
 			return;
@@ -440,6 +493,12 @@ do_send(struct hap_client *hc)
 	ev_io_stop(hc->loop, &hc->io);
 	ev_io_set(&hc->io, hc->fd, EV_READ);
 	ev_io_start(hc->loop, &hc->io);
+}
+
+static void
+do_send(struct hap_client *hc)
+{
+	do_send_try(hc, 1);
 }
 
 /* Read what is there. */
@@ -711,6 +770,11 @@ hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err
 	hc->deadline.data = hc;
 	ev_timer_init(&hc->kick, kick_cb, 0., 0.);
 	hc->kick.data = hc;
+	/* Before other watchers of a loop iteration: a mass failover brings
+	 * thousands of Sentinel events per iteration; a batch's next step
+	 * should not wait behind them. */
+	ev_set_priority(&hc->io, HAP_EV_PRIORITY);
+	ev_set_priority(&hc->kick, HAP_EV_PRIORITY);
 	return hc;
 }
 

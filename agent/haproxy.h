@@ -5,7 +5,9 @@
  * non-interactive mode ("cmd1;cmd2;...\n", HAProxy answers and closes), so
  * every batch reaches the current HAProxy process even across reloads. A
  * batch longer than one request line (8 KiB) is split over several
- * connections, in order. One batch is in flight at a time; others queue.
+ * connections, in order. One batch is in flight at a time; others queue
+ * (the next one starts as soon as HAProxy has answered the last command of
+ * the one before, while that one's callback runs).
  * Each connection has a deadline (connect + answer) on its own ev_timer. */
 #ifndef HASENTINEL_HAPROXY_H
 #define HASENTINEL_HAPROXY_H
@@ -61,6 +63,10 @@ void hap_cancel_pending(struct hap_client *hc);
  * socket was away: HAProxy restarted), 0 when the first reconnect worked.
  * The caller checks which process it talks to ("show info"). */
 #define HAP_WATCH_RETRY_MS 20
+
+/* libev priority of the batch connection's watchers (and of the
+ * reconciler's run timer): above the default 0. */
+#define HAP_EV_PRIORITY 1
 typedef void (*hap_watch_cb)(void *arg, int gone);
 void hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg);
 

@@ -29,6 +29,8 @@ plan_init(struct plan *p)
 	p->cmds = NULL;
 	p->n = 0;
 	p->cap = 0;
+	p->text = NULL;
+	p->tlen = p->tcap = 0;
 	p->errors = 0;
 }
 
@@ -38,7 +40,16 @@ plan_free(struct plan *p)
 	if (!p)
 		return;
 	free(p->cmds);
+	free(p->text);
 	plan_init(p);
+}
+
+void
+plan_clear(struct plan *p)
+{
+	p->n = 0;
+	p->tlen = 0;
+	p->errors = 0;
 }
 
 static void plan_err_add(char *err, size_t errlen, const char *fmt, ...)
@@ -74,10 +85,16 @@ static int plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt,
 static int
 plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
 {
+	char buf[PLAN_CMD_MAX];
 	struct plan_cmd *c;
 	va_list ap;
 	int n;
 
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
 	if (out->n == out->cap) {
 		size_t cap = out->cap ? out->cap * 2 : PLAN_MIN_CAP;
 
@@ -87,13 +104,27 @@ plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
 		out->cmds = c;
 		out->cap = cap;
 	}
+	if (out->tcap - out->tlen < (size_t)n + 1) {
+		size_t tcap = out->tcap ? out->tcap : PLAN_MIN_CAP * 64;
+		char *t;
+
+		while (tcap - out->tlen < (size_t)n + 1)
+			tcap *= 2;
+		t = realloc(out->text, tcap);
+		if (!t)
+			return -1;
+		out->text = t;
+		out->tcap = tcap;
+		for (size_t i = 0; i < out->n; i++)
+			out->cmds[i].text = t + out->cmds[i].off;
+	}
+	memcpy(out->text + out->tlen, buf, (size_t)n + 1);
 	c = &out->cmds[out->n];
 	c->kind = kind;
-	va_start(ap, fmt);
-	n = vsnprintf(c->text, sizeof(c->text), fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(c->text))
-		return -1;
+	c->off = out->tlen;
+	c->text = out->text + c->off;
+	c->stays_maint = 0;
+	out->tlen += (size_t)n + 1;
 	out->n++;
 	return 0;
 }
@@ -244,6 +275,8 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 		if (plan_emit(out, PLAN_ADDR, "set server %s/%s addr %s port %d",
 			      backend, slots[i].name, t->ip, t->port) < 0)
 			return -1;
+		/* in maint now ((a) or before), and (c) does not make it ready */
+		out->cmds[out->n - 1].stays_maint = !ps[i].want_ready;
 	}
 	/* (c) then the slots that must serve */
 	for (i = 0; i < nslots; i++) {
@@ -266,7 +299,7 @@ plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
 	struct plan_tgt *tg = NULL;
 	struct plan_slot *ps = NULL;
 	size_t *order = NULL;
-	size_t i, k, nt, no = 0, start_n = out->n, missing = 0, first_missing = 0;
+	size_t i, k, nt, no = 0, start_n = out->n, start_t = out->tlen, missing = 0, first_missing = 0;
 	int pass, rc = 0;
 
 	if (err && errlen)
@@ -354,6 +387,7 @@ plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
 	if (plan_emit_all(backend, slots, ps, tg, nslots, is_write, out) < 0) {
 		/* never hand out half a plan: it could break the order */
 		out->n = start_n;
+		out->tlen = start_t;
 		plan_err_add(err, errlen, "backend %s: out of memory or command longer than %d bytes",
 			     backend, PLAN_CMD_MAX - 1);
 		rc = -1;

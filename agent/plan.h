@@ -19,7 +19,7 @@
 #include "hapapi.h"
 #include "util.h"
 
-#define PLAN_CMD_MAX 320
+#define PLAN_CMD_MAX 320   /* the longest command, its NUL included */
 
 struct plan_target {
 	char ip[ADDR_IP_MAX];
@@ -34,19 +34,29 @@ enum plan_cmd_kind {
 	PLAN_READY,     /* set server B/S state ready */
 };
 
+/* Commands are as long as their text: the texts live one after the other
+ * in the plan's text buffer (a full reapply of 10 000 groups is about 70 000
+ * commands of some 50 bytes). */
 struct plan_cmd {
 	enum plan_cmd_kind kind;
-	char text[PLAN_CMD_MAX];
+	const char *text;        /* into the plan's text buffer, NUL-terminated */
+	size_t off;              /* where: text == plan.text + off */
+	int stays_maint;         /* PLAN_ADDR of a slot the plan leaves in maint: it
+				  * may run after anything else (nothing routes to it) */
 };
 
 struct plan {
 	struct plan_cmd *cmds;   /* owned */
 	size_t n, cap;
+	char *text;              /* owned: every command's text */
+	size_t tlen, tcap;
 	int errors;              /* number of targets that found no slot */
 };
 
 void plan_init(struct plan *p);
 void plan_free(struct plan *p);
+/* Empty the plan, keeping its buffers for the next one. */
+void plan_clear(struct plan *p);
 
 /* Append to out the commands that bring the slots of one backend to the
  * targets. slots are that backend's rows (borrowed). Targets that want ready

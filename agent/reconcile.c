@@ -41,6 +41,49 @@ struct idq {
 	size_t n, cap;
 };
 
+/* What an applied command was for. */
+struct plan_meta {
+	uint32_t gid;
+	uint64_t gserial;
+	int write_ready;         /* the READY of a write backend's master */
+	int shutdown;            /* a "shutdown sessions" (write backends only, plan.c) */
+	int later;               /* may go after the run's other commands (a write slot left in maint) */
+	int64_t switch_mono;
+};
+
+/* A planned command not handed to HAProxy yet. */
+struct pcmd {
+	char *text;              /* owned; NULL: dropped (its group is planned again) */
+	struct plan_meta meta;
+};
+
+/* One apply batch in HAProxy's queue: its commands' meta, in order. */
+struct apply_batch {
+	struct reconciler *rc;
+	struct apply_batch *prev, *next;
+	size_t n;
+	struct plan_meta meta[];
+};
+
+/* Applying: planned commands wait in the reconciler (rc->pend) and go to
+ * HAProxy in batches of one request line (REC_APPLY_BYTES), at most
+ * REC_APPLY_DEPTH batches queued at a time. So a big reapply (a restart:
+ * thousands of commands) no longer holds the next run back: the next run's
+ * state read waits behind at most REC_APPLY_DEPTH batches, and its commands
+ * go before the ones still waiting.
+ * Order: HAProxy runs the batches and reads of one client in order. When a
+ * run's state read is queued, the waiting commands of the run's groups are
+ * dropped (the run plans those groups again from what the read shows), so
+ * no command planned from an older read runs after a newer read of the same
+ * backends: every group's commands still come from one plan (plan.h) made
+ * from the state they are applied to, or a prefix of it. */
+#define REC_APPLY_BYTES 8000
+#define REC_APPLY_DEPTH 2
+/* With more than REC_APPLY_BIG lines' worth waiting (a restart's reapply),
+ * a batch takes REC_APPLY_BIG lines: fewer callbacks between them, and a
+ * switch still waits behind at most 2 x REC_APPLY_BIG lines. */
+#define REC_APPLY_BIG 4
+
 struct reconciler {
 	struct ev_loop *loop;
 	const struct config *cfg;
@@ -48,7 +91,7 @@ struct reconciler {
 	struct hap_client *hap;
 	struct prober *prober;
 	ev_timer soon;           /* 0 s timer: coalesces requests of one loop iteration */
-	int in_flight;
+	int in_flight;           /* a run reads HAProxy's state (its plan is not made yet) */
 	int want_run;            /* a run is wanted (at least "show info") */
 	int want_full;           /* read and plan every group */
 	uint64_t ticks;
@@ -70,6 +113,11 @@ struct reconciler {
 	size_t nmeta, metacap;
 	const char **cmdp;       /* command pointers of a batch */
 	size_t cmdpcap;
+	struct pcmd *pend;       /* planned, not yet sent: pend[pend_head .. npend) */
+	size_t pend_head, npend, pendcap;
+	int applies_out;         /* apply batches queued in HAProxy's client */
+	int shrink_wanted;       /* a big run was planned: shrink() once all is sent */
+	struct apply_batch *batches;  /* those batches (freed with the reconciler) */
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
 	struct journal *journal;
@@ -79,15 +127,6 @@ struct reconciler {
 
 const double rec_apply_bounds[REC_APPLY_BUCKETS - 1] = {
 	0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1.0,
-};
-
-/* What an applied command was for. */
-struct plan_meta {
-	uint32_t gid;
-	uint64_t gserial;
-	int write_ready;         /* the READY of a write backend's master */
-	int shutdown;            /* a "shutdown sessions" (write backends only, plan.c) */
-	int64_t switch_mono;
 };
 
 static const char *const gs_names[] = { "ok", "unconfirmed", "no-master", "disagree", "frozen" };
@@ -398,7 +437,7 @@ rec_tick(struct reconciler *rc)
 	int64_t now = now_mono_ms(), wall = now_wall_ms();
 
 	rc->ticks++;
-	if (rc->ticks % 10 == 0 && !rc->in_flight)
+	if (rc->ticks % 10 == 0 && !rc->in_flight && !rc->applies_out)
 		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
@@ -448,7 +487,7 @@ static void run(struct reconciler *rc);
 static void
 shrink(struct reconciler *rc)
 {
-	if (rc->plan.cap > 512) {
+	if (rc->plan.cap > 512 || rc->plan.tcap > 65536) {
 		plan_free(&rc->plan);
 		plan_init(&rc->plan);
 		free(rc->meta);
@@ -458,16 +497,28 @@ shrink(struct reconciler *rc)
 		rc->cmdp = NULL;
 		rc->cmdpcap = 0;
 	}
+	if (rc->npend == rc->pend_head && rc->pendcap > 512) {
+		free(rc->pend);
+		rc->pend = NULL;
+		rc->pendcap = rc->npend = rc->pend_head = 0;
+	}
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
 #endif
 }
 
+/* The run's plan is made (and queued): the next run may read. Memory is
+ * given back once the queue has drained (malloc_trim() walks the heap:
+ * not while a restart's reapply is being sent). */
 static void
 run_done(struct reconciler *rc)
 {
 	if (rc->run.n > 100)
+		rc->shrink_wanted = 1;
+	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend) {
+		rc->shrink_wanted = 0;
 		shrink(rc);
+	}
 	rc->in_flight = 0;
 	rc->run.n = 0;
 	rc->nmeta = 0;
@@ -476,27 +527,198 @@ run_done(struct reconciler *rc)
 }
 
 static const char *
-meta_group(const struct reconciler *rc, size_t i)
+meta_group(const struct reconciler *rc, const struct plan_meta *m)
 {
-	const struct group *g;
+	const struct group *g = topo_by_id(rc->topo, m->gid);
 
-	if (i >= rc->nmeta)
-		return "";
-	g = topo_by_id(rc->topo, rc->meta[i].gid);
-	return g && g->serial == rc->meta[i].gserial ? g->name : "";
+	return g && g->serial == m->gserial ? g->name : "";
 }
 
-/* Step 4's answer: HAProxy acknowledged (or refused) each command. */
+/* ---------------------------------------------------------------- applying */
+
+/* Drop the waiting commands: all, or those of the groups the current run
+ * took. Their groups are planned again from a newer read, not counted as
+ * drift then (HAProxy did not differ: the commands were not sent). */
+static void
+pend_drop(struct reconciler *rc, int all)
+{
+	for (size_t i = rc->pend_head; i < rc->npend; i++) {
+		struct pcmd *c = &rc->pend[i];
+		struct group *g;
+		struct rgroup *r;
+
+		if (!c->text)
+			continue;
+		g = topo_by_id(rc->topo, c->meta.gid);
+		if (g && g->serial != c->meta.gserial)
+			g = NULL;
+		r = g ? rgroup_get(rc, g) : NULL;
+		if (!all && (!r || r->taken != rc->run_seq))
+			continue;
+		free(c->text);
+		c->text = NULL;
+		if (r)
+			r->planned_generation = 0;
+	}
+	while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
+		rc->pend_head++;
+	if (rc->pend_head == rc->npend)
+		rc->pend_head = rc->npend = 0;
+}
+
+/* Put the plan's commands in front of those still waiting: a newer run's
+ * groups have none among them (pend_drop), and commands of different
+ * backends do not depend on each other. -1 when out of memory. */
+static int
+pend_add_plan(struct reconciler *rc)
+{
+	const struct plan *pl = &rc->plan;
+	size_t left = rc->npend - rc->pend_head, n = pl->n, i;
+	struct pcmd *v;
+
+	if (n == 0)
+		return 0;
+	if (rc->pend_head >= n) {
+		v = rc->pend;
+		rc->pend_head -= n;
+	} else {
+		size_t cap = rc->pendcap;
+
+		if (left + n > cap || !rc->pend) {
+			cap = cap ? cap : 64;
+			while (cap < left + n)
+				cap *= 2;
+			v = malloc(cap * sizeof(*v));
+			if (!v)
+				return -1;
+		} else {
+			v = rc->pend;
+		}
+		if (left)
+			memmove(v + n, rc->pend + rc->pend_head, left * sizeof(*v));
+		if (v != rc->pend) {
+			free(rc->pend);
+			rc->pend = v;
+			rc->pendcap = cap;
+		}
+		rc->pend_head = 0;
+		rc->npend = left + n;
+	}
+	/* Commands marked later (plan_group) after all the others. */
+	i = 0;
+	for (int later = 0; later < 2; later++) {
+		for (size_t j = 0; j < n; j++) {
+			struct pcmd *c = &v[rc->pend_head + i];
+			int lt = j < rc->nmeta && rc->meta[j].later;
+
+			if (lt != later)
+				continue;
+			memset(&c->meta, 0, sizeof(c->meta));
+			if (j < rc->nmeta)
+				c->meta = rc->meta[j];
+			c->text = strdup(pl->cmds[j].text);
+			if (!c->text) {
+				/* never half a plan: drop this run's commands */
+				for (size_t k = 0; k < i; k++) {
+					free(v[rc->pend_head + k].text);
+					v[rc->pend_head + k].text = NULL;
+				}
+				for (; i < n; i++)
+					v[rc->pend_head + i].text = NULL;
+				pend_drop(rc, 0);
+				return -1;
+			}
+			i++;
+		}
+	}
+	return 0;
+}
+
+static void apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
+		     const struct hap_reply *replies, size_t n_replies, const char *err);
+
+/* Hand waiting commands to HAProxy's client, a request line at a time, up
+ * to REC_APPLY_DEPTH batches queued. */
+static void
+pump(struct reconciler *rc)
+{
+	while (rc->applies_out < REC_APPLY_DEPTH && rc->pend_head < rc->npend) {
+		size_t i, n = 0, bytes = 0, k = 0, max = REC_APPLY_BYTES;
+		struct apply_batch *b;
+
+		/* about 45 bytes a command */
+		if ((rc->npend - rc->pend_head) * 45 > (size_t)REC_APPLY_BIG * REC_APPLY_BYTES * 2)
+			max = (size_t)REC_APPLY_BIG * REC_APPLY_BYTES;
+
+		for (i = rc->pend_head; i < rc->npend; i++) {
+			size_t l;
+
+			if (!rc->pend[i].text)
+				continue;
+			l = strlen(rc->pend[i].text) + 1;
+			if (n && bytes + l > max)
+				break;
+			bytes += l;
+			n++;
+		}
+		if (n == 0) {
+			rc->pend_head = rc->npend = 0;
+			break;
+		}
+		b = malloc(sizeof(*b) + n * sizeof(b->meta[0]));
+		if (!b || (n > rc->cmdpcap && tk_grow(&rc->cmdp, &rc->cmdpcap, n, sizeof(*rc->cmdp)) < 0)) {
+			free(b);
+			log_err("reconcile: out of memory");
+			return;
+		}
+		b->rc = rc;
+		b->n = n;
+		for (; rc->pend_head < i; rc->pend_head++) {
+			struct pcmd *c = &rc->pend[rc->pend_head];
+
+			if (!c->text)
+				continue;
+			rc->cmdp[k] = c->text;
+			b->meta[k] = c->meta;
+			if (c->meta.write_ready)
+				JSTAGE(rc, meta_group(rc, &c->meta), TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
+			k++;
+		}
+		rc->stats.commands_sent += n;
+		if (hap_submit(rc->hap, rc->cmdp, n, apply_cb, b) < 0) {
+			log_err("haproxy: cannot queue %zu commands", n);
+			free(b);
+		} else {
+			b->prev = NULL;
+			b->next = rc->batches;
+			if (rc->batches)
+				rc->batches->prev = b;
+			rc->batches = b;
+			rc->applies_out++;
+		}
+		for (k = 0; k < n; k++)
+			free((char *)rc->cmdp[k]);
+		if (rc->pend_head == rc->npend)
+			rc->pend_head = rc->npend = 0;
+	}
+}
+
+/* Step 4's answer: HAProxy acknowledged (or refused) each command of one
+ * batch. */
 static void
 apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 	 const struct hap_reply *replies, size_t n_replies, const char *err)
 {
-	struct reconciler *rc = arg;
+	struct apply_batch *batch = arg;
+	struct reconciler *rc = batch->rc;
+	const struct plan_meta *meta = batch->meta;
+	size_t nmeta = batch->n;
 	int64_t now = now_mono_ms();
 	int demoted = 0;
 
 	for (size_t i = 0; i < n_replies && i < n_cmds; i++) {
 		int ok = hap_reply_ok(cmds[i], replies[i].text, replies[i].len);
+		const char *gname = i < nmeta ? meta_group(rc, &meta[i]) : "";
 
 		if (rc->journal)
 			journal_cmd(rc->journal, now_wall_ms(), cmds[i], replies[i].text, replies[i].len, ok);
@@ -504,20 +726,20 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			rc->stats.commands_failed++;
 			log_err("haproxy: '%s' failed: %.*s", cmds[i], (int)(replies[i].len > 200 ? 200 : replies[i].len),
 				replies[i].text);
-			JADD(rc, "haproxy", "", meta_group(rc, i), "command-failed", "%s: %.*s",
+			JADD(rc, "haproxy", "", gname, "command-failed", "%s: %.*s",
 			     cmds[i], (int)(replies[i].len > 120 ? 120 : replies[i].len), replies[i].text);
 			continue;
 		}
 		log_info("haproxy: %s", cmds[i]);
-		JADD(rc, "haproxy", "", meta_group(rc, i), "command", "%s", cmds[i]);
-		if (i < rc->nmeta && rc->meta[i].shutdown)
+		JADD(rc, "haproxy", "", gname, "command", "%s", cmds[i]);
+		if (i < nmeta && meta[i].shutdown)
 			demoted = 1;
-		if (i < rc->nmeta && rc->meta[i].write_ready) {
-			struct group *g = topo_by_id(rc->topo, rc->meta[i].gid);
+		if (i < nmeta && meta[i].write_ready) {
+			struct group *g = topo_by_id(rc->topo, meta[i].gid);
 			struct rgroup *r;
-			int64_t ms = now - rc->meta[i].switch_mono;
+			int64_t ms = now - meta[i].switch_mono;
 
-			if (g && g->serial != rc->meta[i].gserial)
+			if (g && g->serial != meta[i].gserial)
 				g = NULL;
 			r = g ? rgroup_get(rc, g) : NULL;
 			/* Only the first time after a decision is a switch's
@@ -539,16 +761,30 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			JSTAGE(rc, g->name, TL_HAPROXY_ACKED, now_wall_ms(), NULL, NULL, 0);
 		}
 	}
+	if (batch->prev)
+		batch->prev->next = batch->next;
+	else
+		rc->batches = batch->next;
+	if (batch->next)
+		batch->next->prev = batch->prev;
+	free(batch);
+	rc->applies_out--;
 	if (demoted)
 		oldw_kick(rc->oldw);
 	if (status < 0) {
 		rc->stats.commands_failed += n_cmds - n_replies;
 		log_warn("haproxy: %zu of %zu commands not applied: %s", n_cmds - n_replies, n_cmds, err);
 		/* What HAProxy holds is unknown now: read it all again. */
+		pend_drop(rc, 1);
 		forget_haproxy(rc);
 		rc->want_full = 1;
+		schedule(rc);
 	}
-	run_done(rc);
+	pump(rc);
+	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend && !rc->in_flight) {
+		rc->shrink_wanted = 0;
+		shrink(rc);
+	}
 }
 
 static size_t
@@ -727,6 +963,7 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
 	int write_ready_cmd = -1, pending, frozen;
+	size_t w_first = 0, w_end = 0;
 	struct rgroup *r = rgroup_get(rc, g);
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
@@ -769,6 +1006,8 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 		for (size_t i = before; i < pl->n; i++)
 			if (pl->cmds[i].kind == PLAN_READY)
 				write_ready_cmd = (int)i;
+		w_first = before;
+		w_end = pl->n;
 		if (t[0].ready)
 			addr_format(r->hap_write_ready, sizeof(r->hap_write_ready), g->master_ip, g->master_port);
 		else
@@ -805,6 +1044,11 @@ done:
 			rc->meta[i].gserial = g->serial;
 			rc->meta[i].write_ready = (int)i == write_ready_cmd;
 			rc->meta[i].shutdown = pl->cmds[i].kind == PLAN_SHUTDOWN;
+			/* A write slot left in maint (a replica's) is
+			 * addressed after the read side: after a restart
+			 * every write master is ready one command sooner. */
+			rc->meta[i].later = i >= w_first && i < w_end && pl->cmds[i].kind == PLAN_ADDR &&
+					    pl->cmds[i].stays_maint;
 			rc->meta[i].switch_mono = r->switch_mono;
 		}
 	}
@@ -827,6 +1071,8 @@ detect_reload(struct reconciler *rc, const struct hap_reply *info_reply)
 			 rc->hap_pid, info.pid);
 		if (!rc->run_full)
 			rc->want_full = 1;
+		/* planned for the old process */
+		pend_drop(rc, 1);
 		oldw_kick(rc->oldw);
 	}
 	rc->hap_pid = info.pid;
@@ -841,8 +1087,7 @@ plan_run(struct reconciler *rc, const struct hap_state *st)
 {
 	int drift = 0;
 
-	rc->plan.n = 0;
-	rc->plan.errors = 0;
+	plan_clear(&rc->plan);
 	rc->nmeta = 0;
 	/* Two passes: every write backend first, then the read backends, so
 	 * that after a restart writes are routed again before the read side
@@ -871,7 +1116,7 @@ plan_run(struct reconciler *rc, const struct hap_state *st)
 	return drift;
 }
 
-/* Step 4: send the plan in one batch. */
+/* Step 4: queue the plan (pump() sends it). */
 static void
 submit_plan(struct reconciler *rc, int drift)
 {
@@ -880,37 +1125,16 @@ submit_plan(struct reconciler *rc, int drift)
 	rc->stats.runs++;
 	rc->stats.full_runs += rc->run_full;
 	rc->stats.last_run_wall_ms = now_wall_ms();
-	if (pl->n == 0) {
-		run_done(rc);
-		return;
-	}
-	if (drift) {
+	if (pl->n && drift) {
 		rc->stats.drift_corrections += drift;
 		JADD(rc, "haproxy", "", "", "drift", "HAProxy differs from the desired state in %d group(s): correcting",
 		     drift);
 		log_warn("haproxy: state differs from the desired state in %d group(s): correcting", drift);
 	}
-	if (pl->n > rc->cmdpcap) {
-		const char **np = realloc(rc->cmdp, pl->n * sizeof(*np));
-
-		if (!np) {
-			log_err("reconcile: out of memory");
-			run_done(rc);
-			return;
-		}
-		rc->cmdp = np;
-		rc->cmdpcap = pl->n;
-	}
-	for (size_t i = 0; i < pl->n; i++)
-		rc->cmdp[i] = pl->cmds[i].text;
-	rc->stats.commands_sent += pl->n;
-	for (size_t i = 0; i < rc->nmeta; i++)
-		if (rc->meta[i].write_ready)
-			JSTAGE(rc, meta_group(rc, i), TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
-	if (hap_submit(rc->hap, rc->cmdp, pl->n, apply_cb, rc) < 0) {
-		log_err("haproxy: cannot queue %zu commands", pl->n);
-		run_done(rc);
-	}
+	if (pend_add_plan(rc) < 0)
+		log_err("reconcile: out of memory: %zu commands not queued", pl->n);
+	pump(rc);
+	run_done(rc);
 }
 
 /* Step 1's answer: "show info", then the state of the run's backends. */
@@ -1015,6 +1239,9 @@ run(struct reconciler *rc)
 	take_run(rc, full);
 	rc->want_run = rc->want_full = 0;
 	rc->run_full = full;
+	/* Commands of the run's groups not sent yet would follow this read
+	 * while planned from an older one: the run plans them again. */
+	pend_drop(rc, full);
 	/* Everything in one command is cheaper once most groups are in the
 	 * run; with many groups the backends are read one by one, so the
 	 * answers are split over connections that each meet the deadline. */
@@ -1087,6 +1314,8 @@ on_hap_watch(void *arg, int gone)
 
 	if (gone)
 		rc->want_full = 1;
+	/* maybe another process: what waits was planned for the old one */
+	pend_drop(rc, 1);
 	rc->want_run = 1;
 	schedule(rc);
 }
@@ -1110,6 +1339,7 @@ rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, struc
 	}
 	plan_init(&rc->plan);
 	ev_timer_init(&rc->soon, soon_cb, 0., 0.);
+	ev_set_priority(&rc->soon, HAP_EV_PRIORITY);
 	rc->soon.data = rc;
 	return rc;
 }
@@ -1138,6 +1368,16 @@ rec_free(struct reconciler *rc)
 	free(rc->targets);
 	free(rc->meta);
 	free(rc->cmdp);
+	for (size_t i = rc->pend_head; i < rc->npend; i++)
+		free(rc->pend[i].text);
+	free(rc->pend);
+	/* HAProxy's client is freed after us and calls no callback then */
+	while (rc->batches) {
+		struct apply_batch *b = rc->batches;
+
+		rc->batches = b->next;
+		free(b);
+	}
 	free(rc);
 }
 

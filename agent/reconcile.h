@@ -8,13 +8,18 @@
  *   2. detect: a reload or restart (pid or uptime from "show info"): then
  *              every group is read and planned again;
  *   3. plan:   plan.c for each group of the run;
- *   4. submit: one batch to HAProxy, acknowledged per command.
+ *   4. submit: the commands queue in the reconciler and go to HAProxy a
+ *              request line (four for a big queue) at a time, acknowledged
+ *              per command.
  * A run takes dirty groups first, then groups due for a consistency check:
  * every resync tick adds a slice of the groups (all of them when there are
  * few), so every group is checked against HAProxy every REC_CHECK_TICKS
- * ticks at most without a burst of reads every tick. One run is in flight at
- * a time; requests made meanwhile go into the next. A watch connection on
- * HAProxy's socket (haproxy.h) notices a restart at once.
+ * ticks at most without a burst of reads every tick. One run reads and plans
+ * at a time; requests made meanwhile go into the next, which may start as
+ * soon as the plan is queued: its read waits behind at most two batches of
+ * commands, and its commands go before those still queued (reconcile.c says
+ * why the order stays safe). A watch connection on HAProxy's socket
+ * (haproxy.h) notices a restart at once.
  *
  * The reconciler's own per-group state (dirty, what HAProxy routes to,
  * switch timing) lives here, in an array indexed by group id. */

@@ -48,6 +48,7 @@
 # Environment
 #   BENCH_N=6          kills per mode (>= 5 for the report; QUICK: 2)
 #   BENCH_ONLY="hold"  sections `make bench` runs (default: parse lab hold scale)
+#   BENCH_SCALE_LOG_LEVEL=debug  the scale agent's log level (default info)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
 #                      groups only
 #   BENCH_LOAD_WAIT=60 seconds to wait, before each section, for the 1-min
@@ -974,7 +975,7 @@ scale_one() { # GROUPS RESYNC_MS
 	HS_STATUS_SOCKET=$HS_TMP/agent-$G.sock
 	rm -f "$HS_TMP/agent.log"
 	t0=$(hs_now_ms)
-	HS_AGENT_START_S=$((5 * sx)) hs_start_agent "log-level info" "resync-interval $iv"
+	HS_AGENT_START_S=$((5 * sx)) hs_start_agent "log-level ${BENCH_SCALE_LOG_LEVEL:-info}" "resync-interval $iv"
 	local apid=${HS_PID[agent]}
 	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((60000 * sx)) -i 5) ||
 		hs_fail "scale $G: the agent did not fill the write backends in 60 s: $out"

@@ -110,9 +110,54 @@ START_TEST(test_initial_fill)
 		"set server mymaster_read/r2 state ready",
 		NULL });
 	ck_assert_int_eq(p.errors, 0);
+	/* the replicas' write slots stay in maint: their addresses may wait */
+	for (size_t i = 0; i < p.n; i++)
+		ck_assert_int_eq(p.cmds[i].stays_maint, i == 1 || i == 2);
 	plan_free(&p);
 	ck_assert_ptr_null(p.cmds);
 }
+
+/* Commands are as long as their text, in one buffer that grows: every text
+ * stays right as it moves, and a plan rolled back (a command too long)
+ * leaves the others intact. */
+START_TEST(test_text_buffer)
+{
+	struct hap_server w[2];
+	struct plan_target t = target("127.0.0.1", 7000, 1);
+	char be[64], want[PLAN_CMD_MAX], err[256], longname[PLAN_CMD_MAX];
+	struct plan p;
+	size_t i;
+
+	plan_init(&p);
+	for (i = 0; i < 500; i++) {
+		snprintf(be, sizeof(be), "g%zu_write", i);
+		w[0] = slot(be, 1, "127.0.0.1", 9, MAINT_SLOT);
+		w[1] = slot(be, 2, "127.0.0.1", 9, MAINT_SLOT);
+		ck_assert_int_eq(plan_backend(be, w, 2, &t, 1, 1, &p, err, sizeof(err)), 0);
+	}
+	ck_assert_uint_eq(p.n, 1000);
+	ck_assert_uint_lt(p.tcap, p.n * 100);   /* not PLAN_CMD_MAX bytes a command */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	w[0] = slot("b", 1, "127.0.0.1", 9, MAINT_SLOT);
+	ck_assert_int_eq(plan_backend(longname, w, 1, &t, 1, 1, &p, err, sizeof(err)), -1);
+	ck_assert_uint_eq(p.n, 1000);
+	for (i = 0; i < p.n; i++) {
+		ck_assert_ptr_eq(p.cmds[i].text, p.text + p.cmds[i].off);
+		if (i % 2 == 0)
+			snprintf(want, sizeof(want), "set server g%zu_write/r1 addr 127.0.0.1 port 7000", i / 2);
+		else
+			snprintf(want, sizeof(want), "set server g%zu_write/r1 state ready", i / 2);
+		ck_assert_str_eq(p.cmds[i].text, want);
+	}
+	ck_assert_uint_eq(p.tlen, p.cmds[p.n - 1].off + strlen(p.cmds[p.n - 1].text) + 1);
+	plan_clear(&p);
+	ck_assert_uint_eq(p.n, 0);
+	ck_assert_uint_eq(p.tlen, 0);
+	plan_free(&p);
+	ck_assert_ptr_null(p.text);
+}
+END_TEST
 END_TEST
 
 START_TEST(test_adoption_noop)
@@ -757,6 +802,41 @@ START_TEST(test_property)
 		if (is_write && p.n)
 			ck_assert_int_ne(p.cmds[p.n - 1].kind, PLAN_MAINT);
 
+		/* The addresses of slots left in maint may go last (reconcile.c
+		 * sends a write backend's after the read side): same rules, same
+		 * result. */
+		{
+			struct hap_server sim2[6];
+			const struct plan_cmd *prev = NULL;
+			int phase2 = 0;
+
+			memcpy(sim2, s, sizeof(s));
+			for (int later = 0; later < 2; later++) {
+				for (i = 0; i < p.n; i++) {
+					if (p.cmds[i].stays_maint != later)
+						continue;
+					if (later) {
+						size_t len = (size_t)(strstr(p.cmds[i].text, " addr ") - p.cmds[i].text);
+
+						ck_assert_int_eq(p.cmds[i].kind, PLAN_ADDR);
+						for (j = 0; j < p.n; j++)
+							ck_assert_msg(p.cmds[j].kind != PLAN_READY ||
+								      strncmp(p.cmds[j].text, p.cmds[i].text, len) != 0 ||
+								      strcmp(p.cmds[j].text + len, " state ready") != 0,
+								      "iter %d: %s is made ready", iter, p.cmds[i].text);
+						phase2 = 1;
+					}
+					sim_apply(sim2, ns, "b", is_write, &p.cmds[i], prev, &phase2);
+					prev = &p.cmds[i];
+				}
+			}
+			for (i = 0; i < ns; i++) {
+				ck_assert_str_eq(sim2[i].addr, sim[i].addr);
+				ck_assert_int_eq(sim2[i].port, sim[i].port);
+				ck_assert_uint_eq(sim2[i].admin_state, sim[i].admin_state);
+			}
+		}
+
 		/* final state: ready slots = ready targets that fit, each once */
 		ck_assert_uint_eq(sim_count_ready(sim, ns), (nready < ns ? nready : ns));
 		for (i = 0; i < ns; i++) {
@@ -815,6 +895,7 @@ plan_suite(void)
 	tcase_add_test(tc, test_ready_takes_slot_from_others);
 	tcase_add_test(tc, test_ipv6);
 	tcase_add_test(tc, test_duplicate_slot_address);
+	tcase_add_test(tc, test_text_buffer);
 	tcase_add_test(tc, test_duplicate_targets);
 	tcase_add_test(tc, test_write_two_ready);
 	tcase_add_test(tc, test_reassign_ready_slot);
