@@ -236,10 +236,10 @@ if [ "$MODE" = on ]; then
 fi
 
 # The analysis (faultlib.sh), with the promotion times from the Sentinels'
-# logs: no subscriber could follow s1 and s2 across the partition.
+# logs (hsf_analyze reads them): no subscriber could follow s1 and s2
+# across the partition.
 hsf_stop_writer
 hsf_check_write_backend
-hsf_events_from_logs
 hsf_analyze
 after=$(awk -v p="${HS_PORT[r0]}" '$3 == p && $4 == "NONMASTER"' "$HS_TMP/acks.txt" | wc -l)
 missing=$(awk '$7 == "0"' "$HS_TMP/acks_exists.txt" | wc -l)

@@ -209,7 +209,9 @@ hsf_events() {
 
 # A Sentinel that exits right after a promotion (SIMULATE-FAILURE
 # crash-after-promotion) logs +promoted-slave and saves it in its config,
-# but its Pub/Sub message may never leave the process. This copies the
+# but its Pub/Sub message may never leave the process; and under load a
+# subscriber here stamps a message later than the agent hears it. hsf_analyze
+# calls this before it reads the master timeline. This copies the
 # +promoted-slave / +switch-master lines of every Sentinel's log into
 # events.log_NAME.txt, in the subscribers' format (log time, ms), so that
 # the master timeline has them.
@@ -681,6 +683,11 @@ hsf_analyze() {
 	ip=${m%:*}
 	port=${m##*:}
 	promos=$HS_TMP/promotions.txt
+	# Announcement times from the Sentinels' own logs too: a subscriber here
+	# stamps a message later than the agent receives it under load, and a
+	# write the new master acknowledged in between would look like one by a
+	# non-master (f11, 1 ms). A Sentinel logs the event before publishing it.
+	hsf_events_from_logs
 	hsf_promotions >"$promos"
 	[ -n "$HSF_M0" ] || hs_fail "hsf_analyze: the writer was never started"
 	# Acked keys with their node and whether that node was the master then:
