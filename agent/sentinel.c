@@ -78,6 +78,19 @@ struct sentinels {
 	struct sentinel_link *links;
 	int n;
 	ev_timer tick;
+	struct rreply_keys keys;  /* the fields read from arrays of maps */
+};
+
+/* Every field the parsers below read from an entry of SENTINEL MASTERS,
+ * REPLICAS (SLAVES) or SENTINELS: the command link keeps only these
+ * (rreply.h; a real Sentinel sends about 40 strings a group, most unused).
+ * A field missing here reads as absent: a parser that reads one more
+ * names it here. */
+static const char *const entry_fields[] = {
+	"name", "ip", "port", "flags", "config-epoch", "num-slaves", "num-other-sentinels",
+	"down-after-milliseconds", "master-link-status", "role-reported", "master-host",
+	"master-port", "slave-priority", "replica-priority", "slave-repl-offset",
+	"master-link-down-time", NULL,
 };
 
 enum query_kind {
@@ -892,6 +905,14 @@ sentinels_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
 
 	if (!s)
 		return NULL;
+	if (rreply_keys_init(&s->keys, entry_fields) < 0) {
+		free(s);
+		return NULL;
+	}
+	cmd_opts.arena = 1;
+	cmd_opts.reply_keys = &s->keys;
+	sub_opts = cmd_opts;
+	sub_opts.reply_keys = NULL;
 	sub_opts.command_timeout_ms = 0;
 	s->loop = loop;
 	s->cfg = cfg;
