@@ -512,6 +512,8 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 	struct group *g = topo_find(s->topo, name);
 	struct lgroup *lg;
 	long port;
+	int64_t now;
+	int same;
 
 	if (!g || !(lg = lgroup_get(sl, g)))
 		return;
@@ -538,9 +540,14 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 		return;
 	}
 	lg->pend_set = 0;
-	topo_set_view(g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch, lg->pend_flags,
-		      now_mono_ms());
-	s->cbs.group_updated(s->arg, g);
+	now = now_mono_ms();
+	/* An answer that only confirms a counting view is news to nobody (as
+	 * an unchanged summary): the group is not planned again for it. */
+	same = topo_view_same(s->topo, g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch,
+			      lg->pend_flags, now);
+	topo_set_view(g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch, lg->pend_flags, now);
+	if (!same)
+		s->cbs.group_updated(s->arg, g);
 }
 
 /* 0, or -1 when the entry has no usable address (none, too long, bad port). */
