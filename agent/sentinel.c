@@ -468,10 +468,20 @@ on_masters(struct sentinel_link *sl, const redisReply *r)
 		topo_set_summary(g, sl->index, m.down_after, m.nother);
 		changed = lgroup_summary(lg, &m, flags);
 		lg->listed_round = sl->rounds;
-		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)))
+		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER))) {
 			query_group(sl, g, 1, sl->rounds - lg->sentinels_round >= SENTINELS_EVERY);
-		else
+		} else {
+			/* Confirmed as it is. A view that had stopped counting
+			 * (past its lifetime: the group may have frozen) or a
+			 * lost write lease makes it news: planned at once, as a
+			 * detail answer would be (on_addr). */
+			const struct sview *v = &g->views[sl->index];
+			int same = topo_view_same(t, g, sl->index, v->ip, v->port, v->epoch, v->flags, now);
+
 			topo_touch_view(g, sl->index, now);
+			if (!same)
+				s->cbs.group_updated(s->arg, g);
+		}
 	}
 	/* Not listed: this Sentinel no longer monitors it. The slice: the
 	 * next groups not asked this round. */
