@@ -2,6 +2,9 @@
  * Sentinel. This file: options, start-up order, signals, the loop. */
 #include <errno.h>
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +255,14 @@ main(int argc, char **argv)
 
 	if (!opts)
 		return 1;
+#ifdef __GLIBC__
+	/* Big transient buffers (a Sentinel's SENTINEL MASTERS answer and its
+	 * reply arena, a resync's plan) get mappings of their own, given back
+	 * when freed. A fixed threshold: glibc's moving one rises with the
+	 * first big buffer freed, and the later ones stay in the heap, resident
+	 * between the rounds that use them. */
+	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+#endif
 	while ((c = getopt_long(argc, argv, "c:o:tvVh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

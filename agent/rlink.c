@@ -241,6 +241,8 @@ rlink_start(struct rlink *rl)
 		link_lost(rl, why);
 		return;
 	}
+	if (rl->opts.arena)
+		rreply_attach(ac->c.reader, rl->opts.reply_keys);
 	ac->data = rl;
 	rl->ac = ac;
 	if (redisLibevAttach(rl->loop, ac) != REDIS_OK) {

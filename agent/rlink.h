@@ -15,6 +15,7 @@
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
 
+#include "rreply.h"
 #include "util.h"
 
 enum rlink_state {
@@ -34,6 +35,10 @@ struct rlink_opts {
 	int reconnect;            /* 0: one-shot, the link closes for good when lost */
 	const char *user;         /* borrowed; NULL = none */
 	const char *password;     /* borrowed; NULL = no AUTH */
+	/* Replies built in one arena each (rreply.h), keeping only these
+	 * fields in arrays of maps (NULL: all); borrowed. */
+	int arena;
+	const struct rreply_keys *reply_keys;
 };
 
 /* on_up: connected and AUTH (if any) sent; commands may be issued.

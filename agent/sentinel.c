@@ -78,6 +78,19 @@ struct sentinels {
 	struct sentinel_link *links;
 	int n;
 	ev_timer tick;
+	struct rreply_keys keys;  /* the fields read from arrays of maps */
+};
+
+/* Every field the parsers below read from an entry of SENTINEL MASTERS,
+ * REPLICAS (SLAVES) or SENTINELS: the command link keeps only these
+ * (rreply.h; a real Sentinel sends about 40 strings a group, most unused).
+ * A field missing here reads as absent: a parser that reads one more
+ * names it here. */
+static const char *const entry_fields[] = {
+	"name", "ip", "port", "flags", "config-epoch", "num-slaves", "num-other-sentinels",
+	"down-after-milliseconds", "master-link-status", "role-reported", "master-host",
+	"master-port", "slave-priority", "replica-priority", "slave-repl-offset",
+	"master-link-down-time", NULL,
 };
 
 enum query_kind {
@@ -455,10 +468,20 @@ on_masters(struct sentinel_link *sl, const redisReply *r)
 		topo_set_summary(g, sl->index, m.down_after, m.nother);
 		changed = lgroup_summary(lg, &m, flags);
 		lg->listed_round = sl->rounds;
-		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER)))
+		if (changed || !g->views[sl->index].valid || (flags & (NODE_S_DOWN | NODE_O_DOWN | NODE_FAILOVER))) {
 			query_group(sl, g, 1, sl->rounds - lg->sentinels_round >= SENTINELS_EVERY);
-		else
+		} else {
+			/* Confirmed as it is. A view that had stopped counting
+			 * (past its lifetime: the group may have frozen) or a
+			 * lost write lease makes it news: planned at once, as a
+			 * detail answer would be (on_addr). */
+			const struct sview *v = &g->views[sl->index];
+			int same = topo_view_same(t, g, sl->index, v->ip, v->port, v->epoch, v->flags, now);
+
 			topo_touch_view(g, sl->index, now);
+			if (!same)
+				s->cbs.group_updated(s->arg, g);
+		}
 	}
 	/* Not listed: this Sentinel no longer monitors it. The slice: the
 	 * next groups not asked this round. */
@@ -499,6 +522,8 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 	struct group *g = topo_find(s->topo, name);
 	struct lgroup *lg;
 	long port;
+	int64_t now;
+	int same;
 
 	if (!g || !(lg = lgroup_get(sl, g)))
 		return;
@@ -525,9 +550,14 @@ on_addr(struct sentinel_link *sl, const char *name, const redisReply *r)
 		return;
 	}
 	lg->pend_set = 0;
-	topo_set_view(g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch, lg->pend_flags,
-		      now_mono_ms());
-	s->cbs.group_updated(s->arg, g);
+	now = now_mono_ms();
+	/* An answer that only confirms a counting view is news to nobody (as
+	 * an unchanged summary): the group is not planned again for it. */
+	same = topo_view_same(s->topo, g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch,
+			      lg->pend_flags, now);
+	topo_set_view(g, sl->index, r->element[0]->str, (int)port, lg->pend_epoch, lg->pend_flags, now);
+	if (!same)
+		s->cbs.group_updated(s->arg, g);
 }
 
 /* 0, or -1 when the entry has no usable address (none, too long, bad port). */
@@ -892,6 +922,14 @@ sentinels_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo,
 
 	if (!s)
 		return NULL;
+	if (rreply_keys_init(&s->keys, entry_fields) < 0) {
+		free(s);
+		return NULL;
+	}
+	cmd_opts.arena = 1;
+	cmd_opts.reply_keys = &s->keys;
+	sub_opts = cmd_opts;
+	sub_opts.reply_keys = NULL;
 	sub_opts.command_timeout_ms = 0;
 	s->loop = loop;
 	s->cfg = cfg;

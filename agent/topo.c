@@ -254,6 +254,21 @@ topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 	v->at_ms = now;
 }
 
+static int view_counts(const struct topo *t, const struct sview *v, int64_t now);
+
+int
+topo_view_same(const struct topo *t, const struct group *g, int si, const char *ip, int port,
+	       uint64_t epoch, unsigned flags, int64_t now)
+{
+	const struct sview *v;
+
+	if (si < 0 || si >= g->nviews || !ip)
+		return 0;
+	v = &g->views[si];
+	return view_counts(t, v, now) && v->port == port && v->epoch == epoch && v->flags == flags &&
+	       strcmp(v->ip, ip) == 0 && g->lease != LEASE_LOST;
+}
+
 void
 topo_touch_view(struct group *g, int si, int64_t now)
 {

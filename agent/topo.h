@@ -239,6 +239,12 @@ struct node *group_get_node(struct group *g, const char *ip, int port);  /* find
  * GET-MASTER-ADDR-BY-NAME). now is monotonic ms. */
 void topo_set_view(struct group *g, int si, const char *ip, int port, uint64_t epoch,
 		   unsigned flags, int64_t now);
+/* 1 when recording this view of Sentinel si would only confirm it: its
+ * view counts at now (valid, not older than the view lifetime) and says
+ * exactly this, and g's write lease is not lost (a confirmation may win it
+ * back). 0 when it may change a decision. */
+int topo_view_same(const struct topo *t, const struct group *g, int si, const char *ip, int port,
+		   uint64_t epoch, unsigned flags, int64_t now);
 /* Sentinel si confirmed, at now, that its view of g is unchanged (its
  * summary of the group did not change): the view counts again from now. */
 void topo_touch_view(struct group *g, int si, int64_t now);

@@ -254,6 +254,35 @@ START_TEST(test_lease_eval)
 }
 END_TEST
 
+/* topo_view_same: only a counting view that says exactly this, with the
+ * write lease not lost, is a mere confirmation. */
+START_TEST(test_view_same)
+{
+	struct group *g = topo_get(&t, "m");
+
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 100), 0);   /* no view yet */
+	topo_set_view(g, 0, "127.0.0.1", 7000, 2, 0, 100);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 200), 1);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.2", 7000, 2, 0, 200), 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7001, 2, 0, 200), 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 3, 0, 200), 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, NODE_O_DOWN, 200), 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 1, "127.0.0.1", 7000, 2, 0, 200), 0);     /* another Sentinel */
+	ck_assert_int_eq(topo_view_same(&t, g, 5, "127.0.0.1", 7000, 2, 0, 200), 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, NULL, 7000, 2, 0, 200), 0);
+	/* a view older than its lifetime no longer counts: news again */
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 100 + TTL), 1);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 101 + TTL), 0);
+	/* with the lease lost, a confirmation may win it back */
+	g->lease = LEASE_LOST;
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 200), 0);
+	g->lease = LEASE_HELD;
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 200), 1);
+	topo_drop_view(g, 0);
+	ck_assert_int_eq(topo_view_same(&t, g, 0, "127.0.0.1", 7000, 2, 0, 200), 0);
+}
+END_TEST
+
 START_TEST(test_disagree_same_epoch)
 {
 	struct group *g = topo_get(&t, "m");
@@ -940,6 +969,7 @@ topo_suite(void)
 	tcase_add_test(tc, test_lease_renewed_by_ping);
 	tcase_add_test(tc, test_lease_known_and_length);
 	tcase_add_test(tc, test_lease_eval);
+	tcase_add_test(tc, test_view_same);
 	tcase_add_test(tc, test_disagree_same_epoch);
 	tcase_add_test(tc, test_same_epoch_switch_when_nobody_reports_ours);
 	tcase_add_test(tc, test_views_age_out_freeze);
