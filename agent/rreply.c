@@ -200,6 +200,11 @@ rr_create_array(const redisReadTask *task, int elements)
 
 	if (!r)
 		return NULL;
+	if (elements > RREPLY_ELEMENTS_MAX) {
+		if (!task->parent)
+			rr_free(r);
+		return NULL;
+	}
 	if (elements > 0) {
 		struct rr_root *root = task->parent ? rr_root_of(task) : (struct rr_root *)r;
 

@@ -31,6 +31,12 @@
 
 #define RREPLY_KEYS_MAX 32
 
+/* The most elements one array may announce. A longer header (garbage, or a
+ * hostile peer: "*2000000000") is a reader error (REDIS_ERR_OOM) instead of
+ * an element vector of gigabytes zeroed at once. SENTINEL MASTERS of 10 000
+ * groups is 10 000 elements; this allows a hundred times that. */
+#define RREPLY_ELEMENTS_MAX (1 << 20)
+
 /* The fields kept in the entries of an array of maps. Owned by the caller;
  * must outlive every reader it is attached to (and their replies). Its
  * objects are shared by every reply: read them, never change them. */

@@ -247,6 +247,41 @@ START_TEST(test_error_midway)
 }
 END_TEST
 
+/* An array header beyond RREPLY_ELEMENTS_MAX is an error at once, top level
+ * or nested, with nothing allocated for its elements and nothing leaked. */
+START_TEST(test_huge_array)
+{
+	static const char *const inputs[] = {
+		"*2020200200\r\n", "*2\r\n$1\r\na\r\n*1048577\r\n",
+	};
+	char ok[32];
+
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		redisReader *r = redisReaderCreate();
+		void *reply = NULL;
+
+		rreply_attach(r, i ? &keys : NULL);
+		ck_assert_int_eq(redisReaderFeed(r, inputs[i], strlen(inputs[i])), REDIS_OK);
+		ck_assert_int_eq(redisReaderGetReply(r, &reply), REDIS_ERR);
+		ck_assert_ptr_null(reply);
+		ck_assert_int_eq(r->err, REDIS_ERR_OOM);
+		redisReaderFree(r);
+	}
+	/* the largest allowed one is read as usual */
+	snprintf(ok, sizeof(ok), "*%d\r\n", RREPLY_ELEMENTS_MAX);
+	{
+		redisReader *r = redisReaderCreate();
+		void *reply = NULL;
+
+		rreply_attach(r, NULL);
+		ck_assert_int_eq(redisReaderFeed(r, ok, strlen(ok)), REDIS_OK);
+		ck_assert_int_eq(redisReaderGetReply(r, &reply), REDIS_OK);
+		ck_assert_ptr_null(reply);   /* waiting for its elements */
+		redisReaderFree(r);
+	}
+}
+END_TEST
+
 START_TEST(test_keys_limit)
 {
 	const char *many[RREPLY_KEYS_MAX + 2];
@@ -273,6 +308,7 @@ main(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_same_trees);
 	tcase_add_test(tc, test_big);
+	tcase_add_test(tc, test_huge_array);
 	tcase_add_test(tc, test_keys);
 	tcase_add_test(tc, test_error_midway);
 	tcase_add_test(tc, test_keys_limit);
