@@ -77,6 +77,7 @@ struct prober {
 };
 
 static void watch_free(struct rwatch *w);
+static void watch_replicas(struct prober *pr, struct group *g);
 
 #define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 
@@ -288,6 +289,9 @@ probe_replica_answer(struct probe *p, struct group *g, const redisReply *r)
 			  role_seen_name(role), mip, mport, link ? "up" : "down",
 			  serving == SERVE_NO ? ", PING: not serving (loading)" : "");
 		p->pr->changed(p->pr->arg, g);
+		/* Readied by this answer: watch it from now on, not from the
+		 * group's next check (a restart in between would go unseen). */
+		watch_replicas(p->pr, g);
 	}
 	probe_finish(p);
 }
