@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <hiredis/hiredis.h>
+
 #include "log.h"
 
 /* A dead master's address is tried again from every 5 ms up to every
@@ -45,6 +47,13 @@ struct fwatch {
 	int watched;            /* a connection was up since the last conclusion */
 	int delay_ms;
 	uint64_t tick;          /* last fence_tick that found its group */
+	/* ROLE asked on the watch (fence_ask_role): the answer goes to
+	 * ask_fn, unless it timed out; skip counts answers still owed that
+	 * nobody waits for (AUTH's, a late ROLE's). */
+	fence_role_fn ask_fn;
+	void *ask_arg;
+	int skip;
+	redisReader *reader;    /* while answers are owed */
 	ev_io io;
 	ev_timer timer;
 	struct fwatch *next;
@@ -68,11 +77,28 @@ struct fence {
 
 static void fw_connect(struct fwatch *w);
 
+/* The answer to ROLE asked on w will not come: NULL to the asker. */
+static void
+fw_ask_fail(struct fwatch *w)
+{
+	fence_role_fn fn = w->ask_fn;
+
+	w->ask_fn = NULL;
+	if (fn)
+		fn(w->ask_arg, NULL);
+}
+
 static void
 fw_close(struct fwatch *w)
 {
 	struct fence *f = w->f;
 
+	if (w->reader) {
+		redisReaderFree(w->reader);
+		w->reader = NULL;
+	}
+	w->skip = 0;
+	fw_ask_fail(w);
 	ev_io_stop(f->loop, &w->io);
 	ev_timer_stop(f->loop, &w->timer);
 	if (w->fd >= 0) {
@@ -170,6 +196,56 @@ fw_connected(struct fwatch *w)
 	}
 }
 
+/* Bytes of the answers owed on the watch. The asker's callback runs last:
+ * it may close or free the watch. */
+static void
+fw_answer(struct fwatch *w, const char *buf, size_t len)
+{
+	void *reply = NULL;
+	fence_role_fn fn;
+	void *arg;
+
+	if (redisReaderFeed(w->reader, buf, len) != REDIS_OK)
+		goto garbled;
+	for (;;) {
+		if (redisReaderGetReply(w->reader, &reply) != REDIS_OK)
+			goto garbled;
+		if (!reply)
+			return;   /* the rest is still on its way */
+		if (w->skip > 0) {
+			w->skip--;
+			freeReplyObject(reply);
+			reply = NULL;
+			if (w->skip == 0 && !w->ask_fn)
+				break;
+			continue;
+		}
+		if (!w->ask_fn) {
+			freeReplyObject(reply);   /* nothing was asked: stray */
+			break;
+		}
+		fn = w->ask_fn;
+		arg = w->ask_arg;
+		w->ask_fn = NULL;
+		ev_timer_stop(w->f->loop, &w->timer);
+		redisReaderFree(w->reader);
+		w->reader = NULL;
+		fn(arg, reply);
+		freeReplyObject(reply);
+		return;
+	}
+	/* Nothing owed any more. */
+	redisReaderFree(w->reader);
+	w->reader = NULL;
+	return;
+garbled:
+	/* Not Redis's protocol: no conclusion from it; a fresh connection
+	 * decides, as after a close. */
+	log_debug("%s: watch of %s:%d: unreadable answer: a fresh connection decides", w->group, w->ip, w->port);
+	fw_close(w);
+	fw_connect(w);
+}
+
 static void
 fw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
@@ -192,11 +268,17 @@ fw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 			fw_unreachable(w, err);
 		return;
 	}
-	/* Watching: nothing is ever sent, so anything readable is the end
-	 * (or a stray error reply: drained and ignored). */
+	/* Watching: the end of stream or a reset is the signal. Data is
+	 * the answer to a ROLE asked on the watch (fence_ask_role), or a
+	 * stray error reply (drained and ignored). */
 	n = recv(w->fd, buf, sizeof(buf), 0);
-	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
+	if (n > 0) {
+		if (w->reader)
+			fw_answer(w, buf, (size_t)n);
+		return;
+	}
 	log_debug("%s: watch of %s:%d closed (%s): a fresh connection decides", w->group, w->ip, w->port,
 		  n == 0 ? "end of stream" : strerror(errno));
 	fw_close(w);
@@ -212,6 +294,14 @@ fw_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 	(void)revents;
 	if (w->state == FW_CONNECTING) {
 		fw_unreachable(w, 0);
+		return;
+	}
+	if (w->state == FW_WATCHING && w->ask_fn) {
+		/* ROLE asked on the watch got no answer in time: the asker
+		 * hears NULL, the late answer is dropped when it comes. The
+		 * watch stays: silence is no close. */
+		w->skip++;
+		fw_ask_fail(w);
 		return;
 	}
 	if (w->state == FW_IDLE)
@@ -407,4 +497,83 @@ fence_counts(const struct fence *f, unsigned *watching, unsigned long long *deat
 {
 	*watching = f ? f->nwatching : 0;
 	*deaths = f ? f->deaths : 0;
+}
+
+int
+fence_ask_role(struct group *g, const struct config *cfg, fence_role_fn fn, void *arg, void **handle)
+{
+	struct fwatch *w = g->fence_watch;
+	char *cmd = NULL, *auth = NULL;
+	int alen = 0;
+	size_t len;
+	ssize_t n;
+
+	/* Only over a watch of this very master, connected, with no answer
+	 * owed (one question at a time, nothing left over). */
+	if (!w || w->state != FW_WATCHING || w->ask_fn || w->skip || w->reader ||
+	    w->port != g->master_port || !addr_ip_equal(w->ip, g->master_ip) ||
+	    !addr_ip_equal(w->addr, g->master_addr))
+		return -1;
+	/* AUTH with every question (the watch itself never authenticates):
+	 * its answer is skipped, ROLE's tells. */
+	if (cfg->redis_password && cfg->redis_password[0]) {
+		if (cfg->redis_user && cfg->redis_user[0])
+			alen = redisFormatCommand(&auth, "AUTH %s %s", cfg->redis_user, cfg->redis_password);
+		else
+			alen = redisFormatCommand(&auth, "AUTH %s", cfg->redis_password);
+		if (alen < 0)
+			return -1;
+	}
+	len = (size_t)alen + 6;
+	cmd = malloc(len);
+	if (!cmd || !(w->reader = redisReaderCreate())) {
+		free(cmd);
+		if (auth) {
+			memset(auth, 0, (size_t)alen);
+			redisFreeCommand(auth);
+		}
+		return -1;
+	}
+	if (alen > 0)
+		memcpy(cmd, auth, (size_t)alen);
+	memcpy(cmd + alen, "ROLE\r\n", 6);
+	if (auth) {
+		memset(auth, 0, (size_t)alen);
+		redisFreeCommand(auth);
+	}
+	n = send(w->fd, cmd, len, MSG_NOSIGNAL);
+	memset(cmd, 0, len);
+	free(cmd);
+	if (n < 0 || (size_t)n != len) {
+		/* Nothing or part of it went out: the stream is no longer
+		 * known; a fresh connection decides, as after a close. */
+		redisReaderFree(w->reader);
+		w->reader = NULL;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+			return -1;
+		log_debug("%s: watch of %s:%d: cannot ask ROLE on it: a fresh connection decides", w->group, w->ip,
+			  w->port);
+		fw_close(w);
+		fw_connect(w);
+		return -1;
+	}
+	w->skip = alen > 0;
+	w->ask_fn = fn;
+	w->ask_arg = arg;
+	*handle = w;
+	fw_later(w, cfg->command_timeout_ms);
+	return 0;
+}
+
+void
+fence_ask_cancel(void *handle, void *arg)
+{
+	struct fwatch *w = handle;
+
+	if (!w || !w->ask_fn || w->ask_arg != arg)
+		return;
+	/* The answer still comes: dropped. */
+	w->ask_fn = NULL;
+	w->skip++;
+	ev_timer_stop(w->f->loop, &w->timer);
 }

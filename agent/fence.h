@@ -1,6 +1,7 @@
 /* Early fence, the I/O half (the rule is topo.h's F1-F2): per master group
- * one idle TCP connection of the agent's own to the decided master. Nothing
- * is ever sent on it. When it is closed or reset, a fresh connection tells
+ * one idle TCP connection of the agent's own to the decided master. Only
+ * the prober's periodic ROLE rechecks are sent on it (fence_ask_role), one
+ * at a time, their answers consumed. When it is closed or reset, a fresh connection tells
  * a dead process (refused: the host answers, nothing listens) from
  * everything else (accepted: Sentinel's CLIENT KILL, Redis's idle timeout;
  * a timeout or unreachable: a partition, no conclusion). A refusal is
@@ -19,6 +20,7 @@
 #include "topo.h"
 
 struct fence;
+struct redisReply;
 
 typedef void (*fence_changed_fn)(void *arg, struct group *g);
 
@@ -33,6 +35,21 @@ void fence_track(struct fence *f, struct group *g);
  * last one (topo's master_changes), track every group and drop the watches
  * of groups that are gone; otherwise nothing. */
 void fence_tick(struct fence *f);
+
+/* The answer to ROLE asked on a watch: a hiredis reply (borrowed for the
+ * call), or NULL (no answer in time, or the watch closed or went away). */
+typedef void (*fence_role_fn)(void *arg, const struct redisReply *reply);
+
+/* Ask ROLE (after AUTH, if configured) on the idle watch of g's master
+ * instead of a fresh connection: a recheck that costs no connect. 0 and
+ * fn is called exactly once later (never from inside this call), unless
+ * fence_ask_cancel(*handle, arg) runs first; -1: no watch of that master
+ * is connected, or one is asked already (connect instead). The answer is
+ * consumed, never taken for the watch's end; a close or reset is still
+ * the F1a signal (and NULL to fn). fn may close or free the watch. */
+int fence_ask_role(struct group *g, const struct config *cfg, fence_role_fn fn, void *arg, void **handle);
+/* The asker gives up (it is freed): fn will not be called. */
+void fence_ask_cancel(void *handle, void *arg);
 
 /* For status: watches open / masters seen dead since start. */
 void fence_counts(const struct fence *f, unsigned *watching, unsigned long long *deaths);

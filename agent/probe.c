@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fence.h"
 #include "log.h"
 #include "rlink.h"
 #include "tk.h"
@@ -20,6 +21,9 @@ struct probe {
 	int delay_ms;
 	int done;                /* free on the next timer run */
 	int replica;             /* a replica's link check, not a master's confirmation */
+	int recheck;             /* a confirmed master's periodic recheck */
+	int watch_tried;         /* asked (or tried to ask) on the fence's watch already */
+	void *fw;                /* the watch asked, while its answer is awaited */
 	/* A replica's ROLE answer, kept until PING (sent with it) answers. */
 	enum role_seen r_role;
 	char r_master_ip[ADDR_IP_MAX];
@@ -146,6 +150,10 @@ slot_release(struct probe *p)
 static void
 probe_finish(struct probe *p)
 {
+	if (p->fw) {
+		fence_ask_cancel(p->fw, p);
+		p->fw = NULL;
+	}
 	p->done = 1;
 	slot_release(p);
 	ev_timer_stop(p->pr->loop, &p->timer);
@@ -190,6 +198,8 @@ probe_free(struct probe *p)
 		}
 	}
 	ev_timer_stop(pr->loop, &p->timer);
+	if (p->fw)
+		fence_ask_cancel(p->fw, p);
 	rlink_free(p->rl);
 	free(p);
 }
@@ -331,24 +341,22 @@ jittered_recheck(const struct prober *pr)
 	return iv * 8 / 10 + rand() % (iv * 4 / 10 + 1);
 }
 
+/* An answer to ROLE (and for a replica PING), on the probe's own link or
+ * on the fence's watch. */
 static void
-probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+probe_answer(struct probe *p, const redisReply *r)
 {
-	struct probe *p = privdata;
-	redisReply *r = reply;
 	enum role_seen role = ROLE_UNKNOWN;
 	struct group *g;
 
-	(void)ac;
-	if (!r || !p)
-		return;
 	if (r->type == REDIS_REPLY_ARRAY && r->elements >= 1 && r->element[0]->type == REDIS_REPLY_STRING) {
 		if (strcmp(r->element[0]->str, "master") == 0)
 			role = ROLE_MASTER;
 		else if (strcmp(r->element[0]->str, "slave") == 0)
 			role = ROLE_SLAVE;
 	}
-	rlink_close(p->rl, "done");
+	if (p->rl)
+		rlink_close(p->rl, "done");
 	g = probe_group(p);
 	if (!g) {
 		probe_finish(p);
@@ -394,6 +402,33 @@ probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 	} else {
 		probe_retry(p, "role slave");
 	}
+}
+
+static void
+probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	(void)ac;
+	if (reply && privdata)
+		probe_answer(privdata, reply);
+}
+
+/* The answer to a recheck asked on the fence's watch of the master. NULL
+ * (no answer in time, the watch closed): a fresh connection asks, from the
+ * loop, as any probe (only timer work here: the fence may be in the middle
+ * of closing the watch). */
+static void
+probe_watch_answer(void *arg, const redisReply *r)
+{
+	struct probe *p = arg;
+
+	p->fw = NULL;
+	if (r) {
+		probe_answer(p, r);
+		return;
+	}
+	ev_timer_stop(p->pr->loop, &p->timer);
+	ev_timer_set(&p->timer, 0., 0.);
+	ev_timer_start(p->pr->loop, &p->timer);
 }
 
 static void
@@ -462,6 +497,15 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	str_copy(p->addr, addr, sizeof(p->addr));
+	/* A recheck of a confirmed master goes over the fence's idle watch
+	 * of it when one is connected: no connect, no close. Once only: a
+	 * timeout, a close or another answer than master is followed up on
+	 * a fresh connection, as before. */
+	if (p->recheck && !p->replica && !p->watch_tried) {
+		p->watch_tried = 1;
+		if (fence_ask_role(g, cfg, probe_watch_answer, p, &p->fw) == 0)
+			return;
+	}
 	/* At most PROBE_MAX_ACTIVE connections at once (thousands of groups
 	 * switching together): the others wait for a slot, in order. */
 	if (!p->active) {
@@ -768,6 +812,8 @@ prober_tick(struct prober *pr)
 
 			if (pg && !pg->master && now >= pg->recheck_at) {
 				probe_master(pr, g);
+				if (pg->master)
+					pg->master->recheck = 1;
 				if (--budget == 0)
 					pr->cursor = (pr->cursor + k + 1) % n;
 			}

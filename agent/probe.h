@@ -14,7 +14,11 @@
  * connection each, at most PROBE_MAX_WATCHES; when the replica closes it,
  * topo_replica_lost() and the replica is asked at once.
  *
- * Each attempt is one short connection (connect, AUTH if configured, ROLE
+ * A recheck of a confirmed master is asked first on the fence's idle watch
+ * of it (fence.h: no connect, no close); when there is none, or it times
+ * out or closes, or the answer is not master, on a fresh connection as
+ * below.
+ * Each other attempt is one short connection (connect, AUTH if configured, ROLE
  * (and PING for a replica), close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
  * order (thousands of groups switching at once stay under the descriptor
  * limit). Answers go into the model only through topo_role_result() and

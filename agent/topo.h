@@ -61,7 +61,8 @@
  * F1. The decided master is fenced (its write slot goes to maint and its
  *     sessions are shut down; no other server is made ready) as soon as it
  *     is known dead:
- *     a. the agent's own idle connection to it is closed or reset, and a
+ *     a. the agent's own idle connection to it (idle but for the periodic
+        ROLE rechecks, their answers consumed) is closed or reset, and a
  *        fresh connection to its address is refused: the host answers and no
  *        process listens. A connect timeout says nothing (a partition between
  *        the agent and the master alone is no death): no fence. A reset

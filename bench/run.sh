@@ -49,6 +49,8 @@
 #   BENCH_N=6          kills per mode (>= 5 for the report; QUICK: 2)
 #   BENCH_ONLY="hold"  sections `make bench` runs (default: parse lab hold scale)
 #   BENCH_SCALE_LOG_LEVEL=debug  the scale agent's log level (default info)
+#   BENCH_SCALE_IDLE_S=20  seconds of the scale section's idle CPU window
+#                      (default 10: CPU ticks are 10 ms, so 1 tick = 0.1 %)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
 #                      groups only
 #   BENCH_LOAD_WAIT=60 seconds to wait, before each section, for the 1-min
@@ -985,7 +987,7 @@ scale_one() { # GROUPS RESYNC_MS
 	# Idle: let it settle, then 10 s of CPU and the RSS.
 	hs_wait_until $((10 * sx)) '[ "$(hs_agent_status | jq "[.masters[] | select(.state == \"ok\")] | length")" = "$G" ]' \
 		"every group ok in the agent's status"
-	local idle_s=10
+	local idle_s=${BENCH_SCALE_IDLE_S:-10}
 	[ "$BENCH_QUICK" = 1 ] && idle_s=5
 	c0=$(cpu_ticks "$apid")
 	local w0 w1

@@ -1,5 +1,8 @@
 #!/bin/bash
 # Early fence (topo.h F1-F2) with real Redis, Sentinel and HAProxy.
+#  0. The agent's periodic ROLE recheck of the master goes over its watch
+#     connection (probe.h): the master has a client older than 3 s whose
+#     last command is ROLE (a fresh probe connection lives milliseconds).
 #  1. The master is SIGKILLed and restarted on its port within
 #     down-after-milliseconds (3 s here): its write slot leaves the write
 #     backend at once (the agent's link to it is reset, a fresh connection
@@ -38,6 +41,21 @@ fenced() {
 old=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 [ "$old" = "127.0.0.1:${HS_PORT[r0]}" ] || hs_fail "r0 is not the master ($old)"
 [ "$(fenced)" = none ] || hs_fail "the agent reports a fence before any fault: $(fenced)"
+
+# ---- 0. the rechecks go over the watch
+role_on_watch() {
+	hs_cli "${HS_PORT[r0]}" CLIENT LIST | awk '{
+		age = -1; cmd = ""
+		for (i = 1; i <= NF; i++) {
+			if ($i ~ /^age=/) age = substr($i, 5) + 0
+			if ($i ~ /^cmd=/) cmd = substr($i, 5)
+		}
+		if (cmd == "role" && age >= 3) n++
+	} END { print n + 0 }'
+}
+hs_wait_until 20 '[ "$(role_on_watch)" -ge 1 ]' \
+	"a ROLE recheck on the agent's watch of r0 (a client of 3 s or more whose last command is ROLE)"
+hs_log "ROLE recheck seen on the agent's watch connection"
 hsf_start_sampler w 0.01 "$HS_WRITE_BACKEND"
 
 # ---- 1. killed and restarted within down-after: back at once, no failover
