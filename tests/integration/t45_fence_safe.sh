@@ -8,7 +8,8 @@
 #  2. o_down without a failover (every replica has replica-priority 0): the
 #     master is frozen (SIGSTOP) past down-after, the Sentinels agree it is
 #     down (+odown) and it is fenced; resumed (SIGCONT), -odown, it takes
-#     writes again at once, Sentinel still naming it at the same epoch.
+#     writes again at once, Sentinel still naming it at the same epoch (or
+#     once a Sentinel that lost the vote has ended its failover attempt).
 # Needs root (iptables, setpriv); skipped otherwise.
 # Conditions are single-quoted and eval'd by hs_wait_until:
 # shellcheck disable=SC2016,SC2034,SC2119
@@ -92,10 +93,26 @@ hs_log "fenced $((HSF_NOW - t_odown)) ms after the first +odown"
 hsf_mark cont
 kill -CONT "${HS_PID[r0]}"
 hs_wait_until 10 'hsf_events | grep -q " -odown master $HS_MASTER "' "-odown"
+# A Sentinel that started a failover and lost the vote keeps its attempt
+# (failover_in_progress) until its election timeout, min(10 s,
+# failover-timeout); F2 keeps the fence while a counted Sentinel has a
+# failover in progress. So the master is due back once -odown is out and
+# every attempt has ended (here each ends in an abort: no replica may be
+# promoted).
+attempts_open() {
+	hsf_events | awk -v m="$HS_MASTER" '$3 == "+try-failover" && $5 == m { n++ }
+		$3 ~ /^-failover-abort-/ && $5 == m { n-- } END { print n + 0 }'
+}
+hs_wait_until 15 '(($(attempts_open) <= 0))' "every failover attempt to end"
 hsf_wait_sets 5 "$old" -
 t_mback=$(hsf_since cont)
 t_unodown=$(hsf_events | awk -v m="$HS_MASTER" '$3 == "-odown" && $5 == m { print $1; exit }')
-hs_log "r0 ready for writes $t_mback ms after SIGCONT, $((HSF_NOW - t_unodown)) ms after the first -odown"
+t_abort=$(hsf_events | awk -v m="$HS_MASTER" '$3 ~ /^-failover-abort-/ && $5 == m { t = $1 } END { print t + 0 }')
+if ((t_abort > t_unodown)); then
+	hs_log "a failover attempt ended $((t_abort - t_unodown)) ms after the first -odown"
+	t_unodown=$t_abort
+fi
+hs_log "r0 ready for writes $t_mback ms after SIGCONT, $((HSF_NOW - t_unodown)) ms after the first -odown (or the last attempt's end)"
 hsf_stop_sampler w2
 [ "$(hs_sentinel_master "$HS_MASTER")" = "$old" ] || hs_fail "a failover happened"
 [ "$(_hs_sentinel_field "${HS_PORT[s0]}" config-epoch)" = "$epoch0" ] || hs_fail "the epoch changed"
@@ -105,7 +122,7 @@ hs_wait_until 5 '[ "$(fenced)" = none ]' "the fence to be lifted"
 hsf_check_no_failover_timeline "$old"
 multi=$(hsf_sampler_multi w2 "$HS_WRITE_BACKEND")
 [ "$multi" = 0 ] || hs_fail "$multi polls saw more than one ready server"
-# Once -odown is out, it must not take more than a ROLE round trip and a
-# reconcile (generous: a loaded runner).
+# Once -odown is out and no failover is in progress, it must not take more
+# than a ROLE round trip and a reconcile (generous: a loaded runner).
 ((HSF_NOW - t_unodown <= 2000)) || hs_fail "the master took $((HSF_NOW - t_unodown)) ms after -odown to take writes"
 hs_log "t45_fence_safe: ok"
