@@ -107,7 +107,7 @@ hs_wait_until 15 '(($(attempts_open) <= 0))' "every failover attempt to end"
 hsf_wait_sets 5 "$old" -
 t_mback=$(hsf_since cont)
 t_unodown=$(hsf_events | awk -v m="$HS_MASTER" '$3 == "-odown" && $5 == m { print $1; exit }')
-t_abort=$(hsf_events | awk -v m="$HS_MASTER" '$3 ~ /^-failover-abort-/ && $5 == m { t = $1 } END { print t + 0 }')
+t_abort=$(hsf_events | awk -v m="$HS_MASTER" '$3 ~ /^-failover-abort-/ && $5 == m { t = $1 } END { print (t == "" ? 0 : t) }')
 if ((t_abort > t_unodown)); then
 	hs_log "a failover attempt ended $((t_abort - t_unodown)) ms after the first -odown"
 	t_unodown=$t_abort
