@@ -81,6 +81,21 @@ struct prober {
 };
 
 static void watch_free(struct rwatch *w);
+
+/* A one-shot link of the agent's own to a Redis node (a ROLE probe, a
+ * replica's watch): the configured deadlines and credentials, no reconnect. */
+static void
+node_link_opts(const struct config *cfg, struct rlink_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->connect_timeout_ms = cfg->connect_timeout_ms;
+	o->command_timeout_ms = cfg->command_timeout_ms;
+	o->backoff_min_ms = 10;
+	o->backoff_max_ms = 10;
+	o->reconnect = 0;
+	o->user = cfg->redis_user;
+	o->password = cfg->redis_password;
+}
 static void watch_replicas(struct prober *pr, struct group *g);
 
 #define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
@@ -520,14 +535,7 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	}
 	/* (Re)connect: a one-shot link per attempt. */
 	rlink_free(p->rl);
-	memset(&o, 0, sizeof(o));
-	o.connect_timeout_ms = cfg->connect_timeout_ms;
-	o.command_timeout_ms = cfg->command_timeout_ms;
-	o.backoff_min_ms = 10;
-	o.backoff_max_ms = 10;
-	o.reconnect = 0;
-	o.user = cfg->redis_user;
-	o.password = cfg->redis_password;
+	node_link_opts(cfg, &o);
 	snprintf(name, sizeof(name), "%s ROLE %s", g->name, probe_label(a, sizeof(a), p));
 	p->rl = rlink_new(p->pr->loop, name, p->addr, p->port, &o, probe_up, probe_down, p);
 	if (!p->rl) {
@@ -733,14 +741,7 @@ watch_replicas(struct prober *pr, struct group *g)
 		w->port = n->port;
 		ev_timer_init(&w->timer, watch_timer_cb, 0., 0.);
 		w->timer.data = w;
-		memset(&o, 0, sizeof(o));
-		o.connect_timeout_ms = cfg->connect_timeout_ms;
-		o.command_timeout_ms = cfg->command_timeout_ms;
-		o.backoff_min_ms = 10;
-		o.backoff_max_ms = 10;
-		o.reconnect = 0;
-		o.user = cfg->redis_user;
-		o.password = cfg->redis_password;
+		node_link_opts(cfg, &o);
 		addr_format(a, sizeof(a), n->ip, n->port);
 		snprintf(name, sizeof(name), "%s watch %s", g->name, a);
 		w->rl = rlink_new(pr->loop, name, w->addr, w->port, &o, watch_up, watch_down, w);
