@@ -947,6 +947,11 @@ fence_apply(struct reconciler *rc, struct group *g)
 		addr_format(m, sizeof(m), g->master_ip, g->master_port);
 		log_info("%s: fence of %s: %s -> %s%s", g->name, a, topo_fence_name(was), topo_fence_name(g->fence),
 			 strcmp(a, m) != 0 ? " (replaced)" : "");
+		/* Lifted with the same master: no failover followed, and the
+		 * timeline record the fence opened ends as such (a new master
+		 * leaves the record to the switch). */
+		if (g->fence == FENCE_NONE && strcmp(a, m) == 0 && rc->journal)
+			(void)journal_master_back(rc->journal, g->name, now_wall_ms(), a);
 	}
 	JADD(rc, "agent", "", g->name, g->fence != FENCE_NONE ? "fenced" : "unfenced", "%s: %s -> %s", a,
 	     topo_fence_name(was), topo_fence_name(g->fence));

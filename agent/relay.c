@@ -63,29 +63,6 @@ relay_sentinel_event(void *arg, int si, const struct sentinel_event *ev)
 	}
 }
 
-/* A fence ended ("ADDR: KIND -> none"): when the group's master is still
- * ADDR, no failover followed, and its open timeline record ends as such
- * (a fence ended by a new master leaves the record to the switch). */
-static void
-fence_ended(struct agent *ag, const struct jevent *e)
-{
-	const struct group *g = topo_find(&ag->topo, e->master);
-	const char *colon = strstr(e->text, ": ");
-	char addr[ADDR_IP_MAX + 8], m[ADDR_IP_MAX + 8];
-	size_t n;
-
-	if (!g || !colon)
-		return;
-	n = (size_t)(colon - e->text);
-	if (n == 0 || n >= sizeof(addr))
-		return;
-	memcpy(addr, e->text, n);
-	addr[n] = '\0';
-	addr_format(m, sizeof(m), g->master_ip, g->master_port);
-	if (strcmp(addr, m) == 0)
-		(void)journal_master_back(&ag->journal, e->master, e->at_ms, addr);
-}
-
 /* Every journal entry: to the subscribers, and switches and group state
  * changes to notify-exec. */
 void
@@ -93,9 +70,6 @@ relay_journal_entry(void *arg, const struct jevent *e)
 {
 	struct agent *ag = arg;
 	json_t *o;
-
-	if (strcmp(e->source, "agent") == 0 && strcmp(e->type, "unfenced") == 0)
-		fence_ended(ag, e);
 
 	int streams = status_has_streams(ag->status);
 	int notify = ag->notify && strcmp(e->source, "agent") == 0 &&
