@@ -197,6 +197,18 @@ hap_state_grow(struct hap_state *out)
 	return tk_grow(&out->srv, &out->cap, need, sizeof(*out->srv));
 }
 
+/* A server on a unix socket (or any address that is not IPv4/IPv6):
+ * HAProxy shows it with srv_addr "-" and srv_port 0. Such a server is not
+ * a slot: the agent only ever sets IP addresses, and haproxy.cfg's write
+ * backend uses two of them (backups looping into the hold), which must stay
+ * as they are. A slot without an address yet (init-addr none) keeps its
+ * port, so it still counts. */
+static int
+hap_server_is_socket(const struct hap_server *s)
+{
+	return strcmp(s->addr, "-") == 0 && s->port == 0;
+}
+
 /* One data row; the fields of interest are in f[] (by column). */
 static int
 hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_server *s,
@@ -325,6 +337,8 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 		}
 		if (hap_state_row(f, lineno, &out->srv[out->n], err, errlen) < 0)
 			return -1;
+		if (hap_server_is_socket(&out->srv[out->n]))
+			continue;
 		out->n++;
 	}
 	if (!have_header) {

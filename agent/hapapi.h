@@ -53,8 +53,10 @@ struct hap_state {
 
 /* Parse the output of "show servers state [backend]" (one reply, without the
  * terminating empty line or with it). Appends rows to out (so several replies
- * can be merged). 0, or -1 with err filled (version not 1, bad row);
- * rows parsed before the error stay in out. */
+ * can be merged). Servers on a unix socket (srv_addr "-", srv_port 0) are
+ * not slots and are left out: haproxy.cfg's hold loop. 0, or -1 with err
+ * filled (version not 1, bad row); rows parsed before the error stay in
+ * out. */
 int hap_state_parse(const char *text, size_t len, struct hap_state *out,
 		    char *err, size_t errlen) __attribute__((warn_unused_result));
 void hap_state_free(struct hap_state *st);

@@ -700,7 +700,8 @@ hold_start() {
 	hs_register "agent_$n" "$HS_BG_PID"
 }
 
-no_hold_filter() { grep -v 'tcp-request content lua.hs_hold'; }
+# Without the hold: no hs_hold action, and no backups looping into it.
+no_hold_filter() { grep -v -e 'tcp-request content lua.hs_hold' -e '^ *server hold[0-9] '; }
 
 hold_routes() { # MODE -> the write backend's ready / up servers
 	if [ "$1" = tcpcheck ]; then tc_up_servers; else HS_ADMIN_SOCKET=${HSOCK[$1]} hs_ready_servers "$HS_WRITE_BACKEND"; fi

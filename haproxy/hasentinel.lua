@@ -5,12 +5,15 @@
 -- made true, and:
 --
 --   lua.hs_hold BACKEND LIMIT_MS   (tcp-request content action)
---       Holds a new connection while BACKEND has no usable server, looking
---       again every 2 ms without blocking HAProxy (it yields), and lets it
---       proceed as soon as a server the agent made ready is usable. After
---       LIMIT_MS it lets it proceed anyway, which closes it as HAProxy does
---       without the action (no server available). With a usable server the
---       action returns at once: one sample fetch per connection.
+--       Holds a new connection while BACKEND has no usable server (backup
+--       servers do not count: they are the hold's own loop, see
+--       haproxy.cfg), looking again every 2 ms without blocking HAProxy (it
+--       yields), and lets it proceed as soon as a server the agent made
+--       ready is usable. It sets the variable txn.hs_hold to "wait" when it
+--       starts holding and to "ok" when it lets the connection go to such a
+--       server; haproxy.cfg rejects a connection still at "wait" (the limit
+--       LIMIT_MS passed, or the client went away). With a usable server the
+--       action returns at once and sets nothing.
 --
 --   lua.hs_tick                    (tcp service, on HS_TICK_SOCKET)
 --       The clock of the hold: sends one byte every 2 ms to each held
@@ -86,8 +89,10 @@ local function status_usable(st)
 	return st == "UP" or st == "no check" or (type(st) == "string" and st:sub(1, 3) == "UP ")
 end
 
--- Servers of each backend, looked up once (the slots are fixed by the
--- configuration: server-template).
+-- The slots of each backend, looked up once (they are fixed by the
+-- configuration: server-template). Backup servers are not slots: in the
+-- write backend they are the hold's loop back into HAProxy (haproxy.cfg),
+-- never a Redis server, and the agent leaves them alone too.
 local servers_of = {}
 local function backend_servers(name)
 	local list = servers_of[name]
@@ -100,14 +105,37 @@ local function backend_servers(name)
 	end
 	list = {}
 	for sname, srv in pairs(be.servers) do
-		list[#list + 1] = { name = sname, srv = srv }
+		local st = srv:get_stats()
+		if not (st and tonumber(st.bck) == 1) then
+			list[#list + 1] = { name = sname, srv = srv }
+		end
 	end
 	table.sort(list, function(a, b) return a.name < b.name end)
 	servers_of[name] = list
 	return list
 end
 
--- True when every server HAProxy may route to in backend `name` has a real
+-- Usable servers of backend `name` that are not backups: HAProxy's own
+-- count (the "act" field of the backend's stats). `nbsrv` cannot tell:
+-- with no active server it counts the usable backups. Asked at most once
+-- per millisecond per backend (per thread), however many connections are
+-- held: every held connection looks every 2 ms, and get_stats builds a
+-- table of some 100 fields.
+local active_cache = {}
+function hs.active_servers(name)
+	local now = now_ms()
+	local c = active_cache[name]
+	if c and c.at == now then
+		return c.n
+	end
+	local be = core.backends[name]
+	local st = be and be:get_stats()
+	local n = st and tonumber(st.act) or 0
+	active_cache[name] = { at = now, n = n }
+	return n
+end
+
+-- True when every slot HAProxy may route to in backend `name` has a real
 -- address (one the agent set: not the placeholder of an empty slot) and
 -- there is at least one. Only asked when a held connection is about to be
 -- released, never on the fast path.
@@ -184,9 +212,10 @@ end
 
 function hs.hold(txn, backend, limit)
 	-- Fast path: a usable server, the connection proceeds untouched.
-	if txn.f:nbsrv(backend) > 0 then
+	if hs.active_servers(backend) > 0 then
 		return
 	end
+	txn:set_var("txn.hs_hold", "wait")
 	local s = hold_settings(backend, limit)
 	if s.limit_ms == 0 then
 		return
@@ -200,7 +229,8 @@ function hs.hold(txn, backend, limit)
 			break
 		end
 		sock = tick_wait(sock)
-		if txn.f:nbsrv(backend) > 0 and hs.ready_with_address(backend) then
+		if hs.active_servers(backend) > 0 and hs.ready_with_address(backend) then
+			txn:set_var("txn.hs_hold", "ok")
 			break
 		end
 		if now_ms() >= deadline then

@@ -421,6 +421,8 @@ _hsf_parse_ready() {
 		[ "${#f[@]}" -ge 19 ] || continue
 		[ "${f[1]}" = "$be" ] || continue
 		[[ ${f[6]} =~ ^[0-9]+$ ]] || continue
+		# the write backend's backups (the hold's loop) are not slots
+		[ "${f[4]}:${f[18]}" != -:0 ] || continue
 		if (((f[6] & 0x23) == 0 && (f[6] & 0x18) == 0)); then
 			r+=("${f[4]}:${f[18]}")
 		fi

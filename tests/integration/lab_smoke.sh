@@ -21,7 +21,7 @@ master=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MA
 
 for be in "$HS_WRITE_BACKEND" "$HS_READ_BACKEND"; do
 	state=$(hs_hap show servers state "$be") || hs_fail "admin socket does not answer"
-	slots=$(grep -c " $be " <<<"$state")
+	slots=$(awk -v be="$be" '$2 == be && !($5 == "-" && $19 == 0)' <<<"$state" | wc -l)
 	[ "$slots" -eq 8 ] || hs_fail "$be has $slots slots, expected 8"
 	ready=$(hs_ready_servers "$be") || hs_fail "cannot read $be's state"
 	[ -z "$ready" ] || hs_fail "$be has ready servers at start: $ready"

@@ -644,6 +644,7 @@ hs_hap() {
 # Slots of BACKEND whose admin state is ready: none of FMAINT|IMAINT|RMAINT
 # (0x23) nor FDRAIN|IDRAIN (0x18). CMAINT (0x04) alone is ready: a
 # `disabled` slot keeps that bit after `set server ... state ready`.
+# Servers on a unix socket (address "-", port 0) are not slots.
 hs_ready_servers() {
 	local out f
 	out=$(hs_hap show servers state "$1") && [[ $out == *"# be_id"* ]] || return 1
@@ -651,6 +652,8 @@ hs_ready_servers() {
 		[ "${#f[@]}" -ge 19 ] || continue
 		[ "${f[1]}" = "$1" ] || continue
 		[[ ${f[6]} =~ ^[0-9]+$ ]] || continue
+		# the write backend's backups (the hold's loop) are not slots
+		[ "${f[4]}:${f[18]}" != -:0 ] || continue
 		if (((f[6] & 0x23) == 0 && (f[6] & 0x18) == 0)); then
 			echo "${f[4]}:${f[18]}"
 		fi

@@ -12,6 +12,10 @@
 #     does not release a held connection (a new connection is not held
 #     then: the fast path only asks HAProxy whether a server is usable);
 #   - with a ready server there is no hold: connection setup is unchanged;
+#   - a connection the ready master refuses (dead, before the agent's
+#     fence) is retried into the hold through the write backend's backups,
+#     released to the next master made ready, and closed at the hold limit
+#     when none comes, without looping;
 #   - a broken hasentinel.lua fails `haproxy -c`.
 . "$(dirname "$0")/lib.sh"
 hs_setup
@@ -107,5 +111,62 @@ read -r res _ <"$HS_TMP/c5.out"
 [ "$res" = timeout ] || hs_fail "want the client's own timeout, got '$res'"
 hs_hap "set server $B/r1 state ready" >/dev/null
 hs_wait_until 3 '[ "$(hs_cli "$HS_WRITE_PORT" PING)" = PONG ]' 'PING through the write port'
+hs_alive "${HS_PID[haproxy]}" || hs_fail "haproxy exited"
+
+# ------------------------------------------------------------ 6: refused
+# One field of `show stat`: PROXY SERVER FIELD (by the header's names).
+stat_field() {
+	hs_hap show stat | awk -F, -v p="$1" -v s="$2" -v f="$3" '
+		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$1 == p && $2 == s { print $(c[f]) }'
+}
+# refused_then_fenced CASE: r2 (nothing listens there) the only ready slot,
+# a client connects, HAProxy's attempt on r2 is refused, the test fences
+# r2 as the agent would. Leaves the client running as $cl.
+refused_then_fenced() {
+	local dead
+	dead=$(hs_free_port)
+	hs_hap "set server $B/r1 state maint" >/dev/null
+	hs_hap "set server $B/r2 addr 127.0.0.1 port $dead" >/dev/null
+	hs_hap "set server $B/r2 state ready" >/dev/null
+	[ "$(hs_ready_servers "$B")" = "127.0.0.1:$dead" ] || hs_fail "setup: r2 (nothing listens) should be the only ready slot"
+	tries0=$(stat_field "$B" r2 stot)
+	loops0=$(stat_field hasentinel_hold FRONTEND stot)
+	"$HOLDCLIENT" 127.0.0.1 "$HS_WRITE_PORT" 10000 >"$HS_TMP/$1.out" 2>&1 &
+	cl=$!
+	hs_register "$1" "$cl"
+	# HAProxy tried r2, which refused at once: it waits min(1 s, timeout
+	# connect) before its one retry.
+	hs_wait_until 5 '(( $(stat_field "$B" r2 stot) > tries0 ))' "HAProxy to try r2"
+	hs_hap "set server $B/r2 state maint" >/dev/null
+	# The retry finds no ready slot and goes to the backups: the hold loop.
+	hs_wait_until 5 '[ "$(stat_field hasentinel_hold FRONTEND scur)" = 1 ]' "the retry to be held in hasentinel_hold"
+}
+
+hs_log "case 6: a connection the ready master refuses goes to the hold and then to the next master"
+refused_then_fenced c6
+read -r ack_ms out < <("$HOLDCLIENT" -a "$HS_ADMIN_SOCKET" "set server $B/r1 state ready")
+[ -z "$out" ] || hs_fail "set server state ready: $out"
+hs_wait_until 5 '! hs_alive "$cl"' 'the held client to get its answer'
+wait "$cl" || { cat "$HS_TMP/c6.out" >&2; hs_fail "the refused-then-held client failed"; }
+_hs_forget_pid "$cl"
+read -r res t_conn t_reply <"$HS_TMP/c6.out"
+[ "$res" = "+PONG" ] || hs_fail "refused-then-held client got '$res', want +PONG"
+hs_log "refused, held and answered after $((t_reply - t_conn)) ms, $((t_reply - ack_ms)) ms after HAProxy acknowledged ready"
+(($(stat_field hasentinel_hold FRONTEND stot) == loops0 + 1)) || hs_fail "the connection went through the hold loop more than once"
+
+hs_log "case 7: refused, fenced, no next master: closed at the hold limit, one pass through the loop"
+refused_then_fenced c7
+hs_wait_until $((HS_HOLD_MS / 1000 + 5)) '! hs_alive "$cl"' 'the held client to be closed at the hold limit'
+wait "$cl" && hs_fail "the client got an answer with no master: $(cat "$HS_TMP/c7.out")"
+_hs_forget_pid "$cl"
+read -r res t_conn t_end <"$HS_TMP/c7.out"
+held=$((t_end - t_conn))
+hs_log "closed after $held ms ($res)"
+[ "$res" = closed ] || hs_fail "want the connection closed by HAProxy, got '$res'"
+# the retry's pause (1 s), then the hold limit
+((held >= HS_HOLD_MS + 900 && held <= HS_HOLD_MS + 2500)) ||
+	hs_fail "closed after $held ms, want about 1 s + HS_HOLD_MS=$HS_HOLD_MS"
+(($(stat_field hasentinel_hold FRONTEND stot) == loops0 + 1)) || hs_fail "the connection looped through hasentinel_hold"
 hs_alive "${HS_PID[haproxy]}" || hs_fail "haproxy exited"
 hs_log "PASS"

@@ -207,6 +207,33 @@ START_TEST(test_state_unresolved_fqdn)
 }
 END_TEST
 
+/* haproxy.cfg's write backend as HAProxy 2.6.12 shows it: 8 slots and the
+ * two backups on the hold's unix socket (srv_addr "-", port 0). The backups
+ * are not slots: the parser leaves them out, so the plan never readdresses
+ * or disables them. */
+START_TEST(test_state_hold_loop)
+{
+	struct hap_state st = { 0 };
+	char err[256] = "";
+	size_t len, first, count, i;
+	char *buf = load("state_hold_loop.txt", &len);
+
+	ck_assert_int_eq(hap_state_parse(buf, len, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.n, 8);
+	for (i = 0; i < st.n; i++) {
+		ck_assert_str_eq(st.srv[i].addr, "127.0.0.1");
+		ck_assert_int_eq(st.srv[i].port, 1);
+		ck_assert_int_eq(st.srv[i].srv_id, (int)i + 1);
+	}
+	ck_assert_int_eq(hap_state_index(&st), 0);
+	ck_assert_int_eq(hap_state_backend(&st, "mymaster_write", &first, &count), 0);
+	ck_assert_uint_eq(first, 0);
+	ck_assert_uint_eq(count, 8);
+	hap_state_free(&st);
+	free(buf);
+}
+END_TEST
+
 START_TEST(test_state_append)
 {
 	struct hap_state st = { 0 };
@@ -694,6 +721,7 @@ hapapi_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_state_initial);
 	tcase_add_test(tc, test_state_index);
+	tcase_add_test(tc, test_state_hold_loop);
 	tcase_add_test(tc, test_state_ready_flags);
 	tcase_add_test(tc, test_state_unresolved_fqdn);
 	tcase_add_test(tc, test_state_append);
