@@ -125,14 +125,17 @@ local active_cache = {}
 function hs.active_servers(name)
 	local now = now_ms()
 	local c = active_cache[name]
-	if c and c.at == now then
+	if not c then
+		c = {}
+		active_cache[name] = c
+	elseif c.at == now then
 		return c.n
 	end
 	local be = core.backends[name]
 	local st = be and be:get_stats()
-	local n = st and tonumber(st.act) or 0
-	active_cache[name] = { at = now, n = n }
-	return n
+	c.at = now
+	c.n = st and tonumber(st.act) or 0
+	return c.n
 end
 
 -- True when every slot HAProxy may route to in backend `name` has a real
@@ -156,6 +159,27 @@ function hs.ready_with_address(name)
 		end
 	end
 	return n > 0
+end
+
+-- Whether a held connection may go now: a usable slot, and every usable
+-- slot at an address the agent set. Asked at most once per millisecond per
+-- backend (per thread): ready_with_address calls get_stats on every slot,
+-- and when a master is readied every held connection asks within the same
+-- few milliseconds. Uncached, 21 held connections were let go one after
+-- the other, the last 12 ms after HAProxy's acknowledgement.
+local release_cache = {}
+function hs.may_release(name)
+	local now = now_ms()
+	local c = release_cache[name]
+	if not c then
+		c = {}
+		release_cache[name] = c
+	elseif c.at == now then
+		return c.ok
+	end
+	c.at = now
+	c.ok = hs.active_servers(name) > 0 and hs.ready_with_address(name)
+	return c.ok
 end
 
 -- Validated settings of each hs_hold rule, by its arguments.
@@ -229,7 +253,7 @@ function hs.hold(txn, backend, limit)
 			break
 		end
 		sock = tick_wait(sock)
-		if hs.active_servers(backend) > 0 and hs.ready_with_address(backend) then
+		if hs.may_release(backend) then
 			txn:set_var("txn.hs_hold", "ok")
 			break
 		end

@@ -34,9 +34,17 @@ HS_HOLD_MS=6000
 hs_start_haproxy
 B=$HS_WRITE_BACKEND
 
+# One field of `show stat`: PROXY SERVER FIELD (by the header's names).
+stat_field() {
+	hs_hap show stat | awk -F, -v p="$1" -v s="$2" -v f="$3" '
+		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) c[$i] = i; next }
+		$1 == p && $2 == s { print $(c[f]) }'
+}
+
 # ------------------------------------------------------------ 1: released
 hs_log "case 1: no server ready: a connection is held, then released to r0"
 hs_hap "set server $B/r1 addr 127.0.0.1 port ${HS_PORT[r0]}" >/dev/null
+loops0=$(stat_field hasentinel_hold FRONTEND stot)
 "$HOLDCLIENT" 127.0.0.1 "$HS_WRITE_PORT" 10000 >"$HS_TMP/c1.out" 2>&1 &
 c1=$!
 hs_register c1 "$c1"
@@ -58,6 +66,8 @@ held=$((t_reply - t_conn))
 hs_log "held ${held} ms; answered $delay ms after HAProxy acknowledged ready (load: $(cut -d' ' -f1 /proc/loadavg))"
 echo "answer_after_ack_ms $delay" >>"${HS_HOLD_RESULTS:-/dev/null}"
 ((held >= 4400)) || hs_fail "held only ${held} ms"
+# held by the write frontend itself, not through the backups' loop
+[ "$(stat_field hasentinel_hold FRONTEND stot)" = "$loops0" ] || hs_fail "a connection with no master went through the hold loop"
 # 5 ms is the target (see the README); the assertion leaves room for a
 # loaded machine, the measured value is in the log above.
 ((delay >= -5 && delay <= 200)) || hs_fail "the held client was answered $delay ms after the acknowledgement"
@@ -114,12 +124,6 @@ hs_wait_until 3 '[ "$(hs_cli "$HS_WRITE_PORT" PING)" = PONG ]' 'PING through the
 hs_alive "${HS_PID[haproxy]}" || hs_fail "haproxy exited"
 
 # ------------------------------------------------------------ 6: refused
-# One field of `show stat`: PROXY SERVER FIELD (by the header's names).
-stat_field() {
-	hs_hap show stat | awk -F, -v p="$1" -v s="$2" -v f="$3" '
-		NR == 1 { sub(/^# /, ""); for (i = 1; i <= NF; i++) c[$i] = i; next }
-		$1 == p && $2 == s { print $(c[f]) }'
-}
 # refused_then_fenced CASE: r2 (nothing listens there) the only ready slot,
 # a client connects, HAProxy's attempt on r2 is refused, the test fences
 # r2 as the agent would. Leaves the client running as $cl.
