@@ -42,6 +42,10 @@ struct agent {
 	ev_timer tick;
 	ev_timer lease_tick;             /* write-lease: evaluation and renewal */
 	ev_signal sig_term, sig_int, sig_hup;
+	/* a forced resync (SIGHUP) being watched until it is done */
+	ev_prepare hup_check;
+	int64_t hup_t0;                  /* monotonic ms of the SIGHUP */
+	uint64_t hup_sgen, hup_rgen;     /* its marks (sentinels_resync, rec_resync) */
 };
 
 #endif

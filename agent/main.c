@@ -72,8 +72,27 @@ on_hup(struct ev_loop *loop, ev_signal *w, int revents)
 	else if (n > 0)
 		log_info("SIGHUP: %d password file(s) read again, used from the next connection", n);
 	log_info("SIGHUP: resync with the Sentinels and HAProxy");
-	sentinels_resync(ag->sentinels);
-	rec_resync(ag->rec);
+	ag->hup_t0 = now_mono_ms();
+	ag->hup_sgen = sentinels_resync(ag->sentinels);
+	ag->hup_rgen = rec_resync(ag->rec);
+	ev_prepare_start(loop, &ag->hup_check);
+}
+
+/* Before the loop waits, while a SIGHUP's resync runs (so every change of the
+ * iteration is seen, and the answer is not left until the next event): once every
+ * Sentinel has answered a round and HAProxy has been read whole and holds
+ * what the model wants, say how long it took. */
+static void
+on_hup_check(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	struct agent *ag = w->data;
+
+	(void)revents;
+	if (!sentinels_resync_done(ag->sentinels, ag->hup_sgen) || !rec_resync_done(ag->rec, ag->hup_rgen))
+		return;
+	ev_prepare_stop(loop, w);
+	log_info("SIGHUP: resync done in %lld ms: every Sentinel asked, every backend read, HAProxy consistent",
+		 (long long)(now_mono_ms() - ag->hup_t0));
 }
 
 static void
@@ -391,6 +410,8 @@ main(int argc, char **argv)
 	ev_signal_init(&ag.sig_int, on_stop, SIGINT);
 	ev_signal_init(&ag.sig_hup, on_hup, SIGHUP);
 	ag.sig_hup.data = &ag;
+	ev_prepare_init(&ag.hup_check, on_hup_check);
+	ag.hup_check.data = &ag;
 	ev_signal_start(ag.loop, &ag.sig_term);
 	ev_signal_start(ag.loop, &ag.sig_int);
 	ev_signal_start(ag.loop, &ag.sig_hup);
@@ -420,6 +441,7 @@ out:
 		ev_signal_stop(ag.loop, &ag.sig_term);
 		ev_signal_stop(ag.loop, &ag.sig_int);
 		ev_signal_stop(ag.loop, &ag.sig_hup);
+		ev_prepare_stop(ag.loop, &ag.hup_check);
 	}
 	ag.journal.on_event = NULL;
 	metrics_server_free(ag.metrics);

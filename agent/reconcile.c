@@ -94,6 +94,9 @@ struct reconciler {
 	int in_flight;           /* a run reads HAProxy's state (its plan is not made yet) */
 	int want_run;            /* a run is wanted (at least "show info") */
 	int want_full;           /* read and plan every group */
+	uint64_t resync_gen;     /* rec_resync() calls so far */
+	uint64_t run_gen;        /* resync_gen when the run in flight began */
+	uint64_t full_gen;       /* run_gen of the last full run planned */
 	uint64_t ticks;
 	long hap_pid;
 	long hap_uptime;
@@ -451,11 +454,20 @@ rec_tick(struct reconciler *rc)
 	schedule(rc);
 }
 
-void
+uint64_t
 rec_resync(struct reconciler *rc)
 {
+	rc->resync_gen++;
 	rc->want_full = 1;
 	rec_tick(rc);
+	return rc->resync_gen;
+}
+
+int
+rec_resync_done(const struct reconciler *rc, uint64_t gen)
+{
+	return rc->full_gen >= gen && !rc->in_flight && !rc->want_run && !rc->want_full &&
+	       !rc->dirty.n && !rc->applies_out && rc->pend_head == rc->npend;
 }
 
 /* ---------------------------------------------------------------- reconcile */
@@ -519,6 +531,8 @@ run_done(struct reconciler *rc)
 		rc->shrink_wanted = 0;
 		shrink(rc);
 	}
+	if (rc->run_full)
+		rc->full_gen = rc->run_gen;
 	rc->in_flight = 0;
 	rc->run.n = 0;
 	rc->nmeta = 0;
@@ -1244,6 +1258,7 @@ run(struct reconciler *rc)
 	take_run(rc, full);
 	rc->want_run = rc->want_full = 0;
 	rc->run_full = full;
+	rc->run_gen = rc->resync_gen;
 	/* Commands of the run's groups not sent yet would follow this read
 	 * while planned from an older one: the run plans them again. */
 	pend_drop(rc, full);

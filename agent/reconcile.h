@@ -69,8 +69,13 @@ void rec_group_updated(struct reconciler *rc, struct group *g);
 /* Resync tick: decide every group again (views age out), recheck ROLE where
  * due, check the next slice of groups against HAProxy. */
 void rec_tick(struct reconciler *rc);
-/* Forced resync (SIGHUP): a tick that checks every group at once. */
-void rec_resync(struct reconciler *rc);
+/* Forced resync (SIGHUP): a tick that checks every group at once. Returns
+ * a mark for rec_resync_done(). */
+uint64_t rec_resync(struct reconciler *rc);
+/* 1 once a run that read every backend has been planned after the resync
+ * that returned gen, every command is acknowledged, and no group waits for
+ * a run: HAProxy holds what the model wants. */
+int rec_resync_done(const struct reconciler *rc, uint64_t gen);
 
 /* Hostnames: where names are resolved (borrowed; NULL: names never
  * resolve, so nodes named so are never routed to). */

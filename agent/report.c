@@ -523,7 +523,7 @@ static json_t *
 cmd_resync(const struct cmd_req *r)
 {
 	log_info("resync requested on the status socket");
-	sentinels_resync(r->ag->sentinels);
+	(void)sentinels_resync(r->ag->sentinels);
 	rec_tick(r->ag->rec);
 	return json_pack("{s:b}", "ok", 1);
 }

@@ -61,6 +61,8 @@ struct sentinel_link {
 	int malformed_logged;
 	uint64_t malformed_quiet;     /* not logged in the current minute */
 	int round_pending;        /* replies outstanding in the current round */
+	uint64_t gen_started;     /* the last resync mark a round was running for */
+	uint64_t gen_done;        /* the last such mark whose round has ended */
 	struct lgroup *lg;        /* by group id */
 	size_t nlg;
 	size_t detail_cursor;     /* where the next slice of detail refreshes starts */
@@ -79,6 +81,7 @@ struct sentinels {
 	int n;
 	ev_timer tick;
 	struct rreply_keys keys;  /* the fields read from arrays of maps */
+	uint64_t resync_gen;      /* sentinels_resync() calls so far */
 };
 
 /* Every field the parsers below read from an entry of SENTINEL MASTERS,
@@ -719,6 +722,10 @@ query_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		break;
 	}
 done:
+	if (q->in_round && sl->round_pending == 0) {
+		sl->gen_done = sl->gen_started;
+		log_debug("sentinel %s: round %llu done", sl->addr, (unsigned long long)sl->rounds);
+	}
 	free(q);
 }
 
@@ -971,7 +978,7 @@ tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	sentinels_resync(s);
+	(void)sentinels_resync(s);
 }
 
 void
@@ -1005,16 +1012,33 @@ sentinels_free(struct sentinels *s)
 	free(s);
 }
 
-void
+uint64_t
 sentinels_resync(struct sentinels *s)
 {
+	s->resync_gen++;
 	for (int i = 0; i < s->n; i++) {
 		struct sentinel_link *sl = &s->links[i];
 
 		/* A Pub/Sub link that stays down while the command link is up
 		 * is reconnected by its own backoff; nothing to do here. */
 		start_round(sl);
+		sl->gen_started = s->resync_gen;
+		if (sl->round_pending == 0)   /* nothing sent: link down */
+			sl->gen_done = s->resync_gen;
 	}
+	return s->resync_gen;
+}
+
+int
+sentinels_resync_done(const struct sentinels *s, uint64_t gen)
+{
+	for (int i = 0; i < s->n; i++) {
+		const struct sentinel_link *sl = &s->links[i];
+
+		if (sl->gen_done < gen && rlink_state(sl->cmd) == RLINK_UP)
+			return 0;
+	}
+	return 1;
 }
 
 void

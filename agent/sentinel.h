@@ -44,8 +44,13 @@ struct sentinels *sentinels_new(struct ev_loop *loop, const struct config *cfg, 
 void sentinels_start(struct sentinels *s);
 void sentinels_free(struct sentinels *s);
 
-/* Query every Sentinel now (resync). */
-void sentinels_resync(struct sentinels *s);
+/* Query every Sentinel now (resync): a round on every link (or the one
+ * already running). Returns a mark for sentinels_resync_done(). */
+uint64_t sentinels_resync(struct sentinels *s);
+/* 1 once every link whose command link is up has ended a round it was in
+ * at or after the resync that returned gen (links that are down have
+ * nothing to answer). */
+int sentinels_resync_done(const struct sentinels *s, uint64_t gen);
 /* Query one group on every Sentinel now. */
 void sentinels_query_group(struct sentinels *s, const char *name);
 /* write-lease renewal: one ping (INFO server) to every Sentinel whose

@@ -1040,6 +1040,20 @@ scale_one() { # GROUPS RESYNC_MS
 	res "agent CPU idle (${idle_s} s, % of one core)" "$tag" "${idle_pct}%" "~0 (< 1%)" "$(ok_if 'v < 1' v="$idle_pct")"
 	res "agent RSS idle" "$tag" "$((rss / 1024)).$(((rss % 1024) * 10 / 1024)) MB" "< 8 MB" "$(ok_if 'v < 8192' v="$rss")"
 
+	# A forced resync with HAProxy consistent: SIGHUP, and the agent's own
+	# "resync done in N ms" (every Sentinel answered a round, every backend
+	# read, nothing left to send).
+	local hups=() hd k hmed
+	for ((k = 0; k < 3; k++)); do
+		hd=$(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log")
+		kill -HUP "$apid"
+		hs_wait_until $((10 * sx)) '(( $(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log") > hd ))' "the agent's resync to be done"
+		hups+=("$(grep "SIGHUP: resync done in" "$HS_TMP/agent.log" | tail -n 1 | sed 's/.*done in \([0-9]*\) ms.*/\1/')")
+	done
+	hmed=$(printf '%s\n' "${hups[@]}" | median)
+	res "forced resync (SIGHUP), HAProxy consistent: all groups asked and checked (ms)" "$tag" "$(printf '%s\n' "${hups[@]}" | mmm)" \
+		"< 100 ms" "$(ok_if 'v < 100' v="$hmed")"
+
 	# HAProxy restart without a state file, two ways:
 	#  natural: the agent finds out at its next resync tick (0..interval later)
 	#  forced:  the agent is stopped (SIGSTOP) while HAProxy restarts, so no
@@ -1047,7 +1061,7 @@ scale_one() { # GROUPS RESYNC_MS
 	#           gets SIGHUP and SIGCONT: on_hup() runs a full resync at once
 	#           (what a tick does: Sentinel round + HAProxy reconcile), so
 	#           this is the resync work alone.
-	local nat=() hup=() cpu=() hwm=0 h mode k runs=3 lost0
+	local nat=() hup=() cpu=() hwm=0 h mode runs=3 lost0
 	[ "$BENCH_QUICK" = 1 ] && runs=1
 	lost0=$(grep -c "sentinel .*link down" "$HS_TMP/agent.log")
 	for ((k = 0; k < 2 * runs; k++)); do
@@ -1077,7 +1091,6 @@ scale_one() { # GROUPS RESYNC_MS
 	done
 	res "HAProxy restart: socket up -> all write masters ready (ms)" "$tag" \
 		"$(printf '%s\n' "${nat[@]}" | mmm) (waits for the next tick, <= ${iv} ms)"
-	local hmed
 	hmed=$(printf '%s\n' "${hup[@]}" | median)
 	res "HAProxy restart, agent paused, then SIGHUP -> all ready (ms)" "$tag" "$(printf '%s\n' "${hup[@]}" | mmm)" \
 		"< 200 ms" "$(ok_if 'v < 200' v="$hmed")"

@@ -2,7 +2,8 @@
 # Start-up: the agent fills the empty slots from Sentinel. Within 5 s the
 # write backend has exactly Sentinel's master ready, the read backend exactly
 # the two replicas; traffic goes where HAProxy's state says; the status
-# JSON names the master.
+# JSON names the master. A SIGHUP resync reports when it is done and
+# changes nothing.
 # Conditions are single-quoted and eval'd by hs_wait_until:
 # shellcheck disable=SC2016,SC2034,SC2119
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -45,5 +46,16 @@ done
 [ "${#seen[@]}" -eq 2 ] || hs_fail "read connections reached ports ${!seen[*]}, expected only the replicas"
 
 hs_wait_until 5 'hs_agent_names_master "$master"' "hasentinelctl status --json to name the master $master"
+
+# A forced resync (SIGHUP) with nothing to change: the agent says when every
+# Sentinel has answered and HAProxy has been read whole, and HAProxy is as
+# before.
+hs_log "SIGHUP"
+kill -HUP "$(hs_pid agent)"
+hs_wait_until 10 'grep -q "SIGHUP: resync done in [0-9]* ms" "$HS_TMP/agent.log"' "the agent to report its SIGHUP resync done"
+hs_log "$(grep -o "SIGHUP: resync done in [0-9]* ms" "$HS_TMP/agent.log" | tail -n 1)"
+hs_wait_applied 5
+grep -q "haproxy: set server" <(sed -n '/SIGHUP: resync with/,$p' "$HS_TMP/agent.log") &&
+	hs_fail "the SIGHUP resync sent commands to a consistent HAProxy"
 
 hs_log "t01_start: ok"
