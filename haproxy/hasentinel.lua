@@ -13,7 +13,8 @@
 --       starts holding and to "ok" when it lets the connection go to such a
 --       server; haproxy.cfg rejects a connection still at "wait" (the limit
 --       LIMIT_MS passed, or the client went away). With a usable server the
---       action returns at once and sets nothing.
+--       action returns at once and sets nothing. When it held, txn.hs_hold_ms
+--       says how long (ms), for the log line.
 --
 --   lua.hs_tick                    (tcp service, on HS_TICK_SOCKET)
 --       The clock of the hold: sends one byte every 2 ms to each held
@@ -244,7 +245,8 @@ function hs.hold(txn, backend, limit)
 	if s.limit_ms == 0 then
 		return
 	end
-	local deadline = now_ms() + s.limit_ms
+	local t0 = now_ms()
+	local deadline = t0 + s.limit_ms
 	local sock = tick_open()
 	while true do
 		-- The client went away or filled the buffer: stop holding (a
@@ -264,6 +266,8 @@ function hs.hold(txn, backend, limit)
 	if sock then
 		sock:close()
 	end
+	-- How long it was held, for the log line (haproxy.cfg's log-format).
+	txn:set_var("txn.hs_hold_ms", now_ms() - t0)
 end
 
 -- The ticker: one byte every poll_ms to each connected held connection,

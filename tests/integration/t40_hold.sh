@@ -16,6 +16,7 @@
 #     fence) is retried into the hold through the write backend's backups,
 #     released to the next master made ready, and closed at the hold limit
 #     when none comes, without looping;
+#   - HAProxy's log line says how long a connection was held;
 #   - a broken hasentinel.lua fails `haproxy -c`.
 . "$(dirname "$0")/lib.sh"
 hs_setup
@@ -68,6 +69,10 @@ echo "answer_after_ack_ms $delay" >>"${HS_HOLD_RESULTS:-/dev/null}"
 ((held >= 4400)) || hs_fail "held only ${held} ms"
 # held by the write frontend itself, not through the backups' loop
 [ "$(stat_field hasentinel_hold FRONTEND stot)" = "$loops0" ] || hs_fail "a connection with no master went through the hold loop"
+# HAProxy's log line says how long it was held
+hs_wait_until 5 'grep -aqE " redis_write $B/r1 .* hold:[0-9]+$" "$HS_TMP/haproxy.log"' "the held connection's log line"
+logged=$(grep -aoE " redis_write $B/r1 .* hold:[0-9]+$" "$HS_TMP/haproxy.log" | tail -n 1 | sed 's/.*hold://')
+((logged >= 4400 && logged <= held)) || hs_fail "the log line says hold:$logged, the client waited $held ms"
 # 5 ms is the target (see the README); the assertion leaves room for a
 # loaded machine, the measured value is in the log above.
 ((delay >= -5 && delay <= 200)) || hs_fail "the held client was answered $delay ms after the acknowledgement"
