@@ -116,27 +116,36 @@ local function backend_servers(name)
 	return list
 end
 
--- Usable servers of backend `name` that are not backups: HAProxy's own
--- count (the "act" field of the backend's stats). `nbsrv` cannot tell:
--- with no active server it counts the usable backups. Asked at most once
--- per millisecond per backend (per thread), however many connections are
--- held: every held connection looks every 2 ms, and get_stats builds a
--- table of some 100 fields.
-local active_cache = {}
-function hs.active_servers(name)
+-- f(name), remembered per backend for the current millisecond (per
+-- thread): when a master is readied every held connection asks within the
+-- same few milliseconds, and the answers cost get_stats calls (a table of
+-- some 100 fields each).
+local function per_ms(cache, name, f)
 	local now = now_ms()
-	local c = active_cache[name]
+	local c = cache[name]
 	if not c then
 		c = {}
-		active_cache[name] = c
+		cache[name] = c
 	elseif c.at == now then
-		return c.n
+		return c.v
 	end
+	c.at = now
+	c.v = f(name)
+	return c.v
+end
+
+-- Usable servers of backend `name` that are not backups: HAProxy's own
+-- count (the "act" field of the backend's stats). `nbsrv` cannot tell:
+-- with no active server it counts the usable backups. Every held
+-- connection asks every 2 ms.
+local function count_active(name)
 	local be = core.backends[name]
 	local st = be and be:get_stats()
-	c.at = now
-	c.n = st and tonumber(st.act) or 0
-	return c.n
+	return st and tonumber(st.act) or 0
+end
+local active_cache = {}
+function hs.active_servers(name)
+	return per_ms(active_cache, name, count_active)
 end
 
 -- True when every slot HAProxy may route to in backend `name` has a real
@@ -163,24 +172,15 @@ function hs.ready_with_address(name)
 end
 
 -- Whether a held connection may go now: a usable slot, and every usable
--- slot at an address the agent set. Asked at most once per millisecond per
--- backend (per thread): ready_with_address calls get_stats on every slot,
--- and when a master is readied every held connection asks within the same
--- few milliseconds. Uncached, 21 held connections were let go one after
--- the other, the last 12 ms after HAProxy's acknowledgement.
+-- slot at an address the agent set. ready_with_address calls get_stats on
+-- every slot: uncached, 21 held connections were let go one after the
+-- other, the last 12 ms after HAProxy's acknowledgement.
+local function release_now(name)
+	return hs.active_servers(name) > 0 and hs.ready_with_address(name)
+end
 local release_cache = {}
 function hs.may_release(name)
-	local now = now_ms()
-	local c = release_cache[name]
-	if not c then
-		c = {}
-		release_cache[name] = c
-	elseif c.at == now then
-		return c.ok
-	end
-	c.at = now
-	c.ok = hs.active_servers(name) > 0 and hs.ready_with_address(name)
-	return c.ok
+	return per_ms(release_cache, name, release_now)
 end
 
 -- Validated settings of each hs_hold rule, by its arguments.

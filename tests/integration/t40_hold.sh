@@ -42,6 +42,20 @@ stat_field() {
 		$1 == p && $2 == s { print $(c[f]) }'
 }
 
+# answered_after_ready PID OUT: the test readies r1 (as the agent would);
+# the held client PID, writing to OUT, must get +PONG. Sets ack_ms (when
+# HAProxy acknowledged), t_conn and t_reply (the client's times).
+answered_after_ready() {
+	local out res aar_pid=$1   # (a name unlike hs_wait_until's locals: its eval sees them)
+	read -r ack_ms out < <("$HOLDCLIENT" -a "$HS_ADMIN_SOCKET" "set server $B/r1 state ready")
+	[ -z "$out" ] || hs_fail "set server state ready: $out"
+	hs_wait_until 5 '! hs_alive "$aar_pid"' 'the held client to get its answer'
+	wait "$aar_pid" || { cat "$2" >&2; hs_fail "the held client failed"; }
+	_hs_forget_pid "$aar_pid"
+	read -r res t_conn t_reply <"$2"
+	[ "$res" = "+PONG" ] || hs_fail "held client got '$res', want +PONG"
+}
+
 # ------------------------------------------------------------ 1: released
 hs_log "case 1: no server ready: a connection is held, then released to r0"
 hs_hap "set server $B/r1 addr 127.0.0.1 port ${HS_PORT[r0]}" >/dev/null
@@ -52,13 +66,7 @@ hs_register c1 "$c1"
 # Held well past the Lua session timeout (4 s) before the switch.
 sleep 4.5
 hs_alive "$c1" || { cat "$HS_TMP/c1.out" >&2; hs_fail "the held client ended before any server was ready"; }
-read -r ack_ms out < <("$HOLDCLIENT" -a "$HS_ADMIN_SOCKET" "set server $B/r1 state ready")
-[ -z "$out" ] || hs_fail "set server state ready: $out"
-hs_wait_until 5 '! hs_alive "$c1"' 'the held client to get its answer'
-wait "$c1" || { cat "$HS_TMP/c1.out" >&2; hs_fail "the held client failed"; }
-_hs_forget_pid "$c1"
-read -r res t_conn t_reply <"$HS_TMP/c1.out"
-[ "$res" = "+PONG" ] || hs_fail "held client got '$res', want +PONG"
+answered_after_ready "$c1" "$HS_TMP/c1.out"
 delay=$((t_reply - ack_ms))
 held=$((t_reply - t_conn))
 # The acknowledgement and the answer are both stamped on this machine's
@@ -154,13 +162,7 @@ refused_then_fenced() {
 
 hs_log "case 6: a connection the ready master refuses goes to the hold and then to the next master"
 refused_then_fenced c6
-read -r ack_ms out < <("$HOLDCLIENT" -a "$HS_ADMIN_SOCKET" "set server $B/r1 state ready")
-[ -z "$out" ] || hs_fail "set server state ready: $out"
-hs_wait_until 5 '! hs_alive "$cl"' 'the held client to get its answer'
-wait "$cl" || { cat "$HS_TMP/c6.out" >&2; hs_fail "the refused-then-held client failed"; }
-_hs_forget_pid "$cl"
-read -r res t_conn t_reply <"$HS_TMP/c6.out"
-[ "$res" = "+PONG" ] || hs_fail "refused-then-held client got '$res', want +PONG"
+answered_after_ready "$cl" "$HS_TMP/c6.out"
 hs_log "refused, held and answered after $((t_reply - t_conn)) ms, $((t_reply - ack_ms)) ms after HAProxy acknowledged ready"
 (($(stat_field hasentinel_hold FRONTEND stot) == loops0 + 1)) || hs_fail "the connection went through the hold loop more than once"
 
