@@ -56,6 +56,19 @@ answered_after_ready() {
 	[ "$res" = "+PONG" ] || hs_fail "held client got '$res', want +PONG"
 }
 
+# closed_by_haproxy PID SECS OUT: the held client PID (writing to OUT) is
+# closed by HAProxy, without an answer, within SECS. Sets held (ms).
+closed_by_haproxy() {
+	local res t_conn t_end cbh_pid=$1
+	hs_wait_until "$2" '! hs_alive "$cbh_pid"' 'the held client to be closed at the hold limit'
+	wait "$cbh_pid" && hs_fail "the held client got an answer: $(cat "$3")"
+	_hs_forget_pid "$cbh_pid"
+	read -r res t_conn t_end <"$3"
+	held=$((t_end - t_conn))
+	hs_log "closed after $held ms ($res)"
+	[ "$res" = closed ] || hs_fail "want the connection closed by HAProxy, got '$res'"
+}
+
 # ------------------------------------------------------------ 1: released
 hs_log "case 1: no server ready: a connection is held, then released to r0"
 hs_hap "set server $B/r1 addr 127.0.0.1 port ${HS_PORT[r0]}" >/dev/null
@@ -103,13 +116,7 @@ hs_hap "set server $B/r2 state ready" >/dev/null   # 127.0.0.1:1, never the agen
 [ "$(hs_ready_servers "$B")" = "127.0.0.1:1" ] || hs_fail "setup: r2 (placeholder) should be the only ready slot"
 sleep 1
 hs_alive "$c3" || hs_fail "the held client was let go when only the placeholder was ready: $(cat "$HS_TMP/c3.out")"
-hs_wait_until 12 '! hs_alive "$c3"' 'the held client to be closed at the hold limit'
-wait "$c3" && hs_fail "the client held on a placeholder got an answer: $(cat "$HS_TMP/c3.out")"
-_hs_forget_pid "$c3"
-read -r res t_conn t_end <"$HS_TMP/c3.out"
-held=$((t_end - t_conn))
-hs_log "closed after $held ms ($res)"
-[ "$res" = closed ] || hs_fail "want the connection closed by HAProxy, got '$res'"
+closed_by_haproxy "$c3" 12 "$HS_TMP/c3.out"
 ((held >= HS_HOLD_MS - 50 && held <= HS_HOLD_MS + 1000)) ||
 	hs_fail "closed after $held ms, want about HS_HOLD_MS=$HS_HOLD_MS"
 hs_hap "set server $B/r2 state maint" >/dev/null
@@ -168,13 +175,7 @@ hs_log "refused, held and answered after $((t_reply - t_conn)) ms, $((t_reply - 
 
 hs_log "case 7: refused, fenced, no next master: closed at the hold limit, one pass through the loop"
 refused_then_fenced c7
-hs_wait_until $((HS_HOLD_MS / 1000 + 5)) '! hs_alive "$cl"' 'the held client to be closed at the hold limit'
-wait "$cl" && hs_fail "the client got an answer with no master: $(cat "$HS_TMP/c7.out")"
-_hs_forget_pid "$cl"
-read -r res t_conn t_end <"$HS_TMP/c7.out"
-held=$((t_end - t_conn))
-hs_log "closed after $held ms ($res)"
-[ "$res" = closed ] || hs_fail "want the connection closed by HAProxy, got '$res'"
+closed_by_haproxy "$cl" $((HS_HOLD_MS / 1000 + 5)) "$HS_TMP/c7.out"
 # the retry's pause (1 s), then the hold limit
 ((held >= HS_HOLD_MS + 900 && held <= HS_HOLD_MS + 2500)) ||
 	hs_fail "closed after $held ms, want about 1 s + HS_HOLD_MS=$HS_HOLD_MS"
