@@ -220,11 +220,12 @@ http_get() {
 }
 
 # The write backend's servers that are not in maintenance (ready), as
-# "addr" lines, from the stats page's CSV.
+# "addr" lines, from the stats page's CSV. The backups (hold1, hold2) are
+# the hold's loop back into HAProxy, not Redis servers.
 write_ready() {
 	http_get '/;csv;norefresh' | awk -F, -v be=mymaster_write '
 		/^# / { sub(/^# /, ""); for (i = 1; i <= NF; i++) col[$i] = i; next }
-		$1 == be && $2 != "BACKEND" && $2 != "FRONTEND" && $(col["status"]) != "MAINT" {
+		$1 == be && $2 != "BACKEND" && $2 != "FRONTEND" && $(col["status"]) != "MAINT" && $(col["bck"]) != 1 {
 			print $(col["addr"])
 		}'
 }
