@@ -385,14 +385,8 @@ cmd_page(const struct cmd_req *r)
 	json_t *o, *masters, *tls;
 	size_t from = 0, i, used;
 
-	if (r->arg) {
-		char *end = NULL;
-		unsigned long long v = strtoull(r->arg, &end, 10);
-
-		if (end == r->arg || *end || r->arg[0] == '-')
-			return error_json("page: FROM must be a number of groups");
-		from = v > ag->topo.n ? ag->topo.n : (size_t)v;
-	}
+	if (r->arg && status_parse_count(r->arg, ag->topo.n, &from) < 0)
+		return error_json("page: FROM must be a number of groups");
 	/* One answer per connection: hasentinel.lua reads until the close. */
 	if (r->cl)
 		status_client_close_after(r->cl);

@@ -86,6 +86,30 @@ is_cmd_char(unsigned char c)
 }
 
 int
+status_parse_count(const char *arg, size_t max, size_t *out)
+{
+	size_t v = 0;
+	int over = 0;
+
+	if (!arg || !*arg)
+		return -1;
+	for (const char *p = arg; *p; p++) {
+		size_t d;
+
+		if (*p < '0' || *p > '9')
+			return -1;
+		d = (size_t)(*p - '0');
+		/* v * 10 + d > max, without overflowing */
+		if (!over && (max < d || v > (max - d) / 10))
+			over = 1;
+		else if (!over)
+			v = v * 10 + d;
+	}
+	*out = over ? max : v;
+	return 0;
+}
+
+int
 status_parse_request(const char *line, size_t len, struct status_request *out,
 		     char *err, size_t errlen)
 {

@@ -54,6 +54,11 @@ struct status_request {
 int status_parse_request(const char *line, size_t len, struct status_request *out,
 			 char *err, size_t errlen) __attribute__((warn_unused_result));
 
+/* A count argument ("page FROM"): decimal digits only (no sign, no space),
+ * at least one. *out is its value, or max when it is larger (however many
+ * digits). Pure, fuzzed. 0, or -1 when ARG is not such a number. */
+int status_parse_count(const char *arg, size_t max, size_t *out) __attribute__((warn_unused_result));
+
 /* Handle a request. Return a new reference to the reply object (the server
  * serialises it compactly, appends '\n' and frees it), or NULL to send
  * {"error": "unknown command"}. The handler may call status_client_stream()

@@ -15,6 +15,41 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
+check_count(const char *arg, size_t len)
+{
+	static const size_t maxes[] = { 0, 1, 9, 10, 1000, SIZE_MAX };
+
+	for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
+		size_t v = 12345, want = 0;
+		int digits = 1, over = 0;
+
+		for (size_t i = 0; i < len; i++)
+			if (arg[i] < '0' || arg[i] > '9')
+				digits = 0;
+		if (status_parse_count(arg, maxes[m], &v) < 0) {
+			if (digits || v != 12345)
+				abort();
+			continue;
+		}
+		if (!digits)
+			abort();
+		/* the same value, computed another way (in SIZE_MAX, then clamped) */
+		for (size_t i = 0; i < len && !over; i++) {
+			size_t d = (size_t)(arg[i] - '0');
+
+			if (want > (SIZE_MAX - d) / 10)
+				over = 1;
+			else
+				want = want * 10 + d;
+		}
+		if (over || want > maxes[m])
+			want = maxes[m];
+		if (v != want)
+			abort();
+	}
+}
+
+static void
 check_one(const char *line, size_t len)
 {
 	struct status_request req, again;
@@ -42,6 +77,10 @@ check_one(const char *line, size_t len)
 			abort();
 	if (al && (req.arg[0] == ' ' || req.arg[al - 1] == ' '))
 		abort();
+	/* A count argument ("page FROM") is digits only, and its value is
+	 * what they say, clamped. */
+	if (al)
+		check_count(req.arg, al);
 	/* What was accepted parses back to the same request. */
 	snprintf(rebuilt, sizeof(rebuilt), "%s%s%s", req.cmd, al ? " " : "", req.arg);
 	if (status_parse_request(rebuilt, strlen(rebuilt), &again, err, sizeof(err)) < 0 ||

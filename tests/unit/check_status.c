@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -133,6 +134,40 @@ START_TEST(parse_small_err)
 
 	ck_assert_int_eq(status_parse_request("", 0, &r, err, sizeof(err)), -1);
 	ck_assert_str_eq(err, "emp");
+}
+END_TEST
+
+/* "page FROM": digits only, clamped to the number of groups. */
+START_TEST(parse_count)
+{
+	static const struct {
+		const char *arg;
+		size_t max, want;
+	} good[] = {
+		{ "0", 10, 0 },
+		{ "7", 10, 7 },
+		{ "10", 10, 10 },
+		{ "11", 10, 10 },
+		{ "00042", 1000, 42 },
+		/* however many digits: clamped, no overflow */
+		{ "99999999999999999999999999999999", 1000, 1000 },
+		{ "18446744073709551616", SIZE_MAX, SIZE_MAX },
+		{ "3", 0, 0 },
+	};
+	static const char *const bad[] = { "", "-1", "+1", " 1", "1 ", "1a", "0x10" };
+	size_t v;
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		v = 12345;
+		ck_assert_int_eq(status_parse_count(good[i].arg, good[i].max, &v), 0);
+		ck_assert_uint_eq(v, good[i].want);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 777;
+		ck_assert_int_eq(status_parse_count(bad[i], 100, &v), -1);
+		ck_assert_uint_eq(v, 777);   /* untouched on error */
+	}
+	ck_assert_int_eq(status_parse_count(NULL, 10, &v), -1);
 }
 END_TEST
 
@@ -777,6 +812,7 @@ status_suite(void)
 	tcase_add_test(tc, parse_bad_chars);
 	tcase_add_test(tc, parse_lengths);
 	tcase_add_test(tc, parse_small_err);
+	tcase_add_test(tc, parse_count);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("socket");
