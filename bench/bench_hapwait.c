@@ -180,6 +180,14 @@ tally(const char *text, size_t len, int groups, int base, int wrap, int k, int *
 	return nrep ? 0 : -1;
 }
 
+/* Group g is done: exactly one ready slot in its write backend, the
+ * expected node. */
+static int
+group_done(const int *ready, const int *good, int g)
+{
+	return ready[g] == 1 && good[g];
+}
+
 int
 main(int argc, char **argv)
 {
@@ -268,7 +276,7 @@ main(int argc, char **argv)
 		if (full) {
 			nok = 0;
 			for (int g = 0; g < groups; g++) {
-				if (ready[g] == 1 && good[g])
+				if (group_done(ready, good, g))
 					nok++;
 				else
 					pending[npending++] = g;
@@ -284,14 +292,10 @@ main(int argc, char **argv)
 			int left = 0;
 
 			for (int i = 0; i < nprobed; i++) {
-				int g = probed[i];
-
-				if (ready[g] == 1 && good[g]) {
-					if (!first_ok)
-						first_ok = wall_ms();
-					continue;
-				}
-				left++;
+				if (!group_done(ready, good, probed[i]))
+					left++;
+				else if (!first_ok)
+					first_ok = wall_ms();
 			}
 			/* every probed group done: read them all */
 			if (!left)

@@ -871,7 +871,7 @@ section_hold() {
 	hold_hap_release hold "$HS_TMP/kills.alone" >"$HS_TMP/hold.alone.haprel"
 
 	# ------------------------------------- analysis
-	local k ts te promo ack p99 mx fc fw fp fn worst rel relmax sumrel
+	local k ts te promo p99 mx fw fp fn worst
 	for x in "${HOLD_MODES[@]}"; do
 		local fails=() news=() worsts=() lat=() promos=() rels=() reasons=""
 		while read -r k ts _ te; do
@@ -1020,10 +1020,6 @@ scale_start_fake_redis() { # GROUPS
 scale_one() { # GROUPS RESYNC_MS
 	local G=$1 iv=$2 i p sock cfg c0 c1 r out t0 sock_up tdone tag=$1
 	[ "$iv" != 1000 ] && tag="$G, resync ${iv}ms"
-	# bench_hapwait asks a few backends every 2 ms and reads every slot
-	# only once those are done: a full read of every slot at each poll
-	# would compete with the agent for HAProxy's CLI.
-	local piv=2
 	# deadlines grow with the size (x1 up to 1000 groups, x10 at 10 000)
 	local sx=$(((G + 999) / 1000))
 	hs_log "scale: $G group(s), resync-interval $iv ms, load $(load1)"
@@ -1115,7 +1111,7 @@ scale_one() { # GROUPS RESYNC_MS
 			kill -HUP "$apid"
 			kill -CONT "$apid"
 		fi
-		out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((30000 * sx)) -i "$piv") ||
+		out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((30000 * sx))) ||
 			hs_fail "scale $G: no resync within 30 s after an haproxy restart: $out"
 		read -r _ _ _ sock_up _ _ _ tdone _ <<<"$out"
 		c1=$(cpu_ticks "$apid")
@@ -1140,7 +1136,7 @@ scale_one() { # GROUPS RESYNC_MS
 	sw0=$(grep -c "writes go to" "$HS_TMP/agent.log")
 	hwm_reset "$apid"
 	c0=$(cpu_ticks "$apid")
-	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 1 -t $((60000 * sx)) -i "$piv" \
+	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 1 -t $((60000 * sx)) \
 		-u "${HS_PID[fs0]},${HS_PID[fs1]},${HS_PID[fs2]}") ||
 		hs_fail "scale $G: mass failover not applied in 60 s: $out"
 	read -r _ t0 _ _ _ _ _ tdone _ <<<"$out"
