@@ -52,6 +52,7 @@ struct fwatch {
 	 * nobody waits for (AUTH's, a late ROLE's). */
 	fence_role_fn ask_fn;
 	void *ask_arg;
+	int ask_queued;         /* asked before the connection was up: sent once it is */
 	int skip;
 	redisReader *reader;    /* while answers are owed */
 	ev_io io;
@@ -76,6 +77,7 @@ struct fence {
 };
 
 static void fw_connect(struct fwatch *w);
+static int fw_send_ask(struct fwatch *w);
 
 /* The answer to ROLE asked on w will not come: NULL to the asker. */
 static void
@@ -84,6 +86,7 @@ fw_ask_fail(struct fwatch *w)
 	fence_role_fn fn = w->ask_fn;
 
 	w->ask_fn = NULL;
+	w->ask_queued = 0;
 	if (fn)
 		fn(w->ask_arg, NULL);
 }
@@ -193,6 +196,18 @@ fw_connected(struct fwatch *w)
 	if (w->dead) {
 		w->dead = 0;
 		fw_report(w, 0);
+	}
+	/* ROLE asked while the connection was on its way (a new master's
+	 * confirmation): now. The asker's callback may free the watch: last. */
+	if (w->ask_fn && w->ask_queued && w->state == FW_WATCHING) {
+		fence_role_fn fn = w->ask_fn;
+		void *arg = w->ask_arg;
+
+		w->ask_queued = 0;
+		if (fw_send_ask(w) < 0) {
+			w->ask_fn = NULL;
+			fn(arg, NULL);
+		}
 	}
 }
 
@@ -499,21 +514,19 @@ fence_counts(const struct fence *f, unsigned *watching, unsigned long long *deat
 	*deaths = f ? f->deaths : 0;
 }
 
-int
-fence_ask_role(struct group *g, const struct config *cfg, fence_role_fn fn, void *arg, void **handle)
+/* ROLE (after AUTH, if configured) on w, connected with no answer owed;
+ * its answer goes to w->ask_fn. 0 sent; -1 not sent (a send that failed
+ * half-way closes the watch and opens a fresh one: the stream is no longer
+ * known), w->ask_fn left for the caller to fail or forget. */
+static int
+fw_send_ask(struct fwatch *w)
 {
-	struct fwatch *w = g->fence_watch;
+	const struct config *cfg = w->f->cfg;
 	char *cmd = NULL, *auth = NULL;
 	int alen = 0;
 	size_t len;
 	ssize_t n;
 
-	/* Only over a watch of this very master, connected, with no answer
-	 * owed (one question at a time, nothing left over). */
-	if (!w || w->state != FW_WATCHING || w->ask_fn || w->skip || w->reader ||
-	    w->port != g->master_port || !addr_ip_equal(w->ip, g->master_ip) ||
-	    !addr_ip_equal(w->addr, g->master_addr))
-		return -1;
 	/* AUTH with every question (the watch itself never authenticates):
 	 * its answer is skipped, ROLE's tells. */
 	if (cfg->redis_password && cfg->redis_password[0]) {
@@ -545,23 +558,55 @@ fence_ask_role(struct group *g, const struct config *cfg, fence_role_fn fn, void
 	memset(cmd, 0, len);
 	free(cmd);
 	if (n < 0 || (size_t)n != len) {
-		/* Nothing or part of it went out: the stream is no longer
-		 * known; a fresh connection decides, as after a close. */
 		redisReaderFree(w->reader);
 		w->reader = NULL;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 			return -1;
 		log_debug("%s: watch of %s:%d: cannot ask ROLE on it: a fresh connection decides", w->group, w->ip,
 			  w->port);
+		/* fw_close would fail the asker from inside this call. */
+		w->ask_fn = NULL;
+		w->ask_queued = 0;
 		fw_close(w);
 		fw_connect(w);
 		return -1;
 	}
 	w->skip = alen > 0;
+	fw_later(w, cfg->command_timeout_ms);
+	return 0;
+}
+
+int
+fence_ask_role(struct group *g, fence_role_fn fn, void *arg, void **handle)
+{
+	struct fwatch *w = g->fence_watch;
+
+	/* Only over a watch of this very master with no answer owed (one
+	 * question at a time, nothing left over) ... */
+	if (!w || w->ask_fn || w->skip || w->reader || w->port != g->master_port ||
+	    !addr_ip_equal(w->ip, g->master_ip) || !addr_ip_equal(w->addr, g->master_addr))
+		return -1;
+	/* ... connected, or about to be: a new master's watch is opened when
+	 * it is decided, and the confirmation rides on it (one connection a
+	 * switch, not two). Not one that was refused or unreachable: that one
+	 * waits out a backoff. */
+	if (w->state != FW_WATCHING) {
+		if (w->dead || !(w->state == FW_CONNECTING || (w->state == FW_IDLE && w->delay_ms == 0 &&
+							       ev_is_active(&w->timer))))
+			return -1;
+		w->ask_fn = fn;
+		w->ask_arg = arg;
+		w->ask_queued = 1;
+		*handle = w;
+		return 0;
+	}
 	w->ask_fn = fn;
 	w->ask_arg = arg;
+	if (fw_send_ask(w) < 0) {
+		w->ask_fn = NULL;
+		return -1;
+	}
 	*handle = w;
-	fw_later(w, cfg->command_timeout_ms);
 	return 0;
 }
 
@@ -572,6 +617,12 @@ fence_ask_cancel(void *handle, void *arg)
 
 	if (!w || !w->ask_fn || w->ask_arg != arg)
 		return;
+	if (w->ask_queued) {
+		/* Never sent: nothing to drop. */
+		w->ask_fn = NULL;
+		w->ask_queued = 0;
+		return;
+	}
 	/* The answer still comes: dropped. */
 	w->ask_fn = NULL;
 	w->skip++;

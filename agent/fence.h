@@ -1,7 +1,8 @@
 /* Early fence, the I/O half (the rule is topo.h's F1-F2): per master group
  * one idle TCP connection of the agent's own to the decided master. Only
- * the prober's periodic ROLE rechecks are sent on it (fence_ask_role), one
- * at a time, their answers consumed. When it is closed or reset, a fresh connection tells
+ * the prober's ROLE questions (a new master's confirmation, the periodic
+ * rechecks) are sent on it (fence_ask_role), one at a time, their answers
+ * consumed. When it is closed or reset, a fresh connection tells
  * a dead process (refused: the host answers, nothing listens) from
  * everything else (accepted: Sentinel's CLIENT KILL, Redis's idle timeout;
  * a timeout or unreachable: a partition, no conclusion). A refusal is
@@ -40,14 +41,18 @@ void fence_tick(struct fence *f);
  * call), or NULL (no answer in time, or the watch closed or went away). */
 typedef void (*fence_role_fn)(void *arg, const struct redisReply *reply);
 
-/* Ask ROLE (after AUTH, if configured) on the idle watch of g's master
- * instead of a fresh connection: a recheck that costs no connect. 0 and
+/* Ask ROLE (after AUTH, if configured) on the watch of g's master instead
+ * of a fresh connection: a confirmation or recheck that costs no connect.
+ * The watch may still be connecting (a master just decided: its watch is
+ * opened at the same time); the question goes out once it is up. 0 and
  * fn is called exactly once later (never from inside this call), unless
  * fence_ask_cancel(*handle, arg) runs first; -1: no watch of that master
- * is connected, or one is asked already (connect instead). The answer is
- * consumed, never taken for the watch's end; a close or reset is still
- * the F1a signal (and NULL to fn). fn may close or free the watch. */
-int fence_ask_role(struct group *g, const struct config *cfg, fence_role_fn fn, void *arg, void **handle);
+ * is connected or about to be (one refused or unreachable waits out a
+ * backoff), or one is asked already (connect instead). The answer is
+ * consumed, never taken for the watch's end; a close, a reset or a failed
+ * connect is still the F1a signal (and NULL to fn). fn may close or free
+ * the watch. */
+int fence_ask_role(struct group *g, fence_role_fn fn, void *arg, void **handle);
 /* The asker gives up (it is freed): fn will not be called. */
 void fence_ask_cancel(void *handle, void *arg);
 

@@ -21,7 +21,6 @@ struct probe {
 	int delay_ms;
 	int done;                /* free on the next timer run */
 	int replica;             /* a replica's link check, not a master's confirmation */
-	int recheck;             /* a confirmed master's periodic recheck */
 	int watch_tried;         /* asked (or tried to ask) on the fence's watch already */
 	void *fw;                /* the watch asked, while its answer is awaited */
 	/* A replica's ROLE answer, kept until PING (sent with it) answers. */
@@ -427,7 +426,7 @@ probe_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		probe_answer(privdata, reply);
 }
 
-/* The answer to a recheck asked on the fence's watch of the master. NULL
+/* The answer to a master's ROLE asked on the fence's watch of it. NULL
  * (no answer in time, the watch closed): a fresh connection asks, from the
  * loop, as any probe (only timer work here: the fence may be in the middle
  * of closing the watch). */
@@ -512,13 +511,14 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		return;
 	}
 	str_copy(p->addr, addr, sizeof(p->addr));
-	/* A recheck of a confirmed master goes over the fence's idle watch
-	 * of it when one is connected: no connect, no close. Once only: a
-	 * timeout, a close or another answer than master is followed up on
+	/* A master's ROLE goes over the fence's watch of it when one is
+	 * connected or connecting (a new master's is opened when it is
+	 * decided): no connect and no close of our own. Once only: a timeout,
+	 * a close, a refusal or another answer than master is followed up on
 	 * a fresh connection, as before. */
-	if (p->recheck && !p->replica && !p->watch_tried) {
+	if (!p->replica && !p->watch_tried) {
 		p->watch_tried = 1;
-		if (fence_ask_role(g, cfg, probe_watch_answer, p, &p->fw) == 0)
+		if (fence_ask_role(g, probe_watch_answer, p, &p->fw) == 0)
 			return;
 	}
 	/* At most PROBE_MAX_ACTIVE connections at once (thousands of groups
@@ -813,8 +813,6 @@ prober_tick(struct prober *pr)
 
 			if (pg && !pg->master && now >= pg->recheck_at) {
 				probe_master(pr, g);
-				if (pg->master)
-					pg->master->recheck = 1;
 				if (--budget == 0)
 					pr->cursor = (pr->cursor + k + 1) % n;
 			}

@@ -14,12 +14,14 @@
  * connection each, at most PROBE_MAX_WATCHES; when the replica closes it,
  * topo_replica_lost() and the replica is asked at once.
  *
- * A recheck of a confirmed master is asked first on the fence's idle watch
- * of it (fence.h: no connect, no close); when there is none, or it times
- * out or closes, or the answer is not master, on a fresh connection as
- * below.
+ * A master is asked first on the fence's watch of it (fence.h: no connect
+ * and no close of our own), also while that watch is still connecting (a
+ * master just decided: its watch is opened at the same time, so a switch
+ * costs one connection); when there is none, or it is refused, times out
+ * or closes, or the answer is not master, on a fresh connection as below.
  * Each other attempt is one short connection (connect, AUTH if configured, ROLE
- * (and PING for a replica), close); at most PROBE_MAX_ACTIVE are open at once, the others wait in
+ * (and PING for a replica), close); at most PROBE_MAX_ACTIVE are open at
+ * once, the others wait in
  * order (thousands of groups switching at once stay under the descriptor
  * limit). Answers go into the model only through topo_role_result() and
  * topo_replica_role(); when one changes what HAProxy should look like, the

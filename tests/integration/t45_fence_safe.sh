@@ -48,9 +48,10 @@ fenced() {
 old=$(hs_sentinel_master "$HS_MASTER") || hs_fail "no sentinel answers GET-MASTER-ADDR-BY-NAME"
 mport=${HS_PORT[r0]}
 [ "$old" = "127.0.0.1:$mport" ] || hs_fail "r0 is not the master ($old)"
-# The agent's watch: the one client of r0 that never sent a command.
+# The agent's watch: the client of r0 that sent nothing, or only the agent's
+# ROLE (the master's confirmation rides on it).
 watch_ids() {
-	hs_cli "$mport" CLIENT LIST | awk '/ cmd=NULL / { for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }'
+	hs_cli "$mport" CLIENT LIST | awk '/ cmd=(NULL|role) / { for (i = 1; i <= NF; i++) if ($i ~ /^id=/) print substr($i, 4) }'
 }
 hs_wait_until 5 '[ -n "$(watch_ids)" ]' "the agent's idle connection to the master"
 

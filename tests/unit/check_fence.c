@@ -2,7 +2,9 @@
  * listening socket of the test's own on 127.0.0.1 as the master: the
  * answer reaches the asker and never ends the watch; AUTH's answer is
  * skipped; a timeout gives NULL and the late answer is dropped; a close
- * gives NULL and the watch comes back; a cancelled ask calls nobody. */
+ * gives NULL and the watch comes back; a cancelled ask calls nobody.
+ * Asked while a new master's watch is still connecting, the question goes
+ * out once it is up, or NULL comes when it is refused. */
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -173,10 +175,10 @@ START_TEST(answer_on_the_watch)
 {
 	void *h = NULL;
 
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	ck_assert_int_eq(calls, 0);   /* never from inside the call */
 	/* One question at a time. */
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), -1);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), -1);
 	server_expect("ROLE\r\n");
 	server_send(ROLE_MASTER_REPLY);
 	RUN_UNTIL(calls == 1);
@@ -184,7 +186,7 @@ START_TEST(answer_on_the_watch)
 	ck_assert_str_eq(got_role, "master");
 	ck_assert_uint_eq(watching(), 1);
 	/* Asked again on the same connection, the answer in pieces. */
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	server_expect("ROLE\r\n");
 	server_send("*3\r\n$5\r\nsl");
 	ev_run(loop, EVRUN_NOWAIT);
@@ -201,7 +203,7 @@ START_TEST(auth_answer_is_skipped)
 
 	cfg.redis_user = (char *)"agent";
 	cfg.redis_password = (char *)"s3cret";
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	server_expect("$5\r\nagent\r\n$6\r\ns3cret\r\nROLE\r\n");
 	server_send("+OK\r\n");
 	ev_run(loop, EVRUN_NOWAIT);
@@ -216,15 +218,15 @@ START_TEST(timeout_keeps_the_watch)
 {
 	void *h = NULL;
 
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	server_expect("ROLE\r\n");
 	RUN_UNTIL(calls == 1);
 	ck_assert(got_null);
 	ck_assert_uint_eq(watching(), 1);
 	/* The answer is still owed: no question until it has come. */
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), -1);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), -1);
 	server_send(ROLE_MASTER_REPLY);
-	RUN_UNTIL(fence_ask_role(g, &cfg, on_role, &calls, &h) == 0);
+	RUN_UNTIL(fence_ask_role(g, on_role, &calls, &h) == 0);
 	ck_assert_int_eq(calls, 1);   /* the late answer went to nobody */
 	server_expect("ROLE\r\n");
 	server_send(ROLE_MASTER_REPLY);
@@ -237,7 +239,7 @@ START_TEST(close_is_still_the_signal)
 {
 	void *h = NULL;
 
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	server_expect("ROLE\r\n");
 	close(sfd);
 	sfd = -1;
@@ -245,7 +247,7 @@ START_TEST(close_is_still_the_signal)
 	ck_assert(got_null);
 	/* A fresh connection, accepted: watched again, no death. */
 	accept_watch();
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	server_expect("ROLE\r\n");
 	server_send(ROLE_MASTER_REPLY);
 	RUN_UNTIL(calls == 2);
@@ -257,17 +259,108 @@ START_TEST(cancel_calls_nobody)
 {
 	void *h = NULL;
 
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), 0);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	fence_ask_cancel(h, &calls);
 	server_expect("ROLE\r\n");
 	server_send(ROLE_MASTER_REPLY);
-	RUN_UNTIL(fence_ask_role(g, &cfg, on_role, &calls, &h) == 0);
+	RUN_UNTIL(fence_ask_role(g, on_role, &calls, &h) == 0);
 	ck_assert_int_eq(calls, 0);
 	/* A master that moved: not its watch. */
 	fence_ask_cancel(h, &calls);
 	g->master_port++;
-	ck_assert_int_eq(fence_ask_role(g, &cfg, on_role, &calls, &h), -1);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), -1);
 	g->master_port--;
+}
+END_TEST
+
+/* A listening socket on a free port of 127.0.0.1; its port in *port. */
+static int
+listener(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+/* A new master: its watch is opened, and ROLE asked before it is up rides
+ * on it (one connection a switch); the old master's watch ends with a
+ * reset, not a closing handshake. */
+START_TEST(asked_before_connected)
+{
+	void *h = NULL;
+	int port, old_sfd = sfd, old_lfd = lfd;
+	char c;
+
+	lfd = listener(&port);
+	g->master_port = port;
+	fence_track(f, g);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
+	ck_assert_int_eq(calls, 0);
+	/* One question at a time, connected or not. */
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), -1);
+	accept_watch();
+	server_expect("ROLE\r\n");
+	server_send(ROLE_MASTER_REPLY);
+	RUN_UNTIL(calls == 1);
+	ck_assert(!got_null);
+	ck_assert_str_eq(got_role, "master");
+	ck_assert_uint_eq(watching(), 1);
+	errno = 0;
+	ck_assert_int_eq(read(old_sfd, &c, 1), -1);
+	ck_assert_int_eq(errno, ECONNRESET);
+	close(old_sfd);
+	close(old_lfd);
+}
+END_TEST
+
+/* Asked before the connection is up, and the connection is refused: NULL,
+ * so the asker tries on its own; a watch that was refused is not asked
+ * again while it waits out its backoff. */
+START_TEST(asked_before_refused)
+{
+	void *h = NULL;
+	int port, fd = listener(&port);
+
+	close(fd);   /* nothing listens there now */
+	g->master_port = port;
+	fence_track(f, g);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
+	RUN_UNTIL(calls == 1);
+	ck_assert(got_null);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), -1);
+}
+END_TEST
+
+/* Cancelled before the connection is up: nothing is sent, nobody called. */
+START_TEST(cancel_before_connected)
+{
+	void *h = NULL;
+	int port, old_sfd = sfd, old_lfd = lfd;
+
+	lfd = listener(&port);
+	g->master_port = port;
+	fence_track(f, g);
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
+	fence_ask_cancel(h, &calls);
+	accept_watch();
+	/* The watch is free for the next question, which is the first sent. */
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
+	server_expect("ROLE\r\n");
+	server_send(ROLE_MASTER_REPLY);
+	RUN_UNTIL(calls == 1);
+	ck_assert_str_eq(got_role, "master");
+	close(old_sfd);
+	close(old_lfd);
 }
 END_TEST
 
@@ -285,6 +378,9 @@ main(void)
 	tcase_add_test(tc, timeout_keeps_the_watch);
 	tcase_add_test(tc, close_is_still_the_signal);
 	tcase_add_test(tc, cancel_calls_nobody);
+	tcase_add_test(tc, asked_before_connected);
+	tcase_add_test(tc, asked_before_refused);
+	tcase_add_test(tc, cancel_before_connected);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
