@@ -105,6 +105,15 @@ fw_close(struct fwatch *w)
 	ev_io_stop(f->loop, &w->io);
 	ev_timer_stop(f->loop, &w->timer);
 	if (w->fd >= 0) {
+		if (w->state == FW_WATCHING) {
+			/* Our own idle connection, nothing owed on it any
+			 * more: a reset ends it at once, without the closing
+			 * handshake and the TIME_WAIT it would leave here for
+			 * every switch. */
+			struct linger lg = { 1, 0 };
+
+			(void)setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
 		close(w->fd);
 		w->fd = -1;
 	}

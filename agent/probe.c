@@ -94,6 +94,7 @@ node_link_opts(const struct config *cfg, struct rlink_opts *o)
 	o->reconnect = 0;
 	o->user = cfg->redis_user;
 	o->password = cfg->redis_password;
+	o->reset_on_close = 1;
 }
 static void watch_replicas(struct prober *pr, struct group *g);
 

@@ -20,8 +20,8 @@
  * costs one connection); when there is none, or it is refused, times out
  * or closes, or the answer is not master, on a fresh connection as below.
  * Each other attempt is one short connection (connect, AUTH if configured, ROLE
- * (and PING for a replica), close); at most PROBE_MAX_ACTIVE are open at
- * once, the others wait in
+ * (and PING for a replica), closed with a reset once answered); at most
+ * PROBE_MAX_ACTIVE are open at once, the others wait in
  * order (thousands of groups switching at once stay under the descriptor
  * limit). Answers go into the model only through topo_role_result() and
  * topo_replica_role(); when one changes what HAProxy should look like, the

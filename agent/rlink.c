@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <hiredis/adapters/libev.h>
 
@@ -270,6 +271,16 @@ rlink_start(struct rlink *rl)
 	}
 }
 
+/* A connected link about to be freed by us: reset, if so configured. */
+static void
+reset_prep(const struct rlink *rl, const redisAsyncContext *ac)
+{
+	struct linger lg = { 1, 0 };
+
+	if (rl->opts.reset_on_close && rl->state == RLINK_UP && ac->c.fd >= 0)
+		(void)setsockopt(ac->c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
 void
 rlink_close(struct rlink *rl, const char *why)
 {
@@ -289,6 +300,7 @@ rlink_close(struct rlink *rl, const char *why)
 	/* Connected: hiredis calls the pending callbacks with NULL and then
 	 * the disconnect callback, which takes the link-lost path (deferred by
 	 * hiredis until the current callback returns when called from one). */
+	reset_prep(rl, ac);
 	redisAsyncFree(ac);
 }
 
@@ -315,6 +327,7 @@ rlink_free(struct rlink *rl)
 		rl->ac = NULL;
 		if (rl->state != RLINK_UP)
 			ac->data = NULL;
+		reset_prep(rl, ac);
 		redisAsyncFree(ac);
 	}
 	free(rl);

@@ -39,6 +39,11 @@ struct rlink_opts {
 	 * fields in arrays of maps (NULL: all); borrowed. */
 	int arena;
 	const struct rreply_keys *reply_keys;
+	/* A connected link we close ends with a reset (SO_LINGER 0), not the
+	 * closing handshake: for the agent's own short node links (ROLE
+	 * probes, replica watches), whose answers are all read when they
+	 * close; no TIME_WAIT is left behind for each. */
+	int reset_on_close;
 };
 
 /* on_up: connected and AUTH (if any) sent; commands may be issued.
