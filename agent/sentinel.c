@@ -799,11 +799,17 @@ on_event(struct sentinel_link *sl, const char *chan, size_t chlen, const char *p
 					ev.type == SEV_FAILOVER_END || ev.type == SEV_CONVERT_TO_SLAVE ||
 					ev.type == SEV_ROLE_CHANGE || ev.type == SEV_REBOOT;
 
-			if (important) {
-				sentinels_query_group(s, ev.master);   /* every Sentinel */
-			} else if (rlink_state(sl->cmd) == RLINK_UP) {
+			/* The Sentinel that tells is asked; the others tell
+			 * their own news as they learn it (each announces a
+			 * switch it adopts), and the rounds catch what is
+			 * missed. Asking everyone on every event asked each
+			 * Sentinel three times a switch. An important event
+			 * from a Sentinel whose command link is down asks the
+			 * others. */
+			if (rlink_state(sl->cmd) == RLINK_UP)
 				query_name(sl, ev.master);
-			}
+			else if (important)
+				sentinels_query_group(s, ev.master);
 		}
 		break;
 	}
