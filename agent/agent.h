@@ -44,6 +44,7 @@ struct agent {
 	ev_signal sig_term, sig_int, sig_hup;
 	/* a forced resync (SIGHUP) being watched until it is done */
 	ev_prepare hup_check;
+	ev_prepare log_flush;      /* buffered log lines out, before the loop waits */
 	int64_t hup_t0;                  /* monotonic ms of the SIGHUP */
 	uint64_t hup_sgen, hup_rgen;     /* its marks (sentinels_resync, rec_resync) */
 };

@@ -1,5 +1,6 @@
 #include "log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,17 @@ static int log_syslog;
 static const char *log_ident = "hasentinel";
 static log_hook_fn log_hook;
 static void *log_hook_arg;
+
+/* Lines to stderr: written at once, or (log_set_buffered) gathered and
+ * written by log_flush, once per loop iteration: a burst of thousands of
+ * lines (a mass failover) costs a few writes, not one each. A line that
+ * would not fit flushes first. */
+static char log_buf[64 * 1024];
+static size_t log_len;
+static int log_buffered;
+/* The timestamp's seconds part, formatted once per second. */
+static time_t log_ts_sec = (time_t)-1;
+static char log_ts[32];
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -47,8 +59,35 @@ log_open(const char *ident, int use_syslog, enum log_level lvl)
 }
 
 void
+log_flush(void)
+{
+	size_t off = 0;
+
+	while (off < log_len) {
+		ssize_t n = write(STDERR_FILENO, log_buf + off, log_len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;   /* stderr is gone or full: the lines are dropped */
+		off += (size_t)n;
+	}
+	log_len = 0;
+}
+
+void
+log_set_buffered(int on)
+{
+	if (!on)
+		log_flush();
+	log_buffered = on;
+}
+
+void
 log_close(void)
 {
+	log_flush();
+	log_buffered = 0;
 	if (log_syslog)
 		closelog();
 	log_syslog = 0;
@@ -76,14 +115,29 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		syslog(prio[lvl], "%s", msg);
 	} else {
 		struct timeval tv;
-		struct tm tm;
-		char ts[32];
+		char line[sizeof(msg) + 128];
+		int n;
 
 		gettimeofday(&tv, NULL);
-		gmtime_r(&tv.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		fprintf(stderr, "%s.%03ldZ %s[%ld] %s: %s\n", ts, (long)(tv.tv_usec / 1000),
-			log_ident, (long)getpid(), level_names[lvl], msg);
+		if (tv.tv_sec != log_ts_sec) {
+			struct tm tm;
+
+			gmtime_r(&tv.tv_sec, &tm);
+			strftime(log_ts, sizeof(log_ts), "%Y-%m-%dT%H:%M:%S", &tm);
+			log_ts_sec = tv.tv_sec;
+		}
+		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: %s\n", log_ts, (long)(tv.tv_usec / 1000),
+			     log_ident, (long)getpid(), level_names[lvl], msg);
+		if (n > 0) {
+			size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+
+			if (log_len + len > sizeof(log_buf))
+				log_flush();
+			memcpy(log_buf + log_len, line, len);
+			log_len += len;
+			if (!log_buffered)
+				log_flush();
+		}
 	}
 	if (log_hook)
 		log_hook(lvl, msg, log_hook_arg);

@@ -1,4 +1,5 @@
 /* Logging: one line per message to stderr (default) or syslog.
+ * Lines to stderr may be buffered for one loop iteration (log_set_buffered).
  * The level is tested before any formatting happens. */
 #ifndef HASENTINEL_LOG_H
 #define HASENTINEL_LOG_H
@@ -18,7 +19,13 @@ const char *log_level_name(enum log_level lvl);
 
 /* ident is borrowed and must outlive logging. */
 void log_open(const char *ident, int use_syslog, enum log_level lvl);
+/* Flushes what is buffered. */
 void log_close(void);
+/* Buffered: lines to stderr are kept until log_flush (the daemon's loop
+ * calls it before it waits) or until the buffer is full. Off: each line is
+ * written at once (the default, and what a fatal path wants). */
+void log_set_buffered(int on);
+void log_flush(void);
 
 /* Every formatted message is also handed to the hook (for the event ring). */
 typedef void (*log_hook_fn)(enum log_level lvl, const char *msg, void *arg);

@@ -95,6 +95,16 @@ on_hup_check(struct ev_loop *loop, ev_prepare *w, int revents)
 		 (long long)(now_mono_ms() - ag->hup_t0));
 }
 
+/* Last before the loop waits: the iteration's log lines in one write. */
+static void
+on_log_flush(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_flush();
+}
+
 static void
 on_tick(struct ev_loop *loop, ev_timer *w, int revents)
 {
@@ -412,6 +422,10 @@ main(int argc, char **argv)
 	ag.sig_hup.data = &ag;
 	ev_prepare_init(&ag.hup_check, on_hup_check);
 	ag.hup_check.data = &ag;
+	ev_prepare_init(&ag.log_flush, on_log_flush);
+	ev_set_priority(&ag.log_flush, EV_MINPRI);
+	ev_prepare_start(ag.loop, &ag.log_flush);
+	log_set_buffered(1);
 	ev_signal_start(ag.loop, &ag.sig_term);
 	ev_signal_start(ag.loop, &ag.sig_int);
 	ev_signal_start(ag.loop, &ag.sig_hup);
@@ -442,7 +456,9 @@ out:
 		ev_signal_stop(ag.loop, &ag.sig_int);
 		ev_signal_stop(ag.loop, &ag.sig_hup);
 		ev_prepare_stop(ag.loop, &ag.hup_check);
+		ev_prepare_stop(ag.loop, &ag.log_flush);
 	}
+	log_set_buffered(0);
 	ag.journal.on_event = NULL;
 	metrics_server_free(ag.metrics);
 	notifier_free(ag.notify);
