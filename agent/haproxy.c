@@ -84,6 +84,7 @@ struct hap_client {
 	int wconnecting;
 	int wfailed;             /* connects failed since the last loss */
 	int wlost;               /* the watch was lost since it last connected */
+	int64_t wlost_at;        /* monotonic ms: when it was lost */
 
 	struct hap_stats stats;
 	int in_cb;               /* > 0 while a user callback runs */
@@ -614,13 +615,20 @@ static void watch_connect(struct hap_client *hc);
 static void
 watch_lost(struct hap_client *hc, int failed_connect)
 {
+	int64_t now = now_mono_ms();
+	int ms;
+
 	watch_close(hc);
+	if (!hc->wlost)
+		hc->wlost_at = now;
 	hc->wlost = 1;
 	if (failed_connect)
 		hc->wfailed = 1;
 	ev_timer_stop(hc->loop, &hc->wretry);
-	/* The first reconnect right away, then every HAP_WATCH_RETRY_MS. */
-	ev_timer_set(&hc->wretry, failed_connect ? HAP_WATCH_RETRY_MS / 1000.0 : 0., 0.);
+	/* The first reconnect right away, then every HAP_WATCH_FAST_MS while
+	 * a restart would still be under way, then every HAP_WATCH_RETRY_MS. */
+	ms = now - hc->wlost_at < HAP_WATCH_FAST_FOR_MS ? HAP_WATCH_FAST_MS : HAP_WATCH_RETRY_MS;
+	ev_timer_set(&hc->wretry, failed_connect ? ms / 1000.0 : 0., 0.);
 	ev_timer_start(hc->loop, &hc->wretry);
 }
 

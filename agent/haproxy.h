@@ -58,10 +58,14 @@ void hap_cancel_pending(struct hap_client *hc);
 /* The watch: one idle connection in interactive mode ("prompt"), kept open
  * to notice at once when the HAProxy process behind the socket goes away
  * (a restart, a reload, or HAProxy's idle timeout closes it). It is then
- * reconnected every HAP_WATCH_RETRY_MS; once a new connection is accepted,
+ * reconnected every HAP_WATCH_FAST_MS for the first HAP_WATCH_FAST_FOR_MS
+ * (a restart: its new process is noticed within a few ms of its socket),
+ * then every HAP_WATCH_RETRY_MS; once a new connection is accepted,
  * cb(arg, gone) runs: gone is 1 when connects failed in between (the
  * socket was away: HAProxy restarted), 0 when the first reconnect worked.
  * The caller checks which process it talks to ("show info"). */
+#define HAP_WATCH_FAST_MS 5
+#define HAP_WATCH_FAST_FOR_MS 5000
 #define HAP_WATCH_RETRY_MS 20
 
 /* libev priority of the batch connection's watchers (and of the
