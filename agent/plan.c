@@ -124,6 +124,8 @@ plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
 	c->off = out->tlen;
 	c->text = out->text + c->off;
 	c->stays_maint = 0;
+	c->slot = -1;
+	c->target = -1;
 	out->tlen += (size_t)n + 1;
 	out->n++;
 	return 0;
@@ -247,23 +249,30 @@ plan_limit_write(const char *backend, struct plan_tgt *tg, size_t nt, char *err,
 
 static int
 plan_emit_all(const char *backend, const struct hap_server *slots, const struct plan_slot *ps,
-	      const struct plan_tgt *tg, size_t nslots, int is_write, struct plan *out)
+	      const struct plan_tgt *tg, size_t nslots, int is_write, const struct plan_target *targets,
+	      struct plan *out)
 {
 	size_t i;
 
 	/* (a) everything that leaves service, ready or draining, goes to maint
 	 * first; in a write backend its sessions go right after. */
 	for (i = 0; i < nslots; i++) {
-		if (slots[i].admin_state & HAP_ADMF_MAINT)
+		int in_maint = (slots[i].admin_state & HAP_ADMF_MAINT) != 0;
+
+		if (in_maint && is_write != PLAN_WRITE_SURE)
 			continue;
 		if (ps[i].want_ready && !ps[i].reassign)
 			continue;
 		if (plan_emit(out, PLAN_MAINT, "set server %s/%s state maint",
 			      backend, slots[i].name) < 0)
 			return -1;
+		out->cmds[out->n - 1].slot = (int)i;
+		if (in_maint)
+			continue;
 		if (is_write && plan_emit(out, PLAN_SHUTDOWN, "shutdown sessions server %s/%s",
 					  backend, slots[i].name) < 0)
 			return -1;
+		out->cmds[out->n - 1].slot = (int)i;
 	}
 	/* (b) addresses, while nothing new takes traffic */
 	for (i = 0; i < nslots; i++) {
@@ -277,6 +286,8 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 			return -1;
 		/* in maint now ((a) or before), and (c) does not make it ready */
 		out->cmds[out->n - 1].stays_maint = !ps[i].want_ready;
+		out->cmds[out->n - 1].slot = (int)i;
+		out->cmds[out->n - 1].target = (int)(t - targets);
 	}
 	/* (c) then the slots that must serve */
 	for (i = 0; i < nslots; i++) {
@@ -287,6 +298,7 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 		if (plan_emit(out, PLAN_READY, "set server %s/%s state ready",
 			      backend, slots[i].name) < 0)
 			return -1;
+		out->cmds[out->n - 1].slot = (int)i;
 	}
 	return 0;
 }
@@ -384,7 +396,7 @@ plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
 			ps[i].want_ready = tg[ps[i].tgt].ready;
 
 	/* 3. commands */
-	if (plan_emit_all(backend, slots, ps, tg, nslots, is_write, out) < 0) {
+	if (plan_emit_all(backend, slots, ps, tg, nslots, is_write, targets, out) < 0) {
 		/* never hand out half a plan: it could break the order */
 		out->n = start_n;
 		out->tlen = start_t;
@@ -397,4 +409,35 @@ done:
 	free(order);
 	free(ps);
 	return rc;
+}
+
+void
+plan_apply(struct hap_server *slots, size_t nslots, const struct plan_target *targets, size_t ntargets,
+	   const struct plan_cmd *cmds, size_t ncmds)
+{
+	for (size_t i = 0; i < ncmds; i++) {
+		const struct plan_cmd *c = &cmds[i];
+		struct hap_server *s;
+
+		if (c->slot < 0 || (size_t)c->slot >= nslots)
+			continue;
+		s = &slots[c->slot];
+		switch (c->kind) {
+		case PLAN_MAINT:
+			/* HAProxy: forced maintenance replaces a forced drain */
+			s->admin_state = (s->admin_state & ~(unsigned)HAP_ADMF_FDRAIN) | HAP_ADMF_FMAINT;
+			break;
+		case PLAN_READY:
+			s->admin_state &= ~(unsigned)(HAP_ADMF_FMAINT | HAP_ADMF_FDRAIN);
+			break;
+		case PLAN_ADDR:
+			if (c->target >= 0 && (size_t)c->target < ntargets) {
+				str_copy(s->addr, targets[c->target].ip, sizeof(s->addr));
+				s->port = targets[c->target].port;
+			}
+			break;
+		case PLAN_SHUTDOWN:
+			break;
+		}
+	}
 }

@@ -43,6 +43,9 @@ struct plan_cmd {
 	size_t off;              /* where: text == plan.text + off */
 	int stays_maint;         /* PLAN_ADDR of a slot the plan leaves in maint: it
 				  * may run after anything else (nothing routes to it) */
+	int slot;                /* the slot it is about: an index into plan_backend's slots */
+	int target;              /* PLAN_ADDR: the target whose address it sets (an
+				  * index into plan_backend's targets); -1 otherwise */
 };
 
 struct plan {
@@ -65,9 +68,21 @@ void plan_clear(struct plan *p);
  * rest of the plan is still produced, and -1 is returned; 0 otherwise.
  * is_write: shut down sessions of every slot that leaves the ready state,
  * and never produce more than one ready slot (extra ready targets are an
- * error, returned as -1, and only the first is made ready). */
+ * error, returned as -1, and only the first is made ready).
+ * is_write == PLAN_WRITE_SURE: the same, and every slot that does not end
+ * ready is put in maint even when the slots say it is in maint already,
+ * before any slot is made ready: for slots known from the agent's own
+ * record rather than a read (another writer may have made one ready). */
+#define PLAN_WRITE_SURE 2
 int plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
 		 const struct plan_target *targets, size_t ntargets, int is_write,
 		 struct plan *out, char *err, size_t errlen) __attribute__((warn_unused_result));
+
+/* What the slots hold once cmds (the commands plan_backend added for them,
+ * with the same slots and targets) have run, as HAProxy 2.6 does it: maint
+ * sets forced maintenance (and ends a forced drain), ready ends both, addr
+ * sets address and port. */
+void plan_apply(struct hap_server *slots, size_t nslots, const struct plan_target *targets, size_t ntargets,
+		const struct plan_cmd *cmds, size_t ncmds);
 
 #endif

@@ -865,6 +865,58 @@ START_TEST(test_property)
 			}
 		}
 
+		/* plan_apply (the reconciler's mirror) leaves what HAProxy does */
+		{
+			struct hap_server ap[6];
+
+			memcpy(ap, s, sizeof(s));
+			plan_apply(ap, ns, t, nt, p.cmds, p.n);
+			for (i = 0; i < ns; i++) {
+				ck_assert_str_eq(ap[i].addr, sim[i].addr);
+				ck_assert_int_eq(ap[i].port, sim[i].port);
+				ck_assert_uint_eq(ap[i].admin_state, sim[i].admin_state);
+			}
+		}
+
+		/* A write backend planned "sure" (from the agent's record, not
+		 * a read): the same result, and before any slot is made ready
+		 * every slot that does not end ready has been put in maint,
+		 * whatever the slots said; its sessions are shut down when
+		 * they said it served. */
+		if (is_write) {
+			struct hap_server ap[6];
+			int maint_seen[6] = { 0 }, readied = 0;
+
+			plan_init(&p2);
+			rc2 = plan_backend("b", s, ns, t, nt, PLAN_WRITE_SURE, &p2, err2, sizeof(err2));
+			ck_assert_int_eq(rc2, rc);
+			memcpy(ap, s, sizeof(s));
+			plan_apply(ap, ns, t, nt, p2.cmds, p2.n);
+			for (i = 0; i < ns; i++) {
+				ck_assert_str_eq(ap[i].addr, sim[i].addr);
+				ck_assert_int_eq(ap[i].port, sim[i].port);
+				ck_assert_uint_eq(ap[i].admin_state & HAP_ADMF_MAINT, sim[i].admin_state & HAP_ADMF_MAINT);
+			}
+			for (i = 0; i < p2.n; i++) {
+				const struct plan_cmd *c = &p2.cmds[i];
+
+				ck_assert_int_ge(c->slot, 0);
+				ck_assert_int_lt(c->slot, (int)ns);
+				if (c->kind == PLAN_MAINT)
+					maint_seen[c->slot] = 1;
+				if (c->kind == PLAN_SHUTDOWN)
+					ck_assert(!(s[c->slot].admin_state & HAP_ADMF_MAINT));
+				if (c->kind == PLAN_READY) {
+					ck_assert_int_eq(readied++, 0);
+					for (j = 0; j < ns; j++)
+						ck_assert_msg((int)j == c->slot || maint_seen[j],
+							      "iter %d: %s before %s is put in maint", iter, c->text,
+							      s[j].name);
+				}
+			}
+			plan_free(&p2);
+		}
+
 		/* planning again on the result changes nothing */
 		plan_init(&p2);
 		rc2 = plan_backend("b", sim, ns, t, nt, is_write, &p2, err2, sizeof(err2));
