@@ -887,6 +887,12 @@ hap_queue_len(const struct hap_client *hc)
 }
 
 int
+hap_watch_up(const struct hap_client *hc)
+{
+	return hc && hc->watch_cb && hc->wfd >= 0 && !hc->wconnecting && !hc->wlost;
+}
+
+int
 hap_busy(const struct hap_client *hc)
 {
 	return hc && hc->cur != NULL;

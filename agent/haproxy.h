@@ -74,6 +74,8 @@ void hap_cancel_pending(struct hap_client *hc);
 typedef void (*hap_watch_cb)(void *arg, int gone);
 void hap_watch_start(struct hap_client *hc, hap_watch_cb cb, void *arg);
 
+/* 1 while the watch is connected to the process it last reported. */
+int hap_watch_up(const struct hap_client *hc);
 size_t hap_queue_len(const struct hap_client *hc);
 int hap_busy(const struct hap_client *hc);
 
