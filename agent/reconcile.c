@@ -1,9 +1,11 @@
 #include "reconcile.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -15,6 +17,20 @@
 #include "probe.h"
 #include "resolve.h"
 #include "tk.h"
+
+/* One slot as the mirror keeps it (see struct rgroup): compact, the address
+ * in binary. */
+#define MSLOT_NAME 12
+#define MIRROR_SLOTS 8     /* per backend; a group with more is always read */
+struct mslot {
+	char name[MSLOT_NAME];
+	int32_t srv_id;
+	uint16_t port;
+	uint8_t admin_state;     /* HAP_ADMF_* (all below 0x100) */
+	uint8_t op_state;
+	uint8_t fam;             /* AF_INET, AF_INET6; 0: no address */
+	uint8_t addr[16];
+};
 
 /* Per group, by id: the reconciler's own bookkeeping. */
 struct rgroup {
@@ -30,6 +46,16 @@ struct rgroup {
 	int hap_read_ready;       /* ready servers in the read backend after the last apply */
 	int hap_known;            /* the two fields above are known */
 	int drifted;              /* counted as drift in the run being planned */
+	/* The mirror: what HAProxy holds for the group's backends as far as
+	 * the agent knows (the rows of its last read, and every command
+	 * planned since, as if applied): the write slots, then the read
+	 * slots. A switch is planned from it at once, without a read (see
+	 * fast_run). */
+	struct mslot *mirror[2];  /* owned: the write backend's slots, the read backend's */
+	unsigned char mn[2];      /* slots in each */
+	unsigned char mw_ok, mr_ok;  /* those rows are known */
+	uint64_t mseq;            /* plans made from the mirror */
+	uint64_t read_mseq;       /* mseq when the read in flight took the group */
 };
 
 #define Q_DIRTY 1
@@ -48,6 +74,7 @@ struct plan_meta {
 	int write_ready;         /* the READY of a write backend's master */
 	int shutdown;            /* a "shutdown sessions" (write backends only, plan.c) */
 	int later;               /* may go after the run's other commands (a write slot left in maint) */
+	int read_side;           /* for a read backend: may wait for the write backends' commands */
 	int64_t switch_mono;
 };
 
@@ -92,6 +119,8 @@ struct reconciler {
 	struct prober *prober;
 	ev_timer soon;           /* 0 s timer: coalesces requests of one loop iteration */
 	int in_flight;           /* a run reads HAProxy's state (its plan is not made yet) */
+	int hap_verified;        /* a "show info" was read since the watch last came back */
+	struct idq fast;         /* groups planned from their mirror (fast_run) */
 	int want_run;            /* a run is wanted (at least "show info") */
 	int want_full;           /* read and plan every group */
 	uint64_t resync_gen;     /* rec_resync() calls so far */
@@ -174,6 +203,8 @@ rgroup_get(struct reconciler *rc, const struct group *g)
 	}
 	r = &rc->rg[g->id];
 	if (r->serial != g->serial) {
+		free(r->mirror[0]);
+		free(r->mirror[1]);
 		memset(r, 0, sizeof(*r));
 		r->serial = g->serial;
 	}
@@ -184,6 +215,116 @@ static const struct rgroup *
 rgroup_peek(const struct reconciler *rc, const struct group *g)
 {
 	return g->id < rc->nrg && rc->rg[g->id].serial == g->serial ? &rc->rg[g->id] : NULL;
+}
+
+/* The group a planned command is for, while it is the same one. */
+static struct rgroup *
+meta_rgroup(struct reconciler *rc, const struct plan_meta *m)
+{
+	struct group *g = topo_by_id(rc->topo, m->gid);
+
+	return g && g->serial == m->gserial ? rgroup_get(rc, g) : NULL;
+}
+
+/* ---------------------------------------------------------------- mirror */
+
+static void
+mirror_forget(struct rgroup *r)
+{
+	r->mw_ok = r->mr_ok = 0;
+}
+
+/* Keep rows (one backend's, in HAProxy's order) as the mirror of that
+ * backend (which: 0 write, 1 read). -1 when they do not fit (more than
+ * MIRROR_SLOTS, a long name, an address that is no IP literal): that
+ * backend is then read before every plan, as before the mirror. */
+static int
+mirror_load(struct rgroup *r, int which, const struct hap_server *rows, size_t n)
+{
+	struct mslot *m;
+
+	if (which)
+		r->mr_ok = 0;
+	else
+		r->mw_ok = 0;
+	if (n > MIRROR_SLOTS)
+		return -1;
+	if (n != r->mn[which] || !r->mirror[which]) {
+		m = realloc(r->mirror[which], (n ? n : 1) * sizeof(*m));
+		if (!m)
+			return -1;
+		r->mirror[which] = m;
+		r->mn[which] = (unsigned char)n;
+	}
+	m = r->mirror[which];
+	for (size_t i = 0; i < n; i++) {
+		const struct hap_server *h = &rows[i];
+		struct mslot *x = &m[i];
+		size_t l = strlen(h->name);
+
+		if (l >= sizeof(x->name) || h->port < 0 || h->port > 65535 || h->admin_state > 0xff ||
+		    h->op_state < 0 || h->op_state > 0xff)
+			return -1;
+		memset(x, 0, sizeof(*x));
+		memcpy(x->name, h->name, l + 1);
+		x->srv_id = h->srv_id;
+		x->port = (uint16_t)h->port;
+		x->admin_state = (uint8_t)h->admin_state;
+		x->op_state = (uint8_t)h->op_state;
+		if (strcmp(h->addr, "-") == 0)
+			x->fam = 0;   /* no address yet (init-addr none) */
+		else if (inet_pton(AF_INET, h->addr, x->addr) == 1)
+			x->fam = AF_INET;
+		else if (inet_pton(AF_INET6, h->addr, x->addr) == 1)
+			x->fam = AF_INET6;
+		else
+			return -1;
+	}
+	if (which)
+		r->mr_ok = 1;
+	else
+		r->mw_ok = 1;
+	return 0;
+}
+
+/* The mirror of one backend (named be) as rows, into rows[MIRROR_SLOTS]. */
+static size_t
+mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server *rows)
+{
+	const struct mslot *m = r->mirror[which];
+	size_t n = r->mn[which];
+
+	for (size_t i = 0; i < n; i++) {
+		struct hap_server *h = &rows[i];
+
+		memset(h, 0, sizeof(*h));
+		str_copy(h->backend, be, sizeof(h->backend));
+		str_copy(h->name, m[i].name, sizeof(h->name));
+		h->srv_id = m[i].srv_id;
+		h->port = m[i].port;
+		h->admin_state = m[i].admin_state;
+		h->op_state = m[i].op_state;
+		if (!m[i].fam || !inet_ntop(m[i].fam, m[i].addr, h->addr, sizeof(h->addr)))
+			str_copy(h->addr, "-", sizeof(h->addr));
+	}
+	return n;
+}
+
+/* The commands just planned for one backend of r, as if HAProxy had run
+ * them: the mirror is what they leave. A command that fails, or is dropped
+ * before it is sent, makes the group's mirror unknown (read again). */
+static void
+mirror_apply(struct rgroup *r, int which, const char *be, const struct plan_cmd *cmds, size_t n,
+	     const struct plan_target *t, size_t nt)
+{
+	struct hap_server rows[MIRROR_SLOTS];
+	size_t k;
+
+	if (!n || !(which ? r->mr_ok : r->mw_ok))
+		return;
+	k = mirror_rows(r, which, be, rows);
+	plan_apply(rows, k, t, nt, cmds, n);
+	(void)mirror_load(r, which, rows, k);
 }
 
 static int
@@ -241,8 +382,10 @@ rec_group_haproxy(const struct reconciler *rc, const struct group *g, struct rec
 static void
 forget_haproxy(struct reconciler *rc)
 {
-	for (size_t i = 0; i < rc->nrg; i++)
+	for (size_t i = 0; i < rc->nrg; i++) {
 		rc->rg[i].hap_known = 0;
+		rc->rg[i].mw_ok = rc->rg[i].mr_ok = 0;
+	}
 }
 
 /* The prober learnt something that changes what HAProxy should look like. */
@@ -492,6 +635,7 @@ backend_warned(struct reconciler *rc, const char *be)
 }
 
 static void run(struct reconciler *rc);
+static void fast_run(struct reconciler *rc);
 
 /* Give memory back after a big run (a restart, a mass failover): the
  * plan's buffers shrink, and the heap's free megabytes go back to the
@@ -571,8 +715,11 @@ pend_drop(struct reconciler *rc, int all)
 			continue;
 		free(c->text);
 		c->text = NULL;
-		if (r)
+		if (r) {
 			r->planned_generation = 0;
+			/* it counted the dropped command as run */
+			mirror_forget(r);
+		}
 	}
 	while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
 		rc->pend_head++;
@@ -580,21 +727,28 @@ pend_drop(struct reconciler *rc, int all)
 		rc->pend_head = rc->npend = 0;
 }
 
-/* Put the plan's commands in front of those still waiting: a newer run's
- * groups have none among them (pend_drop), and commands of different
- * backends do not depend on each other. -1 when out of memory. */
+/* Queue the plan's commands. A read's plan goes in front of those still
+ * waiting: a newer run's groups have none among them (pend_drop), and
+ * commands of different backends do not depend on each other, so a switch
+ * planned from a read does not wait behind a restart's reapply. Plans from
+ * the mirrors (at_back) go behind them, in the order they were made: a
+ * group's commands still waiting are in its mirror already, so its new
+ * ones must follow them; and first planned, first sent keeps every
+ * switch's wait short when thousands come at once. -1
+ * when out of memory (nothing queued). */
 static int
-pend_add_plan(struct reconciler *rc)
+pend_add_plan(struct reconciler *rc, int at_back)
 {
 	const struct plan *pl = &rc->plan;
-	size_t left = rc->npend - rc->pend_head, n = pl->n, i;
+	size_t left = rc->npend - rc->pend_head, n = pl->n, i, base;
 	struct pcmd *v;
 
 	if (n == 0)
 		return 0;
-	if (rc->pend_head >= n) {
+	if (!at_back && rc->pend_head >= n) {
 		v = rc->pend;
 		rc->pend_head -= n;
+		base = rc->pend_head;
 	} else {
 		size_t cap = rc->pendcap;
 
@@ -609,7 +763,7 @@ pend_add_plan(struct reconciler *rc)
 			v = rc->pend;
 		}
 		if (left)
-			memmove(v + n, rc->pend + rc->pend_head, left * sizeof(*v));
+			memmove(v + (at_back ? 0 : n), rc->pend + rc->pend_head, left * sizeof(*v));
 		if (v != rc->pend) {
 			free(rc->pend);
 			rc->pend = v;
@@ -617,12 +771,13 @@ pend_add_plan(struct reconciler *rc)
 		}
 		rc->pend_head = 0;
 		rc->npend = left + n;
+		base = at_back ? left : 0;
 	}
 	/* Commands marked later (plan_group) after all the others. */
 	i = 0;
 	for (int later = 0; later < 2; later++) {
 		for (size_t j = 0; j < n; j++) {
-			struct pcmd *c = &v[rc->pend_head + i];
+			struct pcmd *c = &v[base + i];
 			int lt = j < rc->nmeta && rc->meta[j].later;
 
 			if (lt != later)
@@ -632,14 +787,19 @@ pend_add_plan(struct reconciler *rc)
 				c->meta = rc->meta[j];
 			c->text = strdup(pl->cmds[j].text);
 			if (!c->text) {
-				/* never half a plan: drop this run's commands */
+				/* never half a plan: none of it is queued */
 				for (size_t k = 0; k < i; k++) {
-					free(v[rc->pend_head + k].text);
-					v[rc->pend_head + k].text = NULL;
+					free(v[base + k].text);
+					v[base + k].text = NULL;
 				}
 				for (; i < n; i++)
-					v[rc->pend_head + i].text = NULL;
-				pend_drop(rc, 0);
+					v[base + i].text = NULL;
+				while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
+					rc->pend_head++;
+				if (at_back)
+					rc->npend = base;
+				if (rc->pend_head >= rc->npend)
+					rc->pend_head = rc->npend = 0;
 				return -1;
 			}
 			i++;
@@ -664,16 +824,24 @@ pump(struct reconciler *rc)
 		if ((rc->npend - rc->pend_head) * 45 > (size_t)REC_APPLY_BIG * REC_APPLY_BYTES * 2)
 			max = (size_t)REC_APPLY_BIG * REC_APPLY_BYTES;
 
-		for (i = rc->pend_head; i < rc->npend; i++) {
-			size_t l;
+		/* Write backends' commands first, then the read backends':
+		 * each backend's commands stay in their order, and different
+		 * backends do not depend on each other. So a switch's READY
+		 * does not wait behind read-side work queued before it. */
+		for (int side = 0; side < 2; side++) {
+			for (i = rc->pend_head; i < rc->npend; i++) {
+				size_t l;
 
-			if (!rc->pend[i].text)
-				continue;
-			l = strlen(rc->pend[i].text) + 1;
-			if (n && bytes + l > max)
-				break;
-			bytes += l;
-			n++;
+				if (!rc->pend[i].text || rc->pend[i].meta.read_side != side)
+					continue;
+				l = strlen(rc->pend[i].text) + 1;
+				if (n && bytes + l > max)
+					break;
+				bytes += l;
+				n++;
+			}
+			if (i < rc->npend)
+				break;   /* full */
 		}
 		if (n == 0) {
 			rc->pend_head = rc->npend = 0;
@@ -687,21 +855,30 @@ pump(struct reconciler *rc)
 		}
 		b->rc = rc;
 		b->n = n;
-		for (; rc->pend_head < i; rc->pend_head++) {
-			struct pcmd *c = &rc->pend[rc->pend_head];
+		for (int side = 0; side < 2 && k < n; side++) {
+			for (i = rc->pend_head; i < rc->npend && k < n; i++) {
+				struct pcmd *c = &rc->pend[i];
 
-			if (!c->text)
-				continue;
-			rc->cmdp[k] = c->text;
-			b->meta[k] = c->meta;
-			if (c->meta.write_ready)
-				JSTAGE(rc, meta_group(rc, &c->meta), TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
-			k++;
+				if (!c->text || c->meta.read_side != side)
+					continue;
+				rc->cmdp[k] = c->text;
+				b->meta[k] = c->meta;
+				c->text = NULL;   /* handed out: freed below */
+				if (c->meta.write_ready)
+					JSTAGE(rc, meta_group(rc, &c->meta), TL_HAPROXY_SENT, now_wall_ms(), NULL, NULL, 0);
+				k++;
+			}
 		}
+		while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
+			rc->pend_head++;
 		rc->stats.commands_sent += n;
 		if (hap_submit(rc->hap, rc->cmdp, n, apply_cb, b) < 0) {
 			log_err("haproxy: cannot queue %zu commands", n);
 			free(b);
+			/* the mirrors counted them: read everything again */
+			forget_haproxy(rc);
+			rc->want_full = 1;
+			schedule(rc);
 		} else {
 			b->prev = NULL;
 			b->next = rc->batches;
@@ -737,6 +914,17 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		if (rc->journal)
 			journal_cmd(rc->journal, now_wall_ms(), cmds[i], replies[i].text, replies[i].len, ok);
 		if (!ok) {
+			struct rgroup *fr = i < nmeta ? meta_rgroup(rc, &meta[i]) : NULL;
+
+			/* What the command left is unknown: read it again. */
+			if (fr) {
+				struct group *fg = topo_by_id(rc->topo, meta[i].gid);
+
+				mirror_forget(fr);
+				if (fg)
+					enqueue(rc, fg, 1);
+				schedule(rc);
+			}
 			rc->stats.commands_failed++;
 			log_err("haproxy: '%s' failed: %.*s", cmds[i], (int)(replies[i].len > 200 ? 200 : replies[i].len),
 				replies[i].text);
@@ -975,18 +1163,31 @@ fence_apply(struct reconciler *rc, struct group *g)
 
 /* Plan one group; returns the number of commands added (-1 out of memory). */
 static int
-plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, struct plan *pl, int pass)
+plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, int st_is_mirror, struct plan *pl,
+	   int pass)
 {
 	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX], err[256];
 	size_t first, count, before;
 	struct plan_target *t;
 	size_t max = g->nnodes + 1, nt, before_all = pl->n;
 	int write_ready_cmd = -1, pending, frozen;
-	size_t w_first = 0, w_end = 0;
+	size_t w_first = 0, w_end = 0, r_first = (size_t)-1;
 	struct rgroup *r = rgroup_get(rc, g);
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
+	/* What this state shows is the mirror from now on (the same rows
+	 * when it was built from the mirror), planned or not. */
+	if (pass == 0) {
+		if (hap_state_backend(st, wb, &first, &count) == 0)
+			(void)mirror_load(r, 0, st->srv + first, count);
+		else
+			r->mw_ok = 0;
+		if (rb[0] && hap_state_backend(st, rb, &first, &count) == 0)
+			(void)mirror_load(r, 1, st->srv + first, count);
+		else
+			r->mr_ok = 0;
+	}
 	if (!g->master_ip[0])
 		return 0;
 	/* Frozen: HAProxy is left as it is, but for the write lease (topo.h
@@ -1018,10 +1219,30 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, s
 	if (pass == 1)
 		goto read_side;
 	if (hap_state_backend(st, wb, &first, &count) == 0) {
+		int errors0 = pl->errors;
+
 		before = pl->n;
 		nt = build_targets(rc, g, st->srv + first, count, 1, t, max);
 		if (plan_backend(wb, st->srv + first, count, t, nt, 1, pl, err, sizeof(err)) < 0)
 			log_err("%s: %s", g->name, err);
+		int readies = 0;
+
+		for (size_t i = before; i < pl->n; i++)
+			readies |= pl->cmds[i].kind == PLAN_READY;
+		if (st_is_mirror && readies) {
+			/* Planned from the mirror, not a read: a plan that
+			 * makes a slot ready first puts every other slot in
+			 * maint, whatever the mirror says (another agent on
+			 * the same HAProxy may have made one ready): a switch
+			 * is as safe as one planned from a read. Costs a few
+			 * commands that change nothing, once a switch. */
+			pl->tlen = pl->cmds[before].off;
+			pl->n = before;
+			pl->errors = errors0;
+			if (plan_backend(wb, st->srv + first, count, t, nt, PLAN_WRITE_SURE, pl, err, sizeof(err)) < 0)
+				log_err("%s: %s", g->name, err);
+		}
+		mirror_apply(r, 0, wb, pl->cmds + before, pl->n - before, t, nt);
 		for (size_t i = before; i < pl->n; i++)
 			if (pl->cmds[i].kind == PLAN_READY)
 				write_ready_cmd = (int)i;
@@ -1043,9 +1264,12 @@ read_side:
 		if (hap_state_backend(st, rb, &first, &count) == 0) {
 			int ready = 0, errors = pl->errors;
 
+			before = pl->n;
+			r_first = before;
 			nt = build_targets(rc, g, st->srv + first, count, 0, t, max);
 			if (plan_backend(rb, st->srv + first, count, t, nt, 0, pl, err, sizeof(err)) < 0)
 				log_err("%s: %s", g->name, err);
+			mirror_apply(r, 1, rb, pl->cmds + before, pl->n - before, t, nt);
 			for (size_t i = 0; i < nt; i++)
 				ready += t[i].ready;
 			/* Ready targets get slots first: those left without one
@@ -1069,6 +1293,7 @@ done:
 			rc->meta[i].later = i >= w_first && i < w_end && pl->cmds[i].kind == PLAN_ADDR &&
 					    pl->cmds[i].stays_maint;
 			rc->meta[i].switch_mono = r->switch_mono;
+			rc->meta[i].read_side = i >= r_first;
 		}
 	}
 	return (int)(pl->n - before_all);
@@ -1092,6 +1317,7 @@ detect_reload(struct reconciler *rc, const struct hap_reply *info_reply)
 			rc->want_full = 1;
 		/* planned for the old process */
 		pend_drop(rc, 1);
+		forget_haproxy(rc);
 		oldw_kick(rc->oldw);
 	}
 	rc->hap_pid = info.pid;
@@ -1099,10 +1325,11 @@ detect_reload(struct reconciler *rc, const struct hap_reply *info_reply)
 	rc->stats.hap_pid = info.pid;
 }
 
-/* Step 3: plan the groups of the run against what HAProxy holds. Returns
- * how many groups drifted (HAProxy differs with no change of the model). */
+/* Step 3: plan the groups of q against st: what HAProxy holds (a read), or
+ * what the mirrors say it holds (fast_run). Returns how many groups
+ * drifted (HAProxy differs with no change of the model; reads only). */
 static int
-plan_run(struct reconciler *rc, const struct hap_state *st)
+plan_list(struct reconciler *rc, const struct hap_state *st, const struct idq *q, int from_read)
 {
 	int drift = 0;
 
@@ -1112,19 +1339,32 @@ plan_run(struct reconciler *rc, const struct hap_state *st)
 	 * that after a restart writes are routed again before the read side
 	 * is rebuilt (the order inside each backend is plan.c's). */
 	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < rc->run.n; i++) {
-			struct group *g = idq_group(rc, &rc->run, i);
+		for (size_t i = 0; i < q->n; i++) {
+			struct group *g = idq_group(rc, q, i);
 			struct rgroup *r;
+			int n;
 
 			if (!g || !(r = rgroup_get(rc, g)))
 				continue;
+			/* Planned from its mirror after this read was asked
+			 * for: the read is older than commands sent since, and
+			 * planning from it could undo them. The mirror stays;
+			 * the group waits for the next plan. */
+			if (from_read && r->mseq != r->read_mseq) {
+				if (pass == 0)
+					enqueue(rc, g, 1);
+				continue;
+			}
 			if (pass == 0)
 				r->drifted = 0;
+			n = plan_group(rc, g, st, !from_read, &rc->plan, pass);
+			if (!from_read && n > 0 && pass == 0)
+				r->mseq++;
 			/* Work for a group whose model did not change since
 			 * it was last planned: HAProxy drifted (a restart, a
 			 * reload without state file, somebody's command). */
-			if (plan_group(rc, g, st, &rc->plan, pass) > 0 && g->generation == r->planned_generation &&
-			    r->planned_generation && !r->drifted) {
+			if (from_read && n > 0 && g->generation == r->planned_generation && r->planned_generation &&
+			    !r->drifted) {
 				r->drifted = 1;
 				drift++;
 			}
@@ -1150,8 +1390,12 @@ submit_plan(struct reconciler *rc, int drift)
 		     drift);
 		log_warn("haproxy: state differs from the desired state in %d group(s): correcting", drift);
 	}
-	if (pend_add_plan(rc) < 0)
+	if (pend_add_plan(rc, 0) < 0) {
+		/* The mirrors count the plan as run: read everything again. */
 		log_err("reconcile: out of memory: %zu commands not queued", pl->n);
+		forget_haproxy(rc);
+		rc->want_full = 1;
+	}
 	pump(rc);
 	run_done(rc);
 }
@@ -1184,6 +1428,7 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		return;
 	}
 	detect_reload(rc, &replies[0]);
+	rc->hap_verified = 1;
 	for (size_t i = 1; i < n_replies; i++) {
 		if (!hap_reply_ok(cmds[i], replies[i].text, replies[i].len))
 			continue;   /* "Can't find backend.": reported per group below */
@@ -1191,7 +1436,7 @@ state_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 			log_err("haproxy: cannot parse '%s': %s", cmds[i], perr);
 	}
 	(void)hap_state_index(&st);
-	drift = plan_run(rc, &st);
+	drift = plan_list(rc, &st, &rc->run, 1);
 	hap_state_free(&st);
 	submit_plan(rc, drift);
 }
@@ -1213,6 +1458,7 @@ take_run(struct reconciler *rc, int full)
 
 			if (r && idq_push(&rc->run, g) == 0) {
 				r->taken = rc->run_seq;
+				r->read_mseq = r->mseq;
 				r->dirty = 0;
 			}
 		}
@@ -1233,11 +1479,97 @@ take_run(struct reconciler *rc, int full)
 				continue;
 			if (idq_push(&rc->run, g) == 0) {
 				r->taken = rc->run_seq;
+				r->read_mseq = r->mseq;
 				r->dirty = 0;
 			}
 		}
 		qs[k]->n = 0;
 	}
+}
+
+/* May g be planned from its mirror? Its mirror is known for every backend
+ * the plan will look at. (Its commands still waiting are in the mirror
+ * already, and the new ones queue behind them: pend_add_plan.) */
+static int
+fast_ok(const struct reconciler *rc, const struct group *g, const struct rgroup *r)
+{
+	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
+
+	if (!r->mw_ok || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
+		return 0;
+	return !rb[0] || !g->replicas_known || r->mr_ok;
+}
+
+/* The fast path: a group whose model changed (a switch, a fence, a replica)
+ * is planned at once from its mirror (struct rgroup), and its commands go
+ * out without waiting for a read: a read and a plan per batch of switches
+ * were most of a switch's latency with many groups. Safe because the
+ * mirror is HAProxy's state after every command the agent sent or queued
+ * (HAProxy runs one client's commands in order), and anything that can
+ * make it wrong makes it unknown: a failed or dropped command, a lost
+ * batch, a reload or restart (reads only until "show info" has been read
+ * again); somebody else's command is what the spread consistency check
+ * finds, as before. A read asked for before such a plan is not planned
+ * from for that group (plan_list). */
+static void
+fast_run(struct reconciler *rc)
+{
+	struct hap_state st = { 0 };
+	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
+	size_t i, k = 0;
+
+	if (!rc->dirty.n || !rc->hap_verified || rc->want_full || !hap_watch_up(rc->hap))
+		return;
+	rc->fast.n = 0;
+	for (i = 0; i < rc->dirty.n; i++) {
+		struct group *g = idq_group(rc, &rc->dirty, i);
+		struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
+
+		if (!r)
+			continue;
+		if (fast_ok(rc, g, r) && idq_push(&rc->fast, g) == 0) {
+			r->queued &= ~Q_DIRTY;
+			r->dirty = 0;
+			continue;
+		}
+		rc->dirty.v[k++] = rc->dirty.v[i];
+	}
+	rc->dirty.n = k;
+	if (!rc->fast.n)
+		return;
+	for (i = 0; i < rc->fast.n; i++) {
+		struct group *g = idq_group(rc, &rc->fast, i);
+		struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
+
+		if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
+			continue;
+		if (tk_grow(&st.srv, &st.cap, st.n + 2 * MIRROR_SLOTS, sizeof(*st.srv)) < 0)
+			goto oom;
+		st.n += mirror_rows(r, 0, wb, st.srv + st.n);
+		if (rb[0] && r->mr_ok)
+			st.n += mirror_rows(r, 1, rb, st.srv + st.n);
+	}
+	(void)hap_state_index(&st);
+	(void)plan_list(rc, &st, &rc->fast, 0);
+	hap_state_free(&st);
+	if (pend_add_plan(rc, 1) < 0)
+		goto oom;
+	pump(rc);
+	rc->fast.n = 0;
+	return;
+oom:
+	/* The mirrors may count commands that will not be sent. */
+	log_err("reconcile: out of memory: HAProxy is read again");
+	hap_state_free(&st);
+	forget_haproxy(rc);
+	for (i = 0; i < rc->fast.n; i++) {
+		struct group *g = idq_group(rc, &rc->fast, i);
+
+		if (g)
+			enqueue(rc, g, 1);
+	}
+	rc->fast.n = 0;
+	rc->want_full = 1;
 }
 
 /* Step 1: ask HAProxy for its state. */
@@ -1250,6 +1582,7 @@ run(struct reconciler *rc)
 	size_t n = 0;
 	int full;
 
+	fast_run(rc);
 	if (rc->in_flight)
 		return;
 	if (!rc->want_run && !rc->want_full && !rc->dirty.n && !rc->check.n)
@@ -1316,7 +1649,8 @@ soon_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 schedule(struct reconciler *rc)
 {
-	if (rc->in_flight)
+	/* While a read is in flight only fast_run has work. */
+	if (rc->in_flight && !rc->dirty.n)
 		return;
 	if (!ev_is_active(&rc->soon)) {
 		ev_timer_set(&rc->soon, 0., 0.);
@@ -1334,7 +1668,9 @@ on_hap_watch(void *arg, int gone)
 
 	if (gone)
 		rc->want_full = 1;
-	/* maybe another process: what waits was planned for the old one */
+	/* maybe another process: what waits was planned for the old one, and
+	 * nothing is planned from a mirror until "show info" says which */
+	rc->hap_verified = 0;
 	pend_drop(rc, 1);
 	rc->want_run = 1;
 	schedule(rc);
@@ -1380,7 +1716,12 @@ rec_free(struct reconciler *rc)
 	for (size_t i = 0; i < rc->nwarned; i++)
 		free(rc->backend_warned[i]);
 	free(rc->backend_warned);
+	for (size_t i = 0; i < rc->nrg; i++) {
+		free(rc->rg[i].mirror[0]);
+		free(rc->rg[i].mirror[1]);
+	}
 	free(rc->rg);
+	free(rc->fast.v);
 	free(rc->dirty.v);
 	free(rc->check.v);
 	free(rc->run.v);

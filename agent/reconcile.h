@@ -11,6 +11,8 @@
  *   4. submit: the commands queue in the reconciler and go to HAProxy a
  *              request line (four for a big queue) at a time, acknowledged
  *              per command.
+ * A run is for groups whose mirror is not known (below), and for the
+ * consistency check.
  * A run takes dirty groups first, then groups due for a consistency check:
  * every resync tick adds a slice of the groups (all of them when there are
  * few), so every group is checked against HAProxy every REC_CHECK_TICKS
@@ -21,8 +23,23 @@
  * why the order stays safe). A watch connection on HAProxy's socket
  * (haproxy.h) notices a restart at once.
  *
+ * The fast path: the reconciler keeps, per group, what its backends hold
+ * after every command it planned (the mirror: the rows of its last read,
+ * with the commands applied as plan_apply() says). A dirty group whose
+ * mirror is known is planned from it at once and its commands queue behind
+ * those already waiting, without a read: no read, plan and submit cycle
+ * per batch of switches. The mirror becomes unknown (the group is read
+ * again) when a command fails or is dropped unsent, a batch is lost, or
+ * HAProxy reloads or restarts (nothing is planned from a mirror until
+ * "show info" has been read after the watch came back). A read asked for
+ * before a group's plan from its mirror is not planned from for that
+ * group. A plan from the mirror that readies a write slot first puts every
+ * other write slot in maint (PLAN_WRITE_SURE), in case another writer
+ * readied one. Commands go to HAProxy write backends first, read backends
+ * after, each backend's in order.
+ *
  * The reconciler's own per-group state (dirty, what HAProxy routes to,
- * switch timing) lives here, in an array indexed by group id. */
+ * switch timing, the mirror) lives here, in an array indexed by group id. */
 #ifndef HASENTINEL_RECONCILE_H
 #define HASENTINEL_RECONCILE_H
 
