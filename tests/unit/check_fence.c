@@ -125,31 +125,57 @@ server_send(const char *s)
 	ck_assert_int_eq(write(sfd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
+/* ROLE asked on the watch (connected, or once it is), answered master: the
+ * asker hears it as its n-th answer. */
 static void
-setup(void)
+ask_answered_master(int n)
+{
+	void *h = NULL;
+
+	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
+	server_expect("ROLE\r\n");
+	server_send(ROLE_MASTER_REPLY);
+	RUN_UNTIL(calls == n);
+	ck_assert(!got_null);
+	ck_assert_str_eq(got_role, "master");
+}
+
+/* A listening socket on a free port of 127.0.0.1; its port in *port. */
+static int
+listener(int *port)
 {
 	struct sockaddr_in sa;
 	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 8), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static void
+setup(void)
+{
+	int port;
 
 	loop = ev_loop_new(EVFLAG_AUTO);
 	ck_assert_ptr_nonnull(loop);
 	config_init(&cfg);
 	cfg.fence_on_reset = 1;
 	cfg.command_timeout_ms = 200;
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	ck_assert_int_ge(lfd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(lfd, 8), 0);
-	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sa, &sl), 0);
+	lfd = listener(&port);
 	topo_init(&t, 3, 3000);
 	g = topo_get(&t, "m");
 	ck_assert_ptr_nonnull(g);
 	strcpy(g->master_ip, "127.0.0.1");
 	strcpy(g->master_addr, "127.0.0.1");
-	g->master_port = ntohs(sa.sin_port);
+	g->master_port = port;
 	f = fence_new(loop, &cfg, &t, on_changed, NULL);
 	ck_assert_ptr_nonnull(f);
 	fence_track(f, g);
@@ -247,11 +273,7 @@ START_TEST(close_is_still_the_signal)
 	ck_assert(got_null);
 	/* A fresh connection, accepted: watched again, no death. */
 	accept_watch();
-	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
-	server_expect("ROLE\r\n");
-	server_send(ROLE_MASTER_REPLY);
-	RUN_UNTIL(calls == 2);
-	ck_assert_str_eq(got_role, "master");
+	ask_answered_master(2);
 }
 END_TEST
 
@@ -273,23 +295,19 @@ START_TEST(cancel_calls_nobody)
 }
 END_TEST
 
-/* A listening socket on a free port of 127.0.0.1; its port in *port. */
-static int
-listener(int *port)
+/* The master moves to a fresh listener of the test's (the old one's
+ * server side and listener in *old_sfd, *old_lfd): the fence tracks it. */
+static void
+new_master(int *old_sfd, int *old_lfd)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	int port;
 
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
+	*old_sfd = sfd;
+	*old_lfd = lfd;
+	sfd = -1;
+	lfd = listener(&port);
+	g->master_port = port;
+	fence_track(f, g);
 }
 
 /* A new master: its watch is opened, and ROLE asked before it is up rides
@@ -298,12 +316,10 @@ listener(int *port)
 START_TEST(asked_before_connected)
 {
 	void *h = NULL;
-	int port, old_sfd = sfd, old_lfd = lfd;
+	int old_sfd, old_lfd;
 	char c;
 
-	lfd = listener(&port);
-	g->master_port = port;
-	fence_track(f, g);
+	new_master(&old_sfd, &old_lfd);
 	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	ck_assert_int_eq(calls, 0);
 	/* One question at a time, connected or not. */
@@ -312,7 +328,6 @@ START_TEST(asked_before_connected)
 	server_expect("ROLE\r\n");
 	server_send(ROLE_MASTER_REPLY);
 	RUN_UNTIL(calls == 1);
-	ck_assert(!got_null);
 	ck_assert_str_eq(got_role, "master");
 	ck_assert_uint_eq(watching(), 1);
 	errno = 0;
@@ -345,20 +360,14 @@ END_TEST
 START_TEST(cancel_before_connected)
 {
 	void *h = NULL;
-	int port, old_sfd = sfd, old_lfd = lfd;
+	int old_sfd, old_lfd;
 
-	lfd = listener(&port);
-	g->master_port = port;
-	fence_track(f, g);
+	new_master(&old_sfd, &old_lfd);
 	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
 	fence_ask_cancel(h, &calls);
 	accept_watch();
 	/* The watch is free for the next question, which is the first sent. */
-	ck_assert_int_eq(fence_ask_role(g, on_role, &calls, &h), 0);
-	server_expect("ROLE\r\n");
-	server_send(ROLE_MASTER_REPLY);
-	RUN_UNTIL(calls == 1);
-	ck_assert_str_eq(got_role, "master");
+	ask_answered_master(1);
 	close(old_sfd);
 	close(old_lfd);
 }
