@@ -254,14 +254,22 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 {
 	size_t i;
 
+	int sure = is_write == PLAN_WRITE_SURE, readies = 0;
+
+	/* Sure: does the plan make a slot ready? */
+	for (i = 0; sure && i < nslots; i++)
+		if (ps[i].want_ready && (ps[i].reassign || !hap_server_is_ready(&slots[i])))
+			readies = 1;
 	/* (a) everything that leaves service, ready or draining, goes to maint
-	 * first; in a write backend its sessions go right after. */
+	 * first; in a write backend its sessions go right after. Sure: also
+	 * a slot whose address changes, and when a slot is made ready every
+	 * other one, even if the slots say it is in maint already. */
 	for (i = 0; i < nslots; i++) {
 		int in_maint = (slots[i].admin_state & HAP_ADMF_MAINT) != 0;
 
-		if (in_maint && is_write != PLAN_WRITE_SURE)
-			continue;
 		if (ps[i].want_ready && !ps[i].reassign)
+			continue;
+		if (in_maint && !(sure && (readies || ps[i].reassign)))
 			continue;
 		if (plan_emit(out, PLAN_MAINT, "set server %s/%s state maint",
 			      backend, slots[i].name) < 0)

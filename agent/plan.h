@@ -69,10 +69,12 @@ void plan_clear(struct plan *p);
  * is_write: shut down sessions of every slot that leaves the ready state,
  * and never produce more than one ready slot (extra ready targets are an
  * error, returned as -1, and only the first is made ready).
- * is_write == PLAN_WRITE_SURE: the same, and every slot that does not end
- * ready is put in maint even when the slots say it is in maint already,
- * before any slot is made ready: for slots known from the agent's own
- * record rather than a read (another writer may have made one ready). */
+ * is_write == PLAN_WRITE_SURE: the same, and whatever the slots say about
+ * maint: a slot whose address changes is put in maint first, and when a
+ * slot is made ready every other slot is put in maint before it. For slots
+ * known from the agent's own record rather than a read (another writer may
+ * have made one ready); a plan that readies and readdresses nothing is the
+ * same as without. */
 #define PLAN_WRITE_SURE 2
 int plan_backend(const char *backend, const struct hap_server *slots, size_t nslots,
 		 const struct plan_target *targets, size_t ntargets, int is_write,

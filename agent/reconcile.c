@@ -1219,29 +1219,16 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, i
 	if (pass == 1)
 		goto read_side;
 	if (hap_state_backend(st, wb, &first, &count) == 0) {
-		int errors0 = pl->errors;
-
 		before = pl->n;
 		nt = build_targets(rc, g, st->srv + first, count, 1, t, max);
-		if (plan_backend(wb, st->srv + first, count, t, nt, 1, pl, err, sizeof(err)) < 0)
+		/* Planned from the mirror, not a read: "sure" (plan.h). Another
+		 * agent on the same HAProxy may have made a slot ready that the
+		 * mirror says is in maint; a plan from the mirror is as safe as
+		 * one from a read. Costs a few commands that change nothing,
+		 * when a slot is made ready or readdressed. */
+		if (plan_backend(wb, st->srv + first, count, t, nt, st_is_mirror ? PLAN_WRITE_SURE : 1, pl, err,
+				 sizeof(err)) < 0)
 			log_err("%s: %s", g->name, err);
-		int readies = 0;
-
-		for (size_t i = before; i < pl->n; i++)
-			readies |= pl->cmds[i].kind == PLAN_READY;
-		if (st_is_mirror && readies) {
-			/* Planned from the mirror, not a read: a plan that
-			 * makes a slot ready first puts every other slot in
-			 * maint, whatever the mirror says (another agent on
-			 * the same HAProxy may have made one ready): a switch
-			 * is as safe as one planned from a read. Costs a few
-			 * commands that change nothing, once a switch. */
-			pl->tlen = pl->cmds[before].off;
-			pl->n = before;
-			pl->errors = errors0;
-			if (plan_backend(wb, st->srv + first, count, t, nt, PLAN_WRITE_SURE, pl, err, sizeof(err)) < 0)
-				log_err("%s: %s", g->name, err);
-		}
 		mirror_apply(r, 0, wb, pl->cmds + before, pl->n - before, t, nt);
 		for (size_t i = before; i < pl->n; i++)
 			if (pl->cmds[i].kind == PLAN_READY)

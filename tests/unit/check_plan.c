@@ -879,13 +879,14 @@ START_TEST(test_property)
 		}
 
 		/* A write backend planned "sure" (from the agent's record, not
-		 * a read): the same result, and before any slot is made ready
-		 * every slot that does not end ready has been put in maint,
-		 * whatever the slots said; its sessions are shut down when
-		 * they said it served. */
+		 * a read): the same result; before any slot is made ready
+		 * every slot that does not end ready has been put in maint, and
+		 * before a slot's address changes that slot, whatever the
+		 * slots said; sessions are shut down when they said it served;
+		 * a plan that readies and readdresses nothing is unchanged. */
 		if (is_write) {
 			struct hap_server ap[6];
-			int maint_seen[6] = { 0 }, readied = 0;
+			int maint_seen[6] = { 0 }, readied = 0, moves = 0;
 
 			plan_init(&p2);
 			rc2 = plan_backend("b", s, ns, t, nt, PLAN_WRITE_SURE, &p2, err2, sizeof(err2));
@@ -904,6 +905,11 @@ START_TEST(test_property)
 				ck_assert_int_lt(c->slot, (int)ns);
 				if (c->kind == PLAN_MAINT)
 					maint_seen[c->slot] = 1;
+				if (c->kind == PLAN_ADDR) {
+					ck_assert_msg(maint_seen[c->slot], "iter %d: %s before its slot is put in maint",
+						      iter, c->text);
+					moves = 1;
+				}
 				if (c->kind == PLAN_SHUTDOWN)
 					ck_assert(!(s[c->slot].admin_state & HAP_ADMF_MAINT));
 				if (c->kind == PLAN_READY) {
@@ -913,6 +919,11 @@ START_TEST(test_property)
 							      "iter %d: %s before %s is put in maint", iter, c->text,
 							      s[j].name);
 				}
+			}
+			if (!readied && !moves) {
+				ck_assert_uint_eq(p2.n, p.n);
+				for (i = 0; i < p.n; i++)
+					ck_assert_str_eq(p2.cmds[i].text, p.cmds[i].text);
 			}
 			plan_free(&p2);
 		}
