@@ -33,9 +33,9 @@
  * HAProxy reloads or restarts (nothing is planned from a mirror until
  * "show info" has been read after the watch came back). A read asked for
  * before a group's plan from its mirror is not planned from for that
- * group. A plan from the mirror that readies a write slot first puts every
- * other write slot in maint (PLAN_WRITE_SURE), in case another writer
- * readied one. Commands go to HAProxy write backends first, read backends
+ * group. A plan from the mirror puts a write slot in maint before its
+ * address changes, and every other write slot before one is made ready
+ * (PLAN_WRITE_SURE), in case another writer readied one. Commands go to HAProxy write backends first, read backends
  * after, each backend's in order.
  *
  * The reconciler's own per-group state (dirty, what HAProxy routes to,
