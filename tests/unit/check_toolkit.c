@@ -1,4 +1,5 @@
-/* The toolkit: arrays, string builder, tokenizer, socket addresses, lists. */
+/* The toolkit: arrays, string builder, tokenizer, socket addresses, lists;
+ * and util.c's address comparison. */
 #include <check.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -8,6 +9,7 @@
 #include <sys/un.h>
 
 #include "tk.h"
+#include "util.h"
 
 START_TEST(test_grow)
 {
@@ -199,6 +201,22 @@ struct item {
 	struct tk_list link;
 };
 
+/* One address in any of its spellings; a name only as itself. */
+START_TEST(test_addr_equal)
+{
+	ck_assert(addr_ip_equal("127.0.0.1", "127.0.0.1"));
+	ck_assert(addr_ip_equal("::1", "0:0::1"));
+	ck_assert(addr_ip_equal("::1", "0000:0000:0000:0000:0000:0000:0000:0001"));
+	ck_assert(addr_ip_equal("redis-1", "redis-1"));
+	ck_assert(!addr_ip_equal("127.0.0.1", "127.0.0.2"));
+	ck_assert(!addr_ip_equal("127.0.0.1", "::ffff:127.0.0.1"));
+	ck_assert(!addr_ip_equal("redis-1", "redis-2"));
+	ck_assert(!addr_ip_equal("redis-1", "127.0.0.1"));
+	ck_assert(!addr_ip_equal("", "127.0.0.1"));
+	ck_assert(addr_ip_equal("", ""));
+}
+END_TEST
+
 START_TEST(test_list)
 {
 	struct tk_list head = TK_LIST_INIT(head), *pos, *tmp;
@@ -281,6 +299,7 @@ main(void)
 	tcase_add_test(tc, test_buf_bounded);
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_sockaddr);
+	tcase_add_test(tc, test_addr_equal);
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_ring);
 	tcase_add_test(tc, test_errf);
