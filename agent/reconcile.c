@@ -53,7 +53,7 @@ struct rgroup {
 	 * fast_run). */
 	struct mslot *mirror[2];  /* owned: the write backend's slots, the read backend's */
 	unsigned char mn[2];      /* slots in each */
-	unsigned char mw_ok, mr_ok;  /* those rows are known */
+	unsigned char mok[2];     /* those rows are known */
 	uint64_t mseq;            /* plans made from the mirror */
 	uint64_t read_mseq;       /* mseq when the read in flight took the group */
 };
@@ -218,12 +218,12 @@ rgroup_peek(const struct reconciler *rc, const struct group *g)
 }
 
 /* The group a planned command is for, while it is the same one. */
-static struct rgroup *
-meta_rgroup(struct reconciler *rc, const struct plan_meta *m)
+static struct group *
+meta_grp(const struct reconciler *rc, const struct plan_meta *m)
 {
 	struct group *g = topo_by_id(rc->topo, m->gid);
 
-	return g && g->serial == m->gserial ? rgroup_get(rc, g) : NULL;
+	return g && g->serial == m->gserial ? g : NULL;
 }
 
 /* ---------------------------------------------------------------- mirror */
@@ -231,7 +231,7 @@ meta_rgroup(struct reconciler *rc, const struct plan_meta *m)
 static void
 mirror_forget(struct rgroup *r)
 {
-	r->mw_ok = r->mr_ok = 0;
+	r->mok[0] = r->mok[1] = 0;
 }
 
 /* Keep rows (one backend's, in HAProxy's order) as the mirror of that
@@ -243,10 +243,7 @@ mirror_load(struct rgroup *r, int which, const struct hap_server *rows, size_t n
 {
 	struct mslot *m;
 
-	if (which)
-		r->mr_ok = 0;
-	else
-		r->mw_ok = 0;
+	r->mok[which] = 0;
 	if (n > MIRROR_SLOTS)
 		return -1;
 	if (n != r->mn[which] || !r->mirror[which]) {
@@ -280,10 +277,7 @@ mirror_load(struct rgroup *r, int which, const struct hap_server *rows, size_t n
 		else
 			return -1;
 	}
-	if (which)
-		r->mr_ok = 1;
-	else
-		r->mw_ok = 1;
+	r->mok[which] = 1;
 	return 0;
 }
 
@@ -320,7 +314,7 @@ mirror_apply(struct rgroup *r, int which, const char *be, const struct plan_cmd 
 	struct hap_server rows[MIRROR_SLOTS];
 	size_t k;
 
-	if (!n || !(which ? r->mr_ok : r->mw_ok))
+	if (!n || !r->mok[which])
 		return;
 	k = mirror_rows(r, which, be, rows);
 	plan_apply(rows, k, t, nt, cmds, n);
@@ -384,8 +378,18 @@ forget_haproxy(struct reconciler *rc)
 {
 	for (size_t i = 0; i < rc->nrg; i++) {
 		rc->rg[i].hap_known = 0;
-		rc->rg[i].mw_ok = rc->rg[i].mr_ok = 0;
+		mirror_forget(&rc->rg[i]);
 	}
+}
+
+/* What HAProxy holds is unknown now (the mirrors count commands that were
+ * not applied): read and plan every group again. */
+static void
+reread_all(struct reconciler *rc)
+{
+	forget_haproxy(rc);
+	rc->want_full = 1;
+	schedule(rc);
 }
 
 /* The prober learnt something that changes what HAProxy should look like. */
@@ -687,12 +691,23 @@ run_done(struct reconciler *rc)
 static const char *
 meta_group(const struct reconciler *rc, const struct plan_meta *m)
 {
-	const struct group *g = topo_by_id(rc->topo, m->gid);
+	const struct group *g = meta_grp(rc, m);
 
-	return g && g->serial == m->gserial ? g->name : "";
+	return g ? g->name : "";
 }
 
 /* ---------------------------------------------------------------- applying */
+
+/* Past the commands at the head that are gone (sent or dropped); an
+ * empty queue starts again at 0. */
+static void
+pend_trim(struct reconciler *rc)
+{
+	while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
+		rc->pend_head++;
+	if (rc->pend_head >= rc->npend)
+		rc->pend_head = rc->npend = 0;
+}
 
 /* Drop the waiting commands: all, or those of the groups the current run
  * took. Their groups are planned again from a newer read, not counted as
@@ -707,9 +722,7 @@ pend_drop(struct reconciler *rc, int all)
 
 		if (!c->text)
 			continue;
-		g = topo_by_id(rc->topo, c->meta.gid);
-		if (g && g->serial != c->meta.gserial)
-			g = NULL;
+		g = meta_grp(rc, &c->meta);
 		r = g ? rgroup_get(rc, g) : NULL;
 		if (!all && (!r || r->taken != rc->run_seq))
 			continue;
@@ -721,10 +734,7 @@ pend_drop(struct reconciler *rc, int all)
 			mirror_forget(r);
 		}
 	}
-	while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
-		rc->pend_head++;
-	if (rc->pend_head == rc->npend)
-		rc->pend_head = rc->npend = 0;
+	pend_trim(rc);
 }
 
 /* Queue the plan's commands. A read's plan goes in front of those still
@@ -794,12 +804,9 @@ pend_add_plan(struct reconciler *rc, int at_back)
 				}
 				for (; i < n; i++)
 					v[base + i].text = NULL;
-				while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
-					rc->pend_head++;
 				if (at_back)
 					rc->npend = base;
-				if (rc->pend_head >= rc->npend)
-					rc->pend_head = rc->npend = 0;
+				pend_trim(rc);
 				return -1;
 			}
 			i++;
@@ -869,16 +876,12 @@ pump(struct reconciler *rc)
 				k++;
 			}
 		}
-		while (rc->pend_head < rc->npend && !rc->pend[rc->pend_head].text)
-			rc->pend_head++;
+		pend_trim(rc);
 		rc->stats.commands_sent += n;
 		if (hap_submit(rc->hap, rc->cmdp, n, apply_cb, b) < 0) {
 			log_err("haproxy: cannot queue %zu commands", n);
 			free(b);
-			/* the mirrors counted them: read everything again */
-			forget_haproxy(rc);
-			rc->want_full = 1;
-			schedule(rc);
+			reread_all(rc);
 		} else {
 			b->prev = NULL;
 			b->next = rc->batches;
@@ -889,8 +892,6 @@ pump(struct reconciler *rc)
 		}
 		for (k = 0; k < n; k++)
 			free((char *)rc->cmdp[k]);
-		if (rc->pend_head == rc->npend)
-			rc->pend_head = rc->npend = 0;
 	}
 }
 
@@ -914,15 +915,13 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		if (rc->journal)
 			journal_cmd(rc->journal, now_wall_ms(), cmds[i], replies[i].text, replies[i].len, ok);
 		if (!ok) {
-			struct rgroup *fr = i < nmeta ? meta_rgroup(rc, &meta[i]) : NULL;
+			struct group *fg = i < nmeta ? meta_grp(rc, &meta[i]) : NULL;
+			struct rgroup *fr = fg ? rgroup_get(rc, fg) : NULL;
 
 			/* What the command left is unknown: read it again. */
 			if (fr) {
-				struct group *fg = topo_by_id(rc->topo, meta[i].gid);
-
 				mirror_forget(fr);
-				if (fg)
-					enqueue(rc, fg, 1);
+				enqueue(rc, fg, 1);
 				schedule(rc);
 			}
 			rc->stats.commands_failed++;
@@ -937,13 +936,10 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		if (i < nmeta && meta[i].shutdown)
 			demoted = 1;
 		if (i < nmeta && meta[i].write_ready) {
-			struct group *g = topo_by_id(rc->topo, meta[i].gid);
-			struct rgroup *r;
+			struct group *g = meta_grp(rc, &meta[i]);
+			struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
 			int64_t ms = now - meta[i].switch_mono;
 
-			if (g && g->serial != meta[i].gserial)
-				g = NULL;
-			r = g ? rgroup_get(rc, g) : NULL;
 			/* Only the first time after a decision is a switch's
 			 * latency; later ones put a restarted HAProxy back. */
 			if (!r || r->switch_acked)
@@ -978,9 +974,7 @@ apply_cb(void *arg, int status, const char *const *cmds, size_t n_cmds,
 		log_warn("haproxy: %zu of %zu commands not applied: %s", n_cmds - n_replies, n_cmds, err);
 		/* What HAProxy holds is unknown now: read it all again. */
 		pend_drop(rc, 1);
-		forget_haproxy(rc);
-		rc->want_full = 1;
-		schedule(rc);
+		reread_all(rc);
 	}
 	pump(rc);
 	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend && !rc->in_flight) {
@@ -1176,17 +1170,16 @@ plan_group(struct reconciler *rc, struct group *g, const struct hap_state *st, i
 
 	if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
 		return 0;
-	/* What this state shows is the mirror from now on (the same rows
-	 * when it was built from the mirror), planned or not. */
-	if (pass == 0) {
+	/* What a read shows is the mirror from now on, planned or not. */
+	if (pass == 0 && !st_is_mirror) {
 		if (hap_state_backend(st, wb, &first, &count) == 0)
 			(void)mirror_load(r, 0, st->srv + first, count);
 		else
-			r->mw_ok = 0;
+			r->mok[0] = 0;
 		if (rb[0] && hap_state_backend(st, rb, &first, &count) == 0)
 			(void)mirror_load(r, 1, st->srv + first, count);
 		else
-			r->mr_ok = 0;
+			r->mok[1] = 0;
 	}
 	if (!g->master_ip[0])
 		return 0;
@@ -1378,10 +1371,8 @@ submit_plan(struct reconciler *rc, int drift)
 		log_warn("haproxy: state differs from the desired state in %d group(s): correcting", drift);
 	}
 	if (pend_add_plan(rc, 0) < 0) {
-		/* The mirrors count the plan as run: read everything again. */
 		log_err("reconcile: out of memory: %zu commands not queued", pl->n);
-		forget_haproxy(rc);
-		rc->want_full = 1;
+		reread_all(rc);
 	}
 	pump(rc);
 	run_done(rc);
@@ -1474,19 +1465,6 @@ take_run(struct reconciler *rc, int full)
 	}
 }
 
-/* May g be planned from its mirror? Its mirror is known for every backend
- * the plan will look at. (Its commands still waiting are in the mirror
- * already, and the new ones queue behind them: pend_add_plan.) */
-static int
-fast_ok(const struct reconciler *rc, const struct group *g, const struct rgroup *r)
-{
-	char wb[CONF_NAME_MAX], rb[CONF_NAME_MAX];
-
-	if (!r->mw_ok || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
-		return 0;
-	return !rb[0] || !g->replicas_known || r->mr_ok;
-}
-
 /* The fast path: a group whose model changed (a switch, a fence, a replica)
  * is planned at once from its mirror (struct rgroup), and its commands go
  * out without waiting for a read: a read and a plan per batch of switches
@@ -1507,6 +1485,10 @@ fast_run(struct reconciler *rc)
 
 	if (!rc->dirty.n || !rc->hap_verified || rc->want_full || !hap_watch_up(rc->hap))
 		return;
+	/* The dirty groups whose mirror is known for every backend the plan
+	 * looks at (their commands still waiting are in it already, and the
+	 * new ones queue behind them: pend_add_plan) leave the dirty queue,
+	 * their mirrors become the state they are planned from. */
 	rc->fast.n = 0;
 	for (i = 0; i < rc->dirty.n; i++) {
 		struct group *g = idq_group(rc, &rc->dirty, i);
@@ -1514,7 +1496,13 @@ fast_run(struct reconciler *rc)
 
 		if (!r)
 			continue;
-		if (fast_ok(rc, g, r) && idq_push(&rc->fast, g) == 0) {
+		if (r->mok[0] && config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)) &&
+		    (!rb[0] || !g->replicas_known || r->mok[1]) &&
+		    tk_grow(&st.srv, &st.cap, st.n + 2 * MIRROR_SLOTS, sizeof(*st.srv)) == 0 &&
+		    idq_push(&rc->fast, g) == 0) {
+			st.n += mirror_rows(r, 0, wb, st.srv + st.n);
+			if (rb[0] && r->mok[1])
+				st.n += mirror_rows(r, 1, rb, st.srv + st.n);
 			r->queued &= ~Q_DIRTY;
 			r->dirty = 0;
 			continue;
@@ -1522,41 +1510,18 @@ fast_run(struct reconciler *rc)
 		rc->dirty.v[k++] = rc->dirty.v[i];
 	}
 	rc->dirty.n = k;
-	if (!rc->fast.n)
-		return;
-	for (i = 0; i < rc->fast.n; i++) {
-		struct group *g = idq_group(rc, &rc->fast, i);
-		struct rgroup *r = g ? rgroup_get(rc, g) : NULL;
-
-		if (!r || !config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)))
-			continue;
-		if (tk_grow(&st.srv, &st.cap, st.n + 2 * MIRROR_SLOTS, sizeof(*st.srv)) < 0)
-			goto oom;
-		st.n += mirror_rows(r, 0, wb, st.srv + st.n);
-		if (rb[0] && r->mr_ok)
-			st.n += mirror_rows(r, 1, rb, st.srv + st.n);
+	if (rc->fast.n) {
+		(void)hap_state_index(&st);
+		(void)plan_list(rc, &st, &rc->fast, 0);
+		if (pend_add_plan(rc, 1) == 0) {
+			pump(rc);
+		} else {
+			log_err("reconcile: out of memory: HAProxy is read again");
+			reread_all(rc);
+		}
+		rc->fast.n = 0;
 	}
-	(void)hap_state_index(&st);
-	(void)plan_list(rc, &st, &rc->fast, 0);
 	hap_state_free(&st);
-	if (pend_add_plan(rc, 1) < 0)
-		goto oom;
-	pump(rc);
-	rc->fast.n = 0;
-	return;
-oom:
-	/* The mirrors may count commands that will not be sent. */
-	log_err("reconcile: out of memory: HAProxy is read again");
-	hap_state_free(&st);
-	forget_haproxy(rc);
-	for (i = 0; i < rc->fast.n; i++) {
-		struct group *g = idq_group(rc, &rc->fast, i);
-
-		if (g)
-			enqueue(rc, g, 1);
-	}
-	rc->fast.n = 0;
-	rc->want_full = 1;
 }
 
 /* Step 1: ask HAProxy for its state. */
