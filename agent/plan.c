@@ -78,12 +78,13 @@ plan_err_add(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static int plan_emit(struct plan *out, enum plan_cmd_kind kind, size_t slot, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-/* Append one command. -1 when memory runs out or the text does not fit. */
+/* Append one command about the slot of that index. -1 when memory runs out
+ * or the text does not fit. */
 static int
-plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
+plan_emit(struct plan *out, enum plan_cmd_kind kind, size_t slot, const char *fmt, ...)
 {
 	char buf[PLAN_CMD_MAX];
 	struct plan_cmd *c;
@@ -124,7 +125,7 @@ plan_emit(struct plan *out, enum plan_cmd_kind kind, const char *fmt, ...)
 	c->off = out->tlen;
 	c->text = out->text + c->off;
 	c->stays_maint = 0;
-	c->slot = -1;
+	c->slot = (int)slot;
 	c->target = -1;
 	out->tlen += (size_t)n + 1;
 	out->n++;
@@ -253,7 +254,6 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 	      struct plan *out)
 {
 	size_t i;
-
 	int sure = is_write == PLAN_WRITE_SURE, readies = 0;
 
 	/* Sure: does the plan make a slot ready? */
@@ -271,16 +271,14 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 			continue;
 		if (in_maint && !(sure && (readies || ps[i].reassign)))
 			continue;
-		if (plan_emit(out, PLAN_MAINT, "set server %s/%s state maint",
+		if (plan_emit(out, PLAN_MAINT, i, "set server %s/%s state maint",
 			      backend, slots[i].name) < 0)
 			return -1;
-		out->cmds[out->n - 1].slot = (int)i;
 		if (in_maint)
 			continue;
-		if (is_write && plan_emit(out, PLAN_SHUTDOWN, "shutdown sessions server %s/%s",
+		if (is_write && plan_emit(out, PLAN_SHUTDOWN, i, "shutdown sessions server %s/%s",
 					  backend, slots[i].name) < 0)
 			return -1;
-		out->cmds[out->n - 1].slot = (int)i;
 	}
 	/* (b) addresses, while nothing new takes traffic */
 	for (i = 0; i < nslots; i++) {
@@ -289,12 +287,11 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 		if (!ps[i].reassign)
 			continue;
 		t = tg[ps[i].tgt].t;
-		if (plan_emit(out, PLAN_ADDR, "set server %s/%s addr %s port %d",
+		if (plan_emit(out, PLAN_ADDR, i, "set server %s/%s addr %s port %d",
 			      backend, slots[i].name, t->ip, t->port) < 0)
 			return -1;
 		/* in maint now ((a) or before), and (c) does not make it ready */
 		out->cmds[out->n - 1].stays_maint = !ps[i].want_ready;
-		out->cmds[out->n - 1].slot = (int)i;
 		out->cmds[out->n - 1].target = (int)(t - targets);
 	}
 	/* (c) then the slots that must serve */
@@ -303,10 +300,9 @@ plan_emit_all(const char *backend, const struct hap_server *slots, const struct 
 			continue;
 		if (hap_server_is_ready(&slots[i]) && !ps[i].reassign)
 			continue;
-		if (plan_emit(out, PLAN_READY, "set server %s/%s state ready",
+		if (plan_emit(out, PLAN_READY, i, "set server %s/%s state ready",
 			      backend, slots[i].name) < 0)
 			return -1;
-		out->cmds[out->n - 1].slot = (int)i;
 	}
 	return 0;
 }
