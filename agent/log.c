@@ -18,8 +18,9 @@ static void *log_hook_arg;
 
 /* Lines to stderr: written at once, or (log_set_buffered) gathered and
  * written by log_flush, once per loop iteration: a burst of thousands of
- * lines (a mass failover) costs a few writes, not one each. A line that
- * would not fit flushes first. */
+ * lines (a mass failover) costs a few writes, not one each. Lines are
+ * formatted in place; when the longest line would not fit, the buffer is
+ * flushed first. */
 static char log_buf[64 * 1024];
 static size_t log_len;
 static int log_buffered;
@@ -114,8 +115,9 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 	if (log_syslog) {
 		syslog(prio[lvl], "%s", msg);
 	} else {
+		/* the longest line: the message and its prefix */
+		enum { LINE_MAX_LEN = sizeof(msg) + 128 };
 		struct timeval tv;
-		char line[sizeof(msg) + 128];
 		int n;
 
 		gettimeofday(&tv, NULL);
@@ -126,15 +128,12 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 			strftime(log_ts, sizeof(log_ts), "%Y-%m-%dT%H:%M:%S", &tm);
 			log_ts_sec = tv.tv_sec;
 		}
-		n = snprintf(line, sizeof(line), "%s.%03ldZ %s[%ld] %s: %s\n", log_ts, (long)(tv.tv_usec / 1000),
-			     log_ident, (long)getpid(), level_names[lvl], msg);
+		if (sizeof(log_buf) - log_len < LINE_MAX_LEN)
+			log_flush();
+		n = snprintf(log_buf + log_len, LINE_MAX_LEN, "%s.%03ldZ %s[%ld] %s: %s\n", log_ts,
+			     (long)(tv.tv_usec / 1000), log_ident, (long)getpid(), level_names[lvl], msg);
 		if (n > 0) {
-			size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-
-			if (log_len + len > sizeof(log_buf))
-				log_flush();
-			memcpy(log_buf + log_len, line, len);
-			log_len += len;
+			log_len += (size_t)n < LINE_MAX_LEN ? (size_t)n : LINE_MAX_LEN - 1;
 			if (!log_buffered)
 				log_flush();
 		}
