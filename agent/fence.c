@@ -105,15 +105,11 @@ fw_close(struct fwatch *w)
 	ev_io_stop(f->loop, &w->io);
 	ev_timer_stop(f->loop, &w->timer);
 	if (w->fd >= 0) {
-		if (w->state == FW_WATCHING) {
-			/* Our own idle connection, nothing owed on it any
-			 * more: a reset ends it at once, without the closing
-			 * handshake and the TIME_WAIT it would leave here for
-			 * every switch. */
-			struct linger lg = { 1, 0 };
-
-			(void)setsockopt(w->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-		}
+		/* Our own idle connection, nothing owed on it any more: a
+		 * reset ends it at once, without the closing handshake and
+		 * the TIME_WAIT it would leave here for every switch. */
+		if (w->state == FW_WATCHING)
+			fd_reset_on_close(w->fd);
 		close(w->fd);
 		w->fd = -1;
 	}
@@ -599,19 +595,15 @@ fence_ask_role(struct group *g, fence_role_fn fn, void *arg, void **handle)
 	 * it is decided, and the confirmation rides on it (one connection a
 	 * switch, not two). Not one that was refused or unreachable: that one
 	 * waits out a backoff. */
-	if (w->state != FW_WATCHING) {
-		if (w->dead || !(w->state == FW_CONNECTING || (w->state == FW_IDLE && w->delay_ms == 0 &&
-							       ev_is_active(&w->timer))))
-			return -1;
-		w->ask_fn = fn;
-		w->ask_arg = arg;
-		w->ask_queued = 1;
-		*handle = w;
-		return 0;
-	}
+	if (w->state != FW_WATCHING &&
+	    (w->dead || !(w->state == FW_CONNECTING ||
+			  (w->state == FW_IDLE && w->delay_ms == 0 && ev_is_active(&w->timer)))))
+		return -1;
 	w->ask_fn = fn;
 	w->ask_arg = arg;
-	if (fw_send_ask(w) < 0) {
+	if (w->state != FW_WATCHING) {
+		w->ask_queued = 1;   /* sent by fw_connected */
+	} else if (fw_send_ask(w) < 0) {
 		w->ask_fn = NULL;
 		return -1;
 	}

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <hiredis/adapters/libev.h>
 
@@ -275,10 +274,8 @@ rlink_start(struct rlink *rl)
 static void
 reset_prep(const struct rlink *rl, const redisAsyncContext *ac)
 {
-	struct linger lg = { 1, 0 };
-
 	if (rl->opts.reset_on_close && rl->state == RLINK_UP && ac->c.fd >= 0)
-		(void)setsockopt(ac->c.fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		fd_reset_on_close(ac->c.fd);
 }
 
 void

@@ -1,6 +1,7 @@
 /* Small helpers shared by every module: addresses, time, strings, file
  * descriptors. No state of their own; the address and string helpers are
- * pure, now_*_ms() read the clocks and fd_nonblock_cloexec() calls fcntl. */
+ * pure, now_*_ms() read the clocks, fd_nonblock_cloexec() calls fcntl and
+ * fd_reset_on_close() setsockopt. */
 #ifndef HASENTINEL_UTIL_H
 #define HASENTINEL_UTIL_H
 
@@ -42,6 +43,10 @@ size_t str_copy(char *dst, const char *src, size_t len);
 
 /* O_NONBLOCK (F_SETFL) and FD_CLOEXEC (F_SETFD) on fd. 0 or -1 (errno). */
 int fd_nonblock_cloexec(int fd) __attribute__((warn_unused_result));
+/* The TCP connection on fd will end with a reset when closed (SO_LINGER 0):
+ * no closing handshake, no TIME_WAIT. For the agent's own connections
+ * whose answers are all read. Best effort. */
+void fd_reset_on_close(int fd);
 
 /* Milliseconds on CLOCK_MONOTONIC and on CLOCK_REALTIME. */
 int64_t now_mono_ms(void);
