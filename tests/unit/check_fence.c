@@ -22,6 +22,7 @@
 #include "fence.h"
 #include "topo.h"
 #include "util.h"
+#include "unit_net.h"
 
 #define ROLE_MASTER_REPLY "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
 
@@ -140,25 +141,6 @@ ask_answered_master(int n)
 	ck_assert_str_eq(got_role, "master");
 }
 
-/* A listening socket on a free port of 127.0.0.1; its port in *port. */
-static int
-listener(int *port)
-{
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-
-	ck_assert_int_ge(fd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(fd, 8), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
-
 static void
 setup(void)
 {
@@ -169,7 +151,7 @@ setup(void)
 	config_init(&cfg);
 	cfg.fence_on_reset = 1;
 	cfg.command_timeout_ms = 200;
-	lfd = listener(&port);
+	lfd = unit_listen_tcp(&port);
 	topo_init(&t, 3, 3000);
 	g = topo_get(&t, "m");
 	ck_assert_ptr_nonnull(g);
@@ -305,7 +287,7 @@ new_master(int *old_sfd, int *old_lfd)
 	*old_sfd = sfd;
 	*old_lfd = lfd;
 	sfd = -1;
-	lfd = listener(&port);
+	lfd = unit_listen_tcp(&port);
 	g->master_port = port;
 	fence_track(f, g);
 }
@@ -344,7 +326,7 @@ END_TEST
 START_TEST(asked_before_refused)
 {
 	void *h = NULL;
-	int port, fd = listener(&port);
+	int port, fd = unit_listen_tcp(&port);
 
 	close(fd);   /* nothing listens there now */
 	g->master_port = port;

@@ -28,6 +28,7 @@
 #include "reconcile.h"
 #include "topo.h"
 #include "util.h"
+#include "unit_net.h"
 
 #define NSLOT 4
 
@@ -219,21 +220,10 @@ static struct node_fake na, nb;
 static void
 node_start(struct node_fake *n)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-
 	memset(n, 0, sizeof(*n));
 	for (int i = 0; i < 16; i++)
 		n->fds[i] = -1;
-	n->lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	ck_assert_int_ge(n->lfd, 0);
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(n->lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(n->lfd, 16), 0);
-	ck_assert_int_eq(getsockname(n->lfd, (struct sockaddr *)&sa, &sl), 0);
-	n->port = ntohs(sa.sin_port);
+	n->lfd = unit_listen_tcp(&n->port);
 }
 
 static void
