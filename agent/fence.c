@@ -1,9 +1,6 @@
 #include "fence.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -37,7 +34,6 @@ enum fw_state {
 
 struct fwatch {
 	struct fence *f;
-	char group[TOPO_NAME_MAX];
 	char ip[ADDR_IP_MAX];    /* the master as Sentinel names it */
 	char addr[ADDR_IP_MAX];  /* its IP literal (a name resolved: g->master_addr) */
 	int port;
@@ -58,6 +54,7 @@ struct fwatch {
 	ev_io io;
 	ev_timer timer;
 	struct fwatch *next;
+	char group[];            /* its group's name, allocated to its length */
 };
 
 struct fence {
@@ -182,16 +179,12 @@ static void
 fw_connected(struct fwatch *w)
 {
 	struct fence *f = w->f;
-	int on = 1, idle = 10, intvl = 5, cnt = 3;
 
 	ev_timer_stop(f->loop, &w->timer);
 	ev_io_stop(f->loop, &w->io);
 	/* A watch that went silent (a host lost without a reset) is found
 	 * by keepalive and opened again. */
-	(void)setsockopt(w->fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
-	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
-	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
-	(void)setsockopt(w->fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	fd_keepalive(w->fd, 10, 5, 3);
 	ev_io_set(&w->io, w->fd, EV_READ);
 	ev_io_start(f->loop, &w->io);
 	w->state = FW_WATCHING;
@@ -332,52 +325,29 @@ static void
 fw_connect(struct fwatch *w)
 {
 	struct fence *f = w->f;
-	struct sockaddr_storage ss;
-	socklen_t sl;
-	int fd;
+	int fd, rc;
 
-	memset(&ss, 0, sizeof(ss));
-	if (inet_pton(AF_INET, w->addr, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)w->port);
-		sl = sizeof(*s4);
-	} else if (inet_pton(AF_INET6, w->addr, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)w->port);
-		sl = sizeof(*s6);
-	} else {
+	if (!addr_is_ip(w->addr))
 		return;   /* not an IP literal: never watched */
+	rc = fd_connect_ip(w->addr, w->port, f->fd_cap, &fd);
+	if (rc < 0 && errno == ECONNREFUSED) {
+		fw_refused(w);
+		return;
 	}
-	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0 && f->fd_cap > 0 && fd >= f->fd_cap) {
-		close(fd);
-		fd = -1;
-		errno = EMFILE;
-	}
-	if (fd < 0) {
-		if (!f->fd_warned) {
-			f->fd_warned = 1;
-			log_warn("%s: cannot watch the master %s:%d: %s (early fence off for it until a socket is free)",
-				 w->group, w->ip, w->port, strerror(errno));
+	if (rc < 0) {
+		if (errno == EMFILE || errno == ENFILE) {
+			if (!f->fd_warned) {
+				f->fd_warned = 1;
+				log_warn("%s: cannot watch the master %s:%d: %s (early fence off for it until a socket is free)",
+					 w->group, w->ip, w->port, strerror(errno));
+			}
 		}
 		fw_unreachable(w, errno);
 		return;
 	}
 	w->fd = fd;
-	if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
+	if (rc == 0) {
 		fw_connected(w);
-		return;
-	}
-	if (errno == ECONNREFUSED) {
-		fw_refused(w);
-		return;
-	}
-	if (errno != EINPROGRESS) {
-		fw_unreachable(w, errno);
 		return;
 	}
 	w->state = FW_CONNECTING;
@@ -424,12 +394,14 @@ fence_track(struct fence *f, struct group *g)
 	    addr_ip_equal(w->addr, g->master_addr))
 		return;
 	if (!w) {
-		w = calloc(1, sizeof(*w));
+		size_t len = strlen(g->name);
+
+		w = calloc(1, sizeof(*w) + len + 1);
 		if (!w)
 			return;
 		w->f = f;
 		w->fd = -1;
-		str_copy(w->group, g->name, sizeof(w->group));
+		memcpy(w->group, g->name, len + 1);
 		ev_io_init(&w->io, fw_io_cb, -1, EV_READ);
 		w->io.data = w;
 		ev_timer_init(&w->timer, fw_timer_cb, 0., 0.);

@@ -1,8 +1,11 @@
 #include "probe.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fence.h"
 #include "log.h"
@@ -36,9 +39,11 @@ struct probe {
 };
 
 /* A read-ready replica's watch (R3 in topo.h): an idle connection of the
- * agent's own (AUTH if configured, then nothing). When the replica closes it
- * (a restart, a crash, CLIENT KILL, Redis's timeout) the replica is asked
- * again at once, and Sentinel's "link ok" no longer counts for it. */
+ * agent's own that never sends a command, a bare socket (no hiredis
+ * context: a few hundred bytes a replica, not two kilobytes). When the
+ * replica closes it (a restart, a crash, CLIENT KILL, Redis's timeout) the
+ * replica is asked again at once, and Sentinel's "link ok" no longer
+ * counts for it. */
 struct rwatch {
 	struct prober *pr;
 	uint32_t gid;
@@ -46,10 +51,11 @@ struct rwatch {
 	char ip[ADDR_IP_MAX];     /* the replica as Sentinel names it */
 	char addr[ADDR_IP_MAX];   /* the IP literal it is connected to */
 	int port;
-	struct rlink *rl;
+	int fd;
 	int up;                  /* was connected */
 	int over;                /* lost or no longer wanted: its timer frees it */
-	ev_timer timer;
+	ev_io io;
+	ev_timer timer;          /* the connect deadline, then the deferred free */
 	struct rwatch *next;     /* the group's watches */
 };
 
@@ -81,8 +87,8 @@ struct prober {
 
 static void watch_free(struct rwatch *w);
 
-/* A one-shot link of the agent's own to a Redis node (a ROLE probe, a
- * replica's watch): the configured deadlines and credentials, no reconnect. */
+/* A one-shot link of the agent's own to a Redis node (a ROLE probe): the
+ * configured deadlines and credentials, no reconnect. */
 static void
 node_link_opts(const struct config *cfg, struct rlink_opts *o)
 {
@@ -618,8 +624,7 @@ probe_replicas(struct prober *pr, struct group *g)
 	}
 }
 
-/* Unlink from its group's list and free (never from its own link's
- * callbacks: from its timer, or from outside). */
+/* Unlink from its group's list and free (from its timer, or from outside). */
 static void
 watch_free(struct rwatch *w)
 {
@@ -635,54 +640,48 @@ watch_free(struct rwatch *w)
 		}
 	}
 	ev_timer_stop(pr->loop, &w->timer);
-	w->over = 1;
-	rlink_free(w->rl);
+	ev_io_stop(pr->loop, &w->io);
+	if (w->fd >= 0) {
+		/* Our own idle connection: a reset, no TIME_WAIT left behind. */
+		fd_reset_on_close(w->fd);
+		close(w->fd);
+	}
 	pr->nwatches--;
 	free(w);
 }
 
-static void
-watch_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
-{
-	(void)loop;
-	(void)revents;
-	watch_free(t->data);
-}
-
-/* Done with it: freed from the loop. */
+/* Done with it: the socket is closed now, the struct freed from the loop. */
 static void
 watch_end(struct rwatch *w)
 {
 	if (w->over)
 		return;
 	w->over = 1;
+	ev_io_stop(w->pr->loop, &w->io);
+	if (w->fd >= 0) {
+		fd_reset_on_close(w->fd);
+		close(w->fd);
+		w->fd = -1;
+	}
+	ev_timer_stop(w->pr->loop, &w->timer);
 	ev_timer_set(&w->timer, 0., 0.);
 	ev_timer_start(w->pr->loop, &w->timer);
 }
 
+/* The watch ended: a connection that was up and is lost is the signal;
+ * one that never came up proves nothing (the next check tries again). */
 static void
-watch_up(struct rlink *rl, void *arg)
+watch_down(struct rwatch *w, const char *why)
 {
-	struct rwatch *w = arg;
-
-	(void)rl;
-	w->up = 1;
-}
-
-static void
-watch_down(struct rlink *rl, void *arg, const char *why)
-{
-	struct rwatch *w = arg;
 	struct prober *pr = w->pr;
+	int was_up = w->up;
 	struct group *g;
 	struct node *n;
 
-	(void)rl;
 	if (w->over)
 		return;
 	watch_end(w);
-	/* Never connected: no conclusion (the next check tries again). */
-	if (!w->up)
+	if (!was_up)
 		return;
 	g = topo_by_id(pr->topo, w->gid);
 	if (!g || g->serial != w->gserial || !(n = group_find_node(g, w->ip, w->port)) ||
@@ -693,6 +692,58 @@ watch_down(struct rlink *rl, void *arg, const char *why)
 	(void)topo_replica_lost(g, w->ip, w->port);
 	pr->changed(pr->arg, g);
 	probe_replicas(pr, g);
+}
+
+static void
+watch_up(struct rwatch *w)
+{
+	ev_timer_stop(w->pr->loop, &w->timer);
+	ev_io_stop(w->pr->loop, &w->io);
+	fd_keepalive(w->fd, 10, 5, 3);
+	ev_io_set(&w->io, w->fd, EV_READ);
+	ev_io_start(w->pr->loop, &w->io);
+	w->up = 1;
+}
+
+static void
+watch_io_cb(struct ev_loop *loop, ev_io *io, int revents)
+{
+	struct rwatch *w = io->data;
+	char buf[256];
+	int err = 0;
+	socklen_t len = sizeof(err);
+	ssize_t n;
+
+	(void)loop;
+	(void)revents;
+	if (!w->up) {
+		if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == 0)
+			watch_up(w);
+		else
+			watch_down(w, strerror(err));
+		return;
+	}
+	/* Nothing is ever asked on it: bytes are drained (an error reply
+	 * before a close), the end of stream or a reset is the signal. */
+	n = recv(w->fd, buf, sizeof(buf), 0);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)))
+		return;
+	watch_down(w, n == 0 ? "end of stream" : strerror(errno));
+}
+
+static void
+watch_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
+{
+	struct rwatch *w = t->data;
+
+	(void)loop;
+	(void)revents;
+	if (w->over)
+		watch_free(w);
+	else
+		watch_down(w, "connect timeout");   /* never up: no conclusion */
 }
 
 /* Watch the read-ready replicas of g, drop the watches of nodes gone or
@@ -720,8 +771,7 @@ watch_replicas(struct prober *pr, struct group *g)
 	for (size_t i = 0; i < g->nnodes; i++) {
 		struct node *n = &g->nodes[i];
 		struct rwatch *w;
-		struct rlink_opts o;
-		char name[TOPO_NAME_MAX + ADDR_IP_MAX + 32], a[ADDR_IP_MAX + 8];
+		int rc;
 
 		if (!n->addr[0] || !topo_node_read_ready(g, n, wall))
 			continue;
@@ -732,7 +782,7 @@ watch_replicas(struct prober *pr, struct group *g)
 				break;
 		if (w)
 			continue;
-		if (pr->nwatches >= PROBE_MAX_WATCHES || !(w = calloc(1, sizeof(*w))))
+		if (pr->nwatches >= PROBE_MAX_WATCHES || !addr_is_ip(n->addr) || !(w = calloc(1, sizeof(*w))))
 			return;
 		w->pr = pr;
 		w->gid = g->id;
@@ -740,20 +790,24 @@ watch_replicas(struct prober *pr, struct group *g)
 		str_copy(w->ip, n->ip, sizeof(w->ip));
 		str_copy(w->addr, n->addr, sizeof(w->addr));
 		w->port = n->port;
-		ev_timer_init(&w->timer, watch_timer_cb, 0., 0.);
-		w->timer.data = w;
-		node_link_opts(cfg, &o);
-		addr_format(a, sizeof(a), n->ip, n->port);
-		snprintf(name, sizeof(name), "%s watch %s", g->name, a);
-		w->rl = rlink_new(pr->loop, name, w->addr, w->port, &o, watch_up, watch_down, w);
-		if (!w->rl) {
-			free(w);
+		rc = fd_connect_ip(w->addr, w->port, 0, &w->fd);
+		if (rc < 0) {
+			free(w);   /* refused at once or no socket: the next check tries again */
 			return;
 		}
+		ev_io_init(&w->io, watch_io_cb, w->fd, rc == 0 ? EV_READ : EV_WRITE);
+		w->io.data = w;
+		ev_timer_init(&w->timer, watch_timer_cb, cfg->connect_timeout_ms / 1000.0, 0.);
+		w->timer.data = w;
 		w->next = pg->watches;
 		pg->watches = w;
 		pr->nwatches++;
-		rlink_start(w->rl);
+		if (rc == 0) {
+			watch_up(w);
+		} else {
+			ev_io_start(pr->loop, &w->io);
+			ev_timer_start(pr->loop, &w->timer);
+		}
 	}
 }
 

@@ -5,11 +5,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
+
+#include "tk.h"
 
 int
 addr_parse(const char *text, char *host, size_t hostlen, int *port)
@@ -203,4 +207,49 @@ fd_reset_on_close(int fd)
 	struct linger lg = { 1, 0 };
 
 	(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+void
+fd_keepalive(int fd, int idle_s, int intvl_s, int cnt)
+{
+	int on = 1;
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof(idle_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl_s, sizeof(intvl_s));
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+int
+fd_connect_ip(const char *ip, int port, long fd_cap, int *fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int s, err;
+
+	*fd = -1;
+	if (tk_sockaddr_ip(ip, port, &ss, &sl) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	s = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -1;
+	if (fd_cap > 0 && s >= fd_cap) {
+		close(s);
+		errno = EMFILE;
+		return -1;
+	}
+	if (connect(s, (struct sockaddr *)&ss, sl) == 0) {
+		*fd = s;
+		return 0;
+	}
+	if (errno == EINPROGRESS) {
+		*fd = s;
+		return 1;
+	}
+	err = errno;
+	close(s);
+	errno = err;
+	return -1;
 }

@@ -1,7 +1,7 @@
 /* Small helpers shared by every module: addresses, time, strings, file
  * descriptors. No state of their own; the address and string helpers are
- * pure, now_*_ms() read the clocks, fd_nonblock_cloexec() calls fcntl and
- * fd_reset_on_close() setsockopt. */
+ * pure, now_*_ms() read the clocks, the fd_*() helpers make system calls on
+ * the descriptor they are given (fd_connect_ip() opens one). */
 #ifndef HASENTINEL_UTIL_H
 #define HASENTINEL_UTIL_H
 
@@ -47,6 +47,17 @@ int fd_nonblock_cloexec(int fd) __attribute__((warn_unused_result));
  * no closing handshake, no TIME_WAIT. For the agent's own connections
  * whose answers are all read. Best effort. */
 void fd_reset_on_close(int fd);
+/* TCP keepalive on fd: a peer lost without a reset (a host gone, a
+ * partition) ends the connection after about idle + cnt * intvl seconds.
+ * Best effort. */
+void fd_keepalive(int fd, int idle_s, int intvl_s, int cnt);
+/* Start a non-blocking TCP connect to an IP literal and port, for the
+ * agent's own idle connections to nodes. *fd is the new socket (non-blocking,
+ * close-on-exec). 0: connected already; 1: under way (wait for EV_WRITE,
+ * then SO_ERROR); -1 with errno and *fd = -1: ip is not an IP literal
+ * (EINVAL), the socket would be fd_cap or above (EMFILE; fd_cap 0: no cap),
+ * or connect failed at once (ECONNREFUSED: nothing listens). */
+int fd_connect_ip(const char *ip, int port, long fd_cap, int *fd) __attribute__((warn_unused_result));
 
 /* Milliseconds on CLOCK_MONOTONIC and on CLOCK_REALTIME. */
 int64_t now_mono_ms(void);
