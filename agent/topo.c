@@ -140,16 +140,17 @@ struct group *
 topo_get(struct topo *t, const char *name)
 {
 	struct group *g = topo_find(t, name);
+	size_t len = strlen(name);
 
 	if (g)
 		return g;
-	if (strlen(name) >= TOPO_NAME_MAX || !*name)
+	if (len >= TOPO_NAME_MAX || !len)
 		return NULL;
 	if (tk_grow(&t->groups, &t->cap, t->n + 1, sizeof(*t->groups)) < 0)
 		return NULL;
 	if (2 * (t->n + 1) > t->hcap && hash_rebuild(t, t->n + 1) < 0)
 		return NULL;
-	g = calloc(1, sizeof(*g));
+	g = calloc(1, sizeof(*g) + len + 1);
 	if (!g)
 		return NULL;
 	/* Views sized by the configured Sentinels, not the most there can be. */
@@ -159,7 +160,7 @@ topo_get(struct topo *t, const char *name)
 		free(g);
 		return NULL;
 	}
-	str_copy(g->name, name, sizeof(g->name));
+	memcpy(g->name, name, len + 1);
 	if (take_id(t, g) < 0) {
 		group_free(g);
 		return NULL;

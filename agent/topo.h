@@ -163,7 +163,6 @@ struct switch_rec {
 };
 
 struct group {
-	char name[TOPO_NAME_MAX];
 	/* Dense index, reused after topo_remove(), and a serial never reused:
 	 * modules keep their own per-group bookkeeping in arrays indexed by id
 	 * and know an entry is stale when its serial differs. */
@@ -201,6 +200,7 @@ struct group {
 	int lease_known;         /* Sentinels known for the group (topo_sentinels_known) */
 	unsigned listed_by;      /* configured Sentinels that ever listed the group (bitmask, sticky) */
 	int64_t lease_ms;        /* the lease's length, 0 unknown */
+	char name[];             /* the master name, shorter than TOPO_NAME_MAX: allocated to its length */
 };
 
 struct topo {
