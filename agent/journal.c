@@ -2,6 +2,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tk.h"
@@ -30,23 +31,67 @@ journal_init(struct journal *j)
 	memset(j, 0, sizeof(*j));
 }
 
+static void
+jevent_clear(struct jevent *e)
+{
+	free(e->mem);
+	memset(e, 0, sizeof(*e));
+	e->source = e->sentinel = e->master = e->type = e->text = "";
+}
+
+void
+journal_free(struct journal *j)
+{
+	for (size_t i = 0; i < JOURNAL_EVENTS; i++)
+		free(j->ev[i].mem);
+	journal_init(j);
+}
+
+/* s truncated to max - 1 bytes, appended at *p with its NUL. */
+static const char *
+put_str(char **p, const char *s, size_t len)
+{
+	char *at = *p;
+
+	memcpy(at, s, len);
+	at[len] = '\0';
+	*p += len + 1;
+	return at;
+}
+
+static size_t
+cap_len(const char *s, size_t max)
+{
+	return s ? strnlen(s, max - 1) : 0;
+}
+
 void
 journal_add(struct journal *j, int64_t at_ms, const char *source, const char *sentinel,
 	    const char *master, const char *type, const char *fmt, ...)
 {
 	struct jevent *e = &j->ev[tk_ring_push(&j->ev_head, &j->ev_count, JOURNAL_EVENTS)];
+	char text[JEVENT_TEXT_MAX];
+	size_t l_src = cap_len(source, JEVENT_SOURCE_MAX), l_sen = cap_len(sentinel, JEVENT_SENTINEL_MAX);
+	size_t l_mas = cap_len(master, JEVENT_MASTER_MAX), l_typ = cap_len(type, JEVENT_TYPE_MAX), l_txt;
 	va_list ap;
+	char *p;
 
-	memset(e, 0, sizeof(*e));
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	l_txt = strlen(text);
+	jevent_clear(e);
 	e->at_ms = at_ms;
 	e->seq = ++j->ev_total;
-	str_copy(e->source, source ? source : "", sizeof(e->source));
-	str_copy(e->sentinel, sentinel ? sentinel : "", sizeof(e->sentinel));
-	str_copy(e->master, master ? master : "", sizeof(e->master));
-	str_copy(e->type, type ? type : "", sizeof(e->type));
-	va_start(ap, fmt);
-	vsnprintf(e->text, sizeof(e->text), fmt, ap);
-	va_end(ap);
+	e->mem = malloc(l_src + l_sen + l_mas + l_typ + l_txt + 5);
+	if (e->mem) {
+		p = e->mem;
+		e->source = put_str(&p, source ? source : "", l_src);
+		e->sentinel = put_str(&p, sentinel ? sentinel : "", l_sen);
+		e->master = put_str(&p, master ? master : "", l_mas);
+		e->type = put_str(&p, type ? type : "", l_typ);
+		e->text = put_str(&p, text, l_txt);
+	}
 	if (j->on_event)
 		j->on_event(j->on_event_arg, e);
 }

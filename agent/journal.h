@@ -15,14 +15,24 @@
 #define JOURNAL_TL_OPEN_MS 120000   /* a failover still open after this is left as it is */
 #define JOURNAL_TL_ECHO_MS 30000    /* late announcements of a finished failover join it */
 
+/* Longest kept, terminating NUL included: longer ones are truncated. */
+#define JEVENT_SOURCE_MAX 12
+#define JEVENT_SENTINEL_MAX 72
+#define JEVENT_MASTER_MAX 128
+#define JEVENT_TYPE_MAX 48
+#define JEVENT_TEXT_MAX 320
+
+/* One event. Its strings live in one allocation of the event's own, sized
+ * to them (a ring of fixed buffers would hold 300 KB at any size). */
 struct jevent {
 	int64_t at_ms;           /* wall clock */
 	uint64_t seq;
-	char source[12];         /* "sentinel", "agent", "haproxy" */
-	char sentinel[72];       /* the Sentinel that published it, "" otherwise */
-	char master[128];
-	char type[48];           /* "+switch-master", "switch", "role-confirmed", "command" ... */
-	char text[320];
+	const char *source;      /* "sentinel", "agent", "haproxy" */
+	const char *sentinel;    /* the Sentinel that published it, "" otherwise */
+	const char *master;
+	const char *type;        /* "+switch-master", "switch", "role-confirmed", "command" ... */
+	const char *text;
+	char *mem;               /* owned: the strings above; NULL when they are "" */
 };
 
 struct jcmd {
@@ -79,6 +89,8 @@ struct journal {
 };
 
 void journal_init(struct journal *j);
+/* Free what the events hold (the journal itself is the caller's). */
+void journal_free(struct journal *j);
 
 /* Add an event; text is printf-formatted. */
 void journal_add(struct journal *j, int64_t at_ms, const char *source, const char *sentinel,

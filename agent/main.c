@@ -470,6 +470,7 @@ out:
 	oldw_free(ag.oldw);
 	hap_client_free(ag.hap);
 	topo_free(&ag.topo);
+	journal_free(&ag.journal);
 	if (ag.cfg.pidfile && rc == 0)
 		unlink(ag.cfg.pidfile);
 	log_close();

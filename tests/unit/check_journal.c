@@ -14,6 +14,12 @@ setup(void)
 	journal_init(&j);
 }
 
+static void
+teardown(void)
+{
+	journal_free(&j);
+}
+
 START_TEST(test_event_ring)
 {
 	for (int i = 0; i < JOURNAL_EVENTS + 10; i++)
@@ -46,7 +52,7 @@ START_TEST(test_hook_and_truncation)
 	j.on_event = hook;
 	journal_add(&j, 1, "agent", NULL, NULL, "switch", "%s", big);
 	ck_assert_int_eq(hook_calls, 1);
-	ck_assert_uint_eq(strlen(journal_event(&j, 0)->text), sizeof(((struct jevent *)0)->text) - 1);
+	ck_assert_uint_eq(strlen(journal_event(&j, 0)->text), JEVENT_TEXT_MAX - 1);
 	ck_assert_str_eq(journal_event(&j, 0)->master, "");
 }
 END_TEST
@@ -162,7 +168,7 @@ main(void)
 	SRunner *sr;
 	int failed;
 
-	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_event_ring);
 	tcase_add_test(tc, test_hook_and_truncation);
 	tcase_add_test(tc, test_commands);
