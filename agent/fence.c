@@ -566,10 +566,14 @@ fence_ask_role(struct group *g, fence_role_fn fn, void *arg, void **handle)
 	/* ... connected, or about to be: a new master's watch is opened when
 	 * it is decided, and the confirmation rides on it (one connection a
 	 * switch, not two). Not one that was refused or unreachable: that one
-	 * waits out a backoff. */
+	 * waits out a backoff. A connect due now may have its timer expired
+	 * already, its callback still to run in this loop iteration (pending,
+	 * no longer active): the asker's timer and the watch's, both started
+	 * at 0 when the master was decided, expire together. */
 	if (w->state != FW_WATCHING &&
 	    (w->dead || !(w->state == FW_CONNECTING ||
-			  (w->state == FW_IDLE && w->delay_ms == 0 && ev_is_active(&w->timer)))))
+			  (w->state == FW_IDLE && w->delay_ms == 0 &&
+			   (ev_is_active(&w->timer) || ev_is_pending(&w->timer))))))
 		return -1;
 	w->ask_fn = fn;
 	w->ask_arg = arg;

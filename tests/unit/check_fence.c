@@ -355,6 +355,49 @@ START_TEST(cancel_before_connected)
 }
 END_TEST
 
+static int due_rc = 99;
+
+static void
+ask_cb(struct ev_loop *l, ev_timer *tm, int revents)
+{
+	void *h = NULL;
+
+	(void)l;
+	(void)tm;
+	(void)revents;
+	due_rc = fence_ask_role(g, on_role, &calls, &h);
+}
+
+/* A switch: the new master's watch connects from a timer at 0, and the
+ * prober asks from another one at 0. Both expire in the same loop
+ * iteration; when the asker's runs first, the watch's timer has expired
+ * but its callback has not run (pending, no longer active). The question
+ * must still wait for that connect and ride on it. */
+START_TEST(asked_as_its_connect_comes_due)
+{
+	int lfd2, port2, old_sfd = sfd;
+	ev_timer asker;
+
+	lfd2 = unit_listen_tcp(&port2);
+	g->master_port = port2;
+	fence_track(f, g);
+	ev_timer_init(&asker, ask_cb, 0., 0.);
+	ev_set_priority(&asker, EV_MAXPRI);   /* runs first in that iteration */
+	ev_timer_start(loop, &asker);
+	RUN_UNTIL(due_rc != 99);
+	ck_assert_int_eq(due_rc, 0);
+	close(lfd);
+	lfd = lfd2;
+	accept_watch();
+	server_expect("ROLE\r\n");
+	server_send(ROLE_MASTER_REPLY);
+	RUN_UNTIL(calls == 1);
+	ck_assert(!got_null);
+	ck_assert_str_eq(got_role, "master");
+	close(old_sfd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -372,6 +415,7 @@ main(void)
 	tcase_add_test(tc, asked_before_connected);
 	tcase_add_test(tc, asked_before_refused);
 	tcase_add_test(tc, cancel_before_connected);
+	tcase_add_test(tc, asked_as_its_connect_comes_due);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
