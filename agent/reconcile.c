@@ -644,10 +644,16 @@ static void fast_run(struct reconciler *rc);
 /* Give memory back after a big run (a restart, a mass failover): the
  * plan's buffers shrink, and the heap's free megabytes go back to the
  * system (glibc keeps them otherwise). */
+static int
+shrink_worth(const struct reconciler *rc)
+{
+	return rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512 || rc->pendcap > 512;
+}
+
 static void
 shrink(struct reconciler *rc)
 {
-	if (rc->plan.cap > 512 || rc->plan.tcap > 65536) {
+	if (rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512) {
 		plan_free(&rc->plan);
 		plan_init(&rc->plan);
 		free(rc->meta);
@@ -673,7 +679,9 @@ shrink(struct reconciler *rc)
 static void
 run_done(struct reconciler *rc)
 {
-	if (rc->run.n > 100)
+	/* A big run, or buffers grown big over many small runs (the first
+	 * fill comes group by group as the Sentinels answer). */
+	if (rc->run.n > 100 || shrink_worth(rc))
 		rc->shrink_wanted = 1;
 	if (rc->shrink_wanted && !rc->applies_out && rc->pend_head == rc->npend) {
 		rc->shrink_wanted = 0;
