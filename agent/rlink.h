@@ -41,8 +41,8 @@ struct rlink_opts {
 	const struct rreply_keys *reply_keys;
 	/* A connected link we close ends with a reset (SO_LINGER 0), not the
 	 * closing handshake: for the agent's own short node links (ROLE
-	 * probes, replica watches), whose answers are all read when they
-	 * close; no TIME_WAIT is left behind for each. */
+	 * probes), whose answers are all read when they close; no TIME_WAIT
+	 * is left behind for each. */
 	int reset_on_close;
 };
 
