@@ -7,7 +7,10 @@
  *  - a failed command makes the mirror unknown: the next change is read
  *    first, and ends right;
  *  - a slot changed behind the agent's back while it plans from its mirror
- *    (another writer) is put in maint before the new master is ready. */
+ *    (another writer) is put in maint before the new master is ready;
+ *  - a read asked for before a switch planned from the mirror, and answered
+ *    after it, is not planned from for that group: it is older than the
+ *    switch's commands (nothing is sent twice, nothing undone). */
 #define _GNU_SOURCE 1  /* memmem, strsep, mkdtemp under -std=c11 */
 #include <check.h>
 #include <errno.h>
@@ -50,6 +53,9 @@ static int max_write_ready;      /* the most ready write slots after any command
 static int ready_beside;         /* write slots made ready while another one was */
 static int moved_ready;          /* write slots readdressed while ready */
 static char fail_prefix[64];     /* the next command starting so fails */
+static int hold_reads;           /* a read is not answered while set ... */
+static int held_fd = -1;         /* ... it waits here */
+static char held_cmd[65536];
 
 static struct fslot *
 fslot_of(const char *bs, char *be, size_t belen)
@@ -196,6 +202,11 @@ serve(void)
 			ck_assert_int_eq(write(fd, "\n> ", 3), 3);
 			continue;
 		}
+		if (hold_reads && held_fd < 0 && strstr(in, "show servers state")) {
+			held_fd = fd;
+			memcpy(held_cmd, in, have + 1);
+			continue;
+		}
 		p = in;
 		while ((cmd = strsep(&p, ";\n")) && *cmd)
 			answer(cmd, &out, &len);
@@ -204,6 +215,23 @@ serve(void)
 		close(fd);
 	}
 	ck_assert(errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/* Answer the read held back, with the state as it is now. */
+static void
+release_held(void)
+{
+	char *out = NULL, *p = held_cmd, *cmd;
+	size_t len = 0;
+
+	ck_assert_int_ge(held_fd, 0);
+	while ((cmd = strsep(&p, ";\n")) && *cmd)
+		answer(cmd, &out, &len);
+	ck_assert_int_eq(write(held_fd, out, len), (ssize_t)len);
+	free(out);
+	close(held_fd);
+	held_fd = -1;
+	hold_reads = 0;
 }
 
 /* ---------------------------------------------------------------- Redis nodes */
@@ -339,6 +367,8 @@ setup(void)
 		rslot[i] = wslot[i];
 	}
 	reads = commands = max_write_ready = ready_beside = moved_ready = 0;
+	hold_reads = 0;
+	held_fd = -1;
 	fail_prefix[0] = '\0';
 	node_start(&na);
 	node_start(&nb);
@@ -373,6 +403,9 @@ teardown(void)
 	if (watch_fd >= 0)
 		close(watch_fd);
 	watch_fd = -1;
+	if (held_fd >= 0)
+		close(held_fd);
+	held_fd = -1;
 	close(afd);
 	unlink(sock_path);
 	rmdir(dir);
@@ -450,6 +483,60 @@ START_TEST(other_writer_is_overruled)
 }
 END_TEST
 
+/* Switch, let every answer come, and return the commands it took. */
+static int
+plain_switch(int port)
+{
+	int c0 = commands;
+
+	master_is(port);
+	RUN_UNTIL(ready_on(port) >= 0);
+	for (int i = 0; i < 30; i++)
+		step();
+	return commands - c0;
+}
+
+START_TEST(stale_read_is_not_planned_from)
+{
+	struct rec_stats st;
+	int d_ba, c0;
+
+	for (int i = 0; i < 20; i++)
+		step();
+	(void)plain_switch(nb.port);
+	d_ba = plain_switch(na.port);   /* what b -> a takes */
+	(void)plain_switch(nb.port);
+	ck_assert_int_gt(d_ba, 0);
+
+	/* A forced resync's read is asked; HAProxy has not answered it when
+	 * the next switch is planned from the mirror. Its commands wait
+	 * behind the read (one batch at a time). */
+	hold_reads = 1;
+	(void)rec_resync(rc);
+	RUN_UNTIL(held_fd >= 0);
+	c0 = commands;
+	max_write_ready = 0;
+	master_is(na.port);
+	for (int i = 0; i < 20; i++)
+		step();
+	ck_assert_int_eq(ready_on(na.port), -1);   /* not applied yet */
+	/* The read answers with the state before the switch. */
+	release_held();
+	RUN_UNTIL(ready_on(na.port) >= 0);
+	for (int i = 0; i < 40; i++)
+		step();
+	/* The switch's commands only: the stale read planned nothing for the
+	 * group (it would have sent the switch a second time). */
+	ck_assert_int_eq(commands - c0, d_ba);
+	ck_assert_int_eq(write_ready(), 1);
+	ck_assert_int_le(max_write_ready, 1);
+	ck_assert_int_eq(ready_beside, 0);
+	ck_assert_int_eq(moved_ready, 0);
+	rec_get_stats(rc, &st);
+	ck_assert_uint_eq(st.drift_corrections, 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -463,6 +550,7 @@ main(void)
 	tcase_add_test(tc, switch_without_a_read);
 	tcase_add_test(tc, failed_command_reads_again);
 	tcase_add_test(tc, other_writer_is_overruled);
+	tcase_add_test(tc, stale_read_is_not_planned_from);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
