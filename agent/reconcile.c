@@ -110,6 +110,10 @@ struct apply_batch {
  * a batch takes REC_APPLY_BIG lines: fewer callbacks between them, and a
  * switch still waits behind at most 2 x REC_APPLY_BIG lines. */
 #define REC_APPLY_BIG 4
+/* The heap is trimmed (malloc_trim) at a tick at least this long after the
+ * last time, and once a big run's commands are all sent. */
+#define REC_TRIM_MS 10000
+#define REC_TRIM_FREE ((size_t)1 << 20)
 
 struct reconciler {
 	struct ev_loop *loop;
@@ -149,6 +153,8 @@ struct reconciler {
 	size_t pend_head, npend, pendcap;
 	int applies_out;         /* apply batches queued in HAProxy's client */
 	int shrink_wanted;       /* a big run was planned: shrink() once all is sent */
+	int64_t shrunk_ms;       /* monotonic ms of the last shrink() */
+	size_t shrunk_free;      /* the heap's free bytes right after it */
 	struct apply_batch *batches;  /* those batches (freed with the reconciler) */
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
@@ -183,6 +189,7 @@ rec_group_state(const struct reconciler *rc, const struct group *g)
 
 static void schedule(struct reconciler *rc);
 static void shrink(struct reconciler *rc);
+static size_t heap_free(void);
 
 #define JADD(rc, ...) do { if ((rc)->journal) journal_add((rc)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 #define JSTAGE(rc, ...) do { if ((rc)->journal) (void)journal_stage((rc)->journal, __VA_ARGS__); } while (0)
@@ -587,7 +594,11 @@ rec_tick(struct reconciler *rc)
 	int64_t now = now_mono_ms(), wall = now_wall_ms();
 
 	rc->ticks++;
-	if (rc->ticks % 10 == 0 && !rc->in_flight && !rc->applies_out)
+	/* Every REC_TRIM_MS, and at the first tick after a burst freed more
+	 * than REC_TRIM_FREE (whatever the resync interval): the heap a
+	 * burst left behind goes back at once, not ten intervals later. */
+	if (!rc->in_flight && !rc->applies_out &&
+	    (now - rc->shrunk_ms >= REC_TRIM_MS || heap_free() > rc->shrunk_free + REC_TRIM_FREE))
 		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
@@ -644,6 +655,18 @@ static void fast_run(struct reconciler *rc);
 /* Give memory back after a big run (a restart, a mass failover): the
  * plan's buffers shrink, and the heap's free megabytes go back to the
  * system (glibc keeps them otherwise). */
+/* Bytes free inside the heap (counted whether or not their pages went back
+ * to the system); 0 where that is not known. */
+static size_t
+heap_free(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+	return mallinfo2().fordblks;
+#else
+	return 0;
+#endif
+}
+
 static int
 shrink_worth(const struct reconciler *rc)
 {
@@ -671,6 +694,8 @@ shrink(struct reconciler *rc)
 #ifdef __GLIBC__
 	(void)malloc_trim(0);
 #endif
+	rc->shrunk_ms = now_mono_ms();
+	rc->shrunk_free = heap_free();
 }
 
 /* The run's plan is made (and queued): the next run may read. Memory is
