@@ -264,15 +264,13 @@ fw_io_cb(struct ev_loop *loop, ev_io *io, int revents)
 {
 	struct fwatch *w = io->data;
 	char buf[256];
-	int err = 0;
-	socklen_t len = sizeof(err);
+	int err;
 	ssize_t n;
 
 	(void)loop;
 	(void)revents;
 	if (w->state == FW_CONNECTING) {
-		if (getsockopt(w->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-			err = errno;
+		err = fd_connect_error(w->fd);
 		if (err == 0)
 			fw_connected(w);
 		else if (err == ECONNREFUSED)

@@ -455,11 +455,8 @@ conn_eof(struct hap_client *hc)
 static int
 on_connected(struct hap_client *hc)
 {
-	int soerr = 0;
-	socklen_t sl = sizeof(soerr);
+	int soerr = fd_connect_error(hc->fd);
 
-	if (getsockopt(hc->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
-		soerr = errno;
 	if (soerr) {
 		batch_fail(hc, "connect to %s: %s", hc->name, strerror(soerr));
 		return -1;
@@ -666,10 +663,7 @@ watch_io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (hc->wconnecting) {
-		int soerr = 0;
-		socklen_t sl = sizeof(soerr);
-
-		if (getsockopt(hc->wfd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr) {
+		if (fd_connect_error(hc->wfd)) {
 			watch_lost(hc, 1);
 			return;
 		}

@@ -221,6 +221,17 @@ fd_keepalive(int fd, int idle_s, int intvl_s, int cnt)
 }
 
 int
+fd_connect_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	return err;
+}
+
+int
 fd_connect_ip(const char *ip, int port, long fd_cap, int *fd)
 {
 	struct sockaddr_storage ss;

@@ -58,6 +58,9 @@ void fd_keepalive(int fd, int idle_s, int intvl_s, int cnt);
  * (EINVAL), the socket would be fd_cap or above (EMFILE; fd_cap 0: no cap),
  * or connect failed at once (ECONNREFUSED: nothing listens). */
 int fd_connect_ip(const char *ip, int port, long fd_cap, int *fd) __attribute__((warn_unused_result));
+/* How a connect under way on fd ended, once it is writable: 0 connected,
+ * else the error (ECONNREFUSED: nothing listens). */
+int fd_connect_error(int fd);
 
 /* Milliseconds on CLOCK_MONOTONIC and on CLOCK_REALTIME. */
 int64_t now_mono_ms(void);
