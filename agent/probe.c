@@ -780,7 +780,9 @@ watch_replicas(struct prober *pr, struct group *g)
 				break;
 		if (w)
 			continue;
-		if (pr->nwatches >= PROBE_MAX_WATCHES || !addr_is_ip(n->addr) || !(w = calloc(1, sizeof(*w))))
+		if (!addr_is_ip(n->addr))
+			continue;
+		if (pr->nwatches >= PROBE_MAX_WATCHES || !(w = calloc(1, sizeof(*w))))
 			return;
 		w->pr = pr;
 		w->gid = g->id;
@@ -790,8 +792,11 @@ watch_replicas(struct prober *pr, struct group *g)
 		w->port = n->port;
 		rc = fd_connect_ip(w->addr, w->port, 0, &w->fd);
 		if (rc < 0) {
-			free(w);   /* refused at once or no socket: the next check tries again */
-			return;
+			/* Refused at once, or no socket: no conclusion, the
+			 * next check tries again; the other replicas still
+			 * get theirs. */
+			free(w);
+			continue;
 		}
 		ev_io_init(&w->io, watch_io_cb, w->fd, rc == 0 ? EV_READ : EV_WRITE);
 		w->io.data = w;
