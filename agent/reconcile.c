@@ -652,9 +652,6 @@ backend_warned(struct reconciler *rc, const char *be)
 static void run(struct reconciler *rc);
 static void fast_run(struct reconciler *rc);
 
-/* Give memory back after a big run (a restart, a mass failover): the
- * plan's buffers shrink, and the heap's free megabytes go back to the
- * system (glibc keeps them otherwise). */
 /* Bytes free inside the heap (counted whether or not their pages went back
  * to the system); 0 where that is not known. */
 static size_t
@@ -673,6 +670,9 @@ shrink_worth(const struct reconciler *rc)
 	return rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512 || rc->pendcap > 512;
 }
 
+/* Give memory back after a big run (a restart, a mass failover): the
+ * plan's buffers shrink, and the heap's free megabytes go back to the
+ * system (glibc keeps them otherwise). */
 static void
 shrink(struct reconciler *rc)
 {
