@@ -624,6 +624,19 @@ probe_replicas(struct prober *pr, struct group *g)
 	}
 }
 
+/* Close its socket, if open: our own idle connection, ended with a reset
+ * (no TIME_WAIT left behind). */
+static void
+watch_close(struct rwatch *w)
+{
+	ev_io_stop(w->pr->loop, &w->io);
+	if (w->fd >= 0) {
+		fd_reset_on_close(w->fd);
+		close(w->fd);
+		w->fd = -1;
+	}
+}
+
 /* Unlink from its group's list and free (from its timer, or from outside). */
 static void
 watch_free(struct rwatch *w)
@@ -640,12 +653,7 @@ watch_free(struct rwatch *w)
 		}
 	}
 	ev_timer_stop(pr->loop, &w->timer);
-	ev_io_stop(pr->loop, &w->io);
-	if (w->fd >= 0) {
-		/* Our own idle connection: a reset, no TIME_WAIT left behind. */
-		fd_reset_on_close(w->fd);
-		close(w->fd);
-	}
+	watch_close(w);
 	pr->nwatches--;
 	free(w);
 }
@@ -657,12 +665,7 @@ watch_end(struct rwatch *w)
 	if (w->over)
 		return;
 	w->over = 1;
-	ev_io_stop(w->pr->loop, &w->io);
-	if (w->fd >= 0) {
-		fd_reset_on_close(w->fd);
-		close(w->fd);
-		w->fd = -1;
-	}
+	watch_close(w);
 	ev_timer_stop(w->pr->loop, &w->timer);
 	ev_timer_set(&w->timer, 0., 0.);
 	ev_timer_start(w->pr->loop, &w->timer);
@@ -674,14 +677,13 @@ static void
 watch_down(struct rwatch *w, const char *why)
 {
 	struct prober *pr = w->pr;
-	int was_up = w->up;
 	struct group *g;
 	struct node *n;
 
 	if (w->over)
 		return;
 	watch_end(w);
-	if (!was_up)
+	if (!w->up)
 		return;
 	g = topo_by_id(pr->topo, w->gid);
 	if (!g || g->serial != w->gserial || !(n = group_find_node(g, w->ip, w->port)) ||
