@@ -664,10 +664,18 @@ heap_free(void)
 #endif
 }
 
+/* The plan's buffers have grown past what a tick needs (and with
+ * shrink_worth, the queue's). */
+static int
+plan_bufs_big(const struct reconciler *rc)
+{
+	return rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512;
+}
+
 static int
 shrink_worth(const struct reconciler *rc)
 {
-	return rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512 || rc->pendcap > 512;
+	return plan_bufs_big(rc) || rc->pendcap > 512;
 }
 
 /* Give memory back after a big run (a restart, a mass failover): the
@@ -676,7 +684,7 @@ shrink_worth(const struct reconciler *rc)
 static void
 shrink(struct reconciler *rc)
 {
-	if (rc->plan.cap > 512 || rc->plan.tcap > 65536 || rc->metacap > 512) {
+	if (plan_bufs_big(rc)) {
 		plan_free(&rc->plan);
 		plan_init(&rc->plan);
 		free(rc->meta);

@@ -54,7 +54,7 @@ void fd_keepalive(int fd, int idle_s, int intvl_s, int cnt);
 /* Start a non-blocking TCP connect to an IP literal and port, for the
  * agent's own idle connections to nodes. *fd is the new socket (non-blocking,
  * close-on-exec). 0: connected already; 1: under way (wait for EV_WRITE,
- * then SO_ERROR); -1 with errno and *fd = -1: ip is not an IP literal
+ * then fd_connect_error); -1 with errno and *fd = -1: ip is not an IP literal
  * (EINVAL), the socket would be fd_cap or above (EMFILE; fd_cap 0: no cap),
  * or connect failed at once (ECONNREFUSED: nothing listens). */
 int fd_connect_ip(const char *ip, int port, long fd_cap, int *fd) __attribute__((warn_unused_result));
