@@ -1136,9 +1136,21 @@ scale_one() { # GROUPS RESYNC_MS
 	sw0=$(grep -c "writes go to" "$HS_TMP/agent.log")
 	hwm_reset "$apid"
 	c0=$(cpu_ticks "$apid")
+	# BENCH_SCALE_PERF=FILE: profile the agent over the mass failover alone
+	# (perf record -g; build with -fno-omit-frame-pointer to read it).
+	local perfpid=
+	if [ -n "${BENCH_SCALE_PERF:-}" ]; then
+		perf record -q -g -p "$apid" -o "$BENCH_SCALE_PERF.$G" >/dev/null 2>&1 &
+		perfpid=$!
+		hs_wait_until 5 '[ -s "$BENCH_SCALE_PERF.$G" ]' "perf to start"
+	fi
 	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 1 -t $((60000 * sx)) \
 		-u "${HS_PID[fs0]},${HS_PID[fs1]},${HS_PID[fs2]}") ||
 		hs_fail "scale $G: mass failover not applied in 60 s: $out"
+	if [ -n "$perfpid" ]; then
+		kill -INT "$perfpid"
+		wait "$perfpid" || true
+	fi
 	read -r _ t0 _ _ _ _ _ tdone _ <<<"$out"
 	c1=$(cpu_ticks "$apid")
 	res "mass failover: SIGUSR1 -> all write backends switched (ms)" "$tag" "$((tdone - t0)) ms, agent CPU $(((c1 - c0) * 1000 / CLK_TCK)) ms, peak RSS $(($(hwm_kb "$apid") / 1024)) MB"
