@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -256,8 +257,23 @@ fd_connect_ip(const char *ip, int port, long fd_cap, int *fd)
 		return 0;
 	}
 	if (errno == EINPROGRESS) {
-		*fd = s;
-		return 1;
+		struct pollfd p = { .fd = s, .events = POLLOUT };
+
+		/* A local peer has usually answered by now (a loopback
+		 * handshake runs inside connect()): then the caller goes on at
+		 * once rather than one loop iteration later. */
+		if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			*fd = s;
+			return 1;
+		}
+		err = fd_connect_error(s);
+		if (err == 0) {
+			*fd = s;
+			return 0;
+		}
+		close(s);
+		errno = err;
+		return -1;
 	}
 	err = errno;
 	close(s);

@@ -53,10 +53,12 @@ void fd_reset_on_close(int fd);
 void fd_keepalive(int fd, int idle_s, int intvl_s, int cnt);
 /* Start a non-blocking TCP connect to an IP literal and port, for the
  * agent's own idle connections to nodes. *fd is the new socket (non-blocking,
- * close-on-exec). 0: connected already; 1: under way (wait for EV_WRITE,
- * then fd_connect_error); -1 with errno and *fd = -1: ip is not an IP literal
- * (EINVAL), the socket would be fd_cap or above (EMFILE; fd_cap 0: no cap),
- * or connect failed at once (ECONNREFUSED: nothing listens). */
+ * close-on-exec). 0: connected already (a local peer usually is by the
+ * time connect() returns: one poll() with no wait tells); 1: under way (wait
+ * for EV_WRITE, then fd_connect_error); -1 with errno and *fd = -1: ip is
+ * not an IP literal (EINVAL), the socket would be fd_cap or above (EMFILE;
+ * fd_cap 0: no cap), or connect failed at once (ECONNREFUSED: nothing
+ * listens). */
 int fd_connect_ip(const char *ip, int port, long fd_cap, int *fd) __attribute__((warn_unused_result));
 /* How a connect under way on fd ended, once it is writable: 0 connected,
  * else the error (ECONNREFUSED: nothing listens). */
