@@ -1,6 +1,7 @@
 #include "probe.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +54,19 @@ struct rwatch {
 	int port;
 	int fd;
 	int up;                  /* was connected */
-	int over;                /* lost or no longer wanted: its timer frees it */
+	int over;                /* lost or no longer wanted: closed and freed when the loop is idle */
 	ev_io io;
-	ev_timer timer;          /* the connect deadline, then the deferred free */
+	ev_timer timer;          /* the connect deadline */
 	struct rwatch *next;     /* the group's watches */
+	struct rwatch *enext, **eprev;   /* the prober's ended watches, while over */
 };
+
+/* A watch is opened, and an ended one closed, when the loop has nothing
+ * else to do (ev_idle at the lowest priority), WATCH_IDLE_BATCH at a time,
+ * and at every tick whatever is left: a loopback connect or close costs
+ * tens of microseconds of the kernel's time in the agent's own thread, and
+ * in a mass failover they stood between the decisions and HAProxy. */
+#define WATCH_IDLE_BATCH 16
 
 /* Per group, by id. */
 struct pgroup {
@@ -66,6 +75,13 @@ struct pgroup {
 	struct probe *replicas;  /* replica probes in flight */
 	struct rwatch *watches;  /* read-ready replicas watched */
 	int64_t recheck_at;      /* monotonic ms: ask the confirmed master again */
+	int open_due;            /* in the prober's queue of watches to open */
+};
+
+/* A group whose replicas' watches are to be opened. */
+struct wdue {
+	uint32_t gid;
+	uint64_t serial;
 };
 
 struct prober {
@@ -83,6 +99,10 @@ struct prober {
 	size_t npg;
 	size_t cursor;           /* where the next tick's rechecks start */
 	size_t nwatches;         /* struct rwatch alive */
+	struct rwatch *ended;    /* over, to close and free */
+	struct wdue *due;        /* groups whose watches are to be opened, in order */
+	size_t ndue, due_head, due_cap;
+	ev_idle idle;            /* does both while the loop has nothing else */
 };
 
 static void watch_free(struct rwatch *w);
@@ -103,6 +123,7 @@ node_link_opts(const struct config *cfg, struct rlink_opts *o)
 	o->reset_on_close = 1;
 }
 static void watch_replicas(struct prober *pr, struct group *g);
+static void watch_open(struct prober *pr, struct group *g);
 
 #define JADD(pr, ...) do { if ((pr)->journal) journal_add((pr)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 
@@ -652,23 +673,35 @@ watch_free(struct rwatch *w)
 			}
 		}
 	}
+	if (w->eprev) {
+		*w->eprev = w->enext;
+		if (w->enext)
+			w->enext->eprev = w->eprev;
+	}
 	ev_timer_stop(pr->loop, &w->timer);
 	watch_close(w);
 	pr->nwatches--;
 	free(w);
 }
 
-/* Done with it: the socket is closed now, the struct freed from the loop. */
+/* Done with it: nothing more is read from it; its socket is closed and
+ * the struct freed when the loop is idle (or at the next tick). */
 static void
 watch_end(struct rwatch *w)
 {
+	struct prober *pr = w->pr;
+
 	if (w->over)
 		return;
 	w->over = 1;
-	watch_close(w);
-	ev_timer_stop(w->pr->loop, &w->timer);
-	ev_timer_set(&w->timer, 0., 0.);
-	ev_timer_start(w->pr->loop, &w->timer);
+	ev_io_stop(pr->loop, &w->io);
+	ev_timer_stop(pr->loop, &w->timer);
+	w->enext = pr->ended;
+	if (w->enext)
+		w->enext->eprev = &w->enext;
+	w->eprev = &pr->ended;
+	pr->ended = w;
+	ev_idle_start(pr->loop, &pr->idle);
 }
 
 /* The watch ended: a connection that was up and is lost is the signal;
@@ -740,20 +773,39 @@ watch_timer_cb(struct ev_loop *loop, ev_timer *t, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (w->over)
-		watch_free(w);
-	else
-		watch_down(w, "connect timeout");   /* never up: no conclusion */
+	watch_down(w, "connect timeout");   /* never up: no conclusion */
 }
 
-/* Watch the read-ready replicas of g, drop the watches of nodes gone or
- * moved. */
+/* Queue g for watch_open() when the loop is idle. */
+static void
+watch_open_later(struct prober *pr, struct pgroup *pg, struct group *g)
+{
+	if (pg->open_due)
+		return;
+	if (pr->due_head > 0 && pr->ndue == pr->due_cap) {
+		memmove(pr->due, pr->due + pr->due_head, (pr->ndue - pr->due_head) * sizeof(*pr->due));
+		pr->ndue -= pr->due_head;
+		pr->due_head = 0;
+	}
+	if (pr->ndue == pr->due_cap && tk_grow(&pr->due, &pr->due_cap, pr->ndue + 1, sizeof(*pr->due)) < 0) {
+		watch_open(pr, g);   /* no room to wait: now */
+		return;
+	}
+	pr->due[pr->ndue].gid = g->id;
+	pr->due[pr->ndue].serial = g->serial;
+	pr->ndue++;
+	pg->open_due = 1;
+	ev_idle_start(pr->loop, &pr->idle);
+}
+
+/* Drop the watches of g's nodes gone, moved or now its master (at once:
+ * nothing more is read from them), and have its read-ready replicas
+ * watched (when the loop is idle). */
 static void
 watch_replicas(struct prober *pr, struct group *g)
 {
 	struct pgroup *pg = NULL;
 	int64_t wall = now_wall_ms();
-	const struct config *cfg = pr->cfg;
 
 	if (g->id < pr->npg && pr->pg[g->id].serial == g->serial) {
 		pg = &pr->pg[g->id];
@@ -768,6 +820,33 @@ watch_replicas(struct prober *pr, struct group *g)
 				watch_end(w);
 		}
 	}
+	for (size_t i = 0; i < g->nnodes; i++) {
+		const struct node *n = &g->nodes[i];
+		struct rwatch *w = NULL;
+
+		if (!n->addr[0] || !addr_is_ip(n->addr) || !topo_node_read_ready(g, n, wall))
+			continue;
+		if (pg)
+			for (w = pg->watches; w; w = w->next)
+				if (!w->over && w->port == n->port && addr_ip_equal(w->ip, n->ip))
+					break;
+		if (w)
+			continue;
+		if (!pg && !(pg = pgroup_get(pr, g)))
+			return;
+		watch_open_later(pr, pg, g);
+		return;
+	}
+}
+
+/* Open a watch for every read-ready replica of g that has none. */
+static void
+watch_open(struct prober *pr, struct group *g)
+{
+	struct pgroup *pg = NULL;
+	int64_t wall = now_wall_ms();
+	const struct config *cfg = pr->cfg;
+
 	for (size_t i = 0; i < g->nnodes; i++) {
 		struct node *n = &g->nodes[i];
 		struct rwatch *w;
@@ -814,6 +893,41 @@ watch_replicas(struct prober *pr, struct group *g)
 			ev_timer_start(pr->loop, &w->timer);
 		}
 	}
+}
+
+/* Close up to max ended watches and open the watches of up to max queued
+ * groups. 1 while work is left. */
+static int
+watch_drain(struct prober *pr, size_t max)
+{
+	size_t k;
+
+	for (k = 0; k < max && pr->ended; k++)
+		watch_free(pr->ended);
+	for (k = 0; k < max && pr->due_head < pr->ndue; k++) {
+		struct wdue d = pr->due[pr->due_head++];
+		struct pgroup *pg = pgroup_of(pr, d.gid, d.serial);
+		struct group *g = topo_by_id(pr->topo, d.gid);
+
+		if (!pg || !pg->open_due)
+			continue;
+		pg->open_due = 0;
+		if (g && g->serial == d.serial)
+			watch_open(pr, g);
+	}
+	if (pr->due_head == pr->ndue)
+		pr->due_head = pr->ndue = 0;
+	return pr->ended || pr->ndue > 0;
+}
+
+static void
+idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct prober *pr = w->data;
+
+	(void)revents;
+	if (!watch_drain(pr, WATCH_IDLE_BATCH))
+		ev_idle_stop(loop, w);
 }
 
 void
@@ -878,6 +992,9 @@ prober_tick(struct prober *pr)
 			}
 		}
 	}
+	/* Whatever the idle moments have not done yet. */
+	(void)watch_drain(pr, SIZE_MAX);
+	ev_idle_stop(pr->loop, &pr->idle);
 }
 
 struct prober *
@@ -894,6 +1011,9 @@ prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, pr
 	pr->changed = changed;
 	pr->arg = arg;
 	pr->wtail = &pr->whead;
+	ev_idle_init(&pr->idle, idle_cb);
+	ev_set_priority(&pr->idle, EV_MINPRI);
+	pr->idle.data = pr;
 	return pr;
 }
 
@@ -902,12 +1022,14 @@ prober_free(struct prober *pr)
 {
 	if (!pr)
 		return;
+	ev_idle_stop(pr->loop, &pr->idle);
 	while (pr->probes)
 		probe_free(pr->probes);
 	for (size_t i = 0; i < pr->npg; i++)
 		while (pr->pg[i].watches)
 			watch_free(pr->pg[i].watches);
 	free(pr->pg);
+	free(pr->due);
 	free(pr);
 }
 
