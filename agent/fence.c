@@ -1,6 +1,7 @@
 #include "fence.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -10,6 +11,7 @@
 #include <hiredis/hiredis.h>
 
 #include "log.h"
+#include "tk.h"
 
 /* A dead master's address is tried again from every 5 ms up to every
  * 100 ms: a master restarted within down-after takes writes again within
@@ -71,7 +73,17 @@ struct fence {
 	int swept;              /* a sweep ran since fence_new */
 	long fd_cap;            /* descriptors from this number on are not for watches; 0 no cap */
 	int fd_warned;
+	/* The watches of replaced masters, closed when the loop is idle (a
+	 * loopback close costs the kernel's time in our thread: in a mass
+	 * failover that stood between the decisions and HAProxy), and at
+	 * every tick whatever is left. */
+	int *closing;
+	size_t nclosing, closing_cap;
+	ev_idle idle;
 };
+
+/* Closes done per idle callback. */
+#define FENCE_CLOSE_BATCH 16
 
 static void fw_connect(struct fwatch *w);
 static int fw_send_ask(struct fwatch *w);
@@ -113,6 +125,48 @@ fw_close(struct fwatch *w)
 	if (w->state == FW_WATCHING)
 		f->nwatching--;
 	w->state = FW_IDLE;
+}
+
+/* Close up to max sockets of replaced masters' watches. */
+static void
+closing_drain(struct fence *f, size_t max)
+{
+	for (size_t k = 0; k < max && f->nclosing > 0; k++)
+		close(f->closing[--f->nclosing]);
+	if (f->nclosing == 0)
+		ev_idle_stop(f->loop, &f->idle);
+}
+
+static void
+idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	closing_drain(w->data, FENCE_CLOSE_BATCH);
+}
+
+/* w's master is replaced: nothing more is read from its socket, which is
+ * reset when the loop is idle (at once when there is no room to wait). */
+static void
+fw_close_later(struct fwatch *w)
+{
+	struct fence *f = w->f;
+	int fd = w->fd;
+
+	if (fd < 0 || w->state != FW_WATCHING) {
+		fw_close(w);
+		return;
+	}
+	fd_reset_on_close(fd);
+	w->fd = -1;
+	fw_close(w);
+	if (f->nclosing == f->closing_cap &&
+	    tk_grow(&f->closing, &f->closing_cap, f->nclosing + 1, sizeof(*f->closing)) < 0) {
+		close(fd);
+		return;
+	}
+	f->closing[f->nclosing++] = fd;
+	ev_idle_start(f->loop, &f->idle);
 }
 
 static void
@@ -410,7 +464,7 @@ fence_track(struct fence *f, struct group *g)
 		g->fence_watch = w;
 	}
 	/* A new master: forget everything about the old one. */
-	fw_close(w);
+	fw_close_later(w);
 	str_copy(w->ip, g->master_ip, sizeof(w->ip));
 	str_copy(w->addr, g->master_addr, sizeof(w->addr));
 	w->port = g->master_port;
@@ -427,6 +481,7 @@ fence_tick(struct fence *f)
 
 	if (!f || !f->cfg->fence_on_reset)
 		return;
+	closing_drain(f, SIZE_MAX);
 	/* Masters change only in topo_decide() (and groups come and go only
 	 * through topo_get/topo_remove), which bump master_changes: an idle
 	 * tick costs nothing, however many groups there are. The watches'
@@ -459,6 +514,9 @@ fence_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, fen
 	f->topo = topo;
 	f->changed = changed;
 	f->arg = arg;
+	ev_idle_init(&f->idle, idle_cb);
+	ev_set_priority(&f->idle, EV_MINPRI);
+	f->idle.data = f;
 	/* One descriptor per master group: raise the soft limit as far as
 	 * allowed (up to FENCE_NOFILE). */
 	if (cfg->fence_on_reset && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FENCE_NOFILE &&
@@ -479,6 +537,8 @@ fence_free(struct fence *f)
 		return;
 	while (f->watches)
 		fw_free(f->watches);
+	closing_drain(f, SIZE_MAX);
+	free(f->closing);
 	free(f);
 }
 

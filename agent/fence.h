@@ -9,7 +9,9 @@
  * reported with topo_fence_link(g, ..., 1); while it lasts the address is
  * tried again every few ms, and the first accepted connection is reported
  * with topo_fence_link(g, ..., 0). After each report the owner's callback
- * runs (the reconciler applies the rule).
+ * runs (the reconciler applies the rule). A replaced master's watch is
+ * reset when the loop has nothing else to do (or at the next tick), not
+ * inside the switch.
  *
  * Owns its sockets and its per-group bookkeeping (keyed by group name). */
 #ifndef HASENTINEL_FENCE_H
