@@ -27,6 +27,7 @@ static int log_buffered;
 /* The timestamp's seconds part, formatted once per second. */
 static time_t log_ts_sec = (time_t)-1;
 static char log_ts[32];
+static long log_pid;          /* read at the first line */
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -130,8 +131,12 @@ log_msg(enum log_level lvl, const char *fmt, ...)
 		}
 		if (sizeof(log_buf) - log_len < LINE_MAX_LEN)
 			log_flush();
+		/* The agent never forks to log (notify-exec's child only
+		 * execs): its pid is read once, not a system call a line. */
+		if (!log_pid)
+			log_pid = (long)getpid();
 		n = snprintf(log_buf + log_len, LINE_MAX_LEN, "%s.%03ldZ %s[%ld] %s: %s\n", log_ts,
-			     (long)(tv.tv_usec / 1000), log_ident, (long)getpid(), level_names[lvl], msg);
+			     (long)(tv.tv_usec / 1000), log_ident, log_pid, level_names[lvl], msg);
 		if (n > 0) {
 			log_len += (size_t)n < LINE_MAX_LEN ? (size_t)n : LINE_MAX_LEN - 1;
 			if (!log_buffered)
