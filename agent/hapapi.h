@@ -119,6 +119,15 @@ struct hap_reply {
  * counted). */
 size_t hap_reply_split(const char *buf, size_t len, struct hap_reply *out, size_t max);
 
+/* HAProxy's interactive mode ("prompt") answers each command with its
+ * output, an empty line and the prompt "> "; the first answer is the
+ * prompt command's own (an empty line). Rewrite buf[0..len) in place into
+ * the non-interactive form hap_reply_split() reads (each command's output
+ * and an empty line), without the prompt command's answer and without a
+ * trailing prompt. Returns the new length (<= len). A cut-off answer stays
+ * cut off: its last reply lacks its empty line. */
+size_t hap_prompt_strip(char *buf, size_t len);
+
 /* Whether the reply to cmd means success. cmd is the command line we sent
  * ("set server b/s state maint", "set server b/s addr 1.2.3.4 port 5",
  * "shutdown sessions server b/s", "show ..."). 1 ok, 0 error. */

@@ -1,6 +1,7 @@
 /* libFuzzer target for the runtime API reply parsers (and the planner on
  * whatever state parses). The input is treated as a whole answer from
- * HAProxy; each reply found in it is also fed to every parser. */
+ * HAProxy; each reply found in it is also fed to every parser; and, as an
+ * interactive-mode answer, to hap_prompt_strip(). */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -103,6 +104,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_one(r[i].text, r[i].len);
 	}
 	fuzz_one(text, size);
+	/* the same bytes as an interactive-mode answer, rewritten in place */
+	{
+		char *copy = malloc(size ? size : 1);
+		size_t m;
+
+		if (copy) {
+			memcpy(copy, text, size);
+			m = hap_prompt_strip(copy, size);
+			if (m > size)
+				__builtin_trap();
+			n = hap_reply_split(copy, m, r, FUZZ_MAX_REPLIES);
+			for (i = 0; i < n; i++)
+				if (r[i].text < copy || r[i].text + r[i].len > copy + m)
+					__builtin_trap();
+			free(copy);
+		}
+	}
 	/* the first line may be the command: "cmd\nreply" */
 	{
 		const char *nl = memchr(text, '\n', size);

@@ -528,6 +528,67 @@ START_TEST(test_split_promotion)
 }
 END_TEST
 
+/* Interactive mode: each answer ends with the prompt; the prompt command's
+ * own answer comes first. Captured from HAProxy 2.6 with two request lines
+ * ("prompt", two lines of two commands each, "quit"). */
+START_TEST(test_prompt_strip)
+{
+	static const char *const cmds[] = {
+		"set server b1/s1 addr 127.0.0.1 port 7000",
+		"set server b1/s1 state ready",
+		"set server b1/s9 state maint",
+		"show servers state b1",
+	};
+	struct hap_reply r[8];
+	struct hap_state st = { 0 };
+	char err[256] = "";
+	size_t len, n;
+	char *buf = load("prompt_two_lines.txt", &len);
+	char *cut;
+
+	/* cut anywhere: never more replies than the whole has, never a
+	 * longer text */
+	cut = malloc(len);
+	ck_assert_ptr_nonnull(cut);
+	for (size_t k = 0; k <= len; k++) {
+		size_t m;
+
+		memcpy(cut, buf, k);
+		m = hap_prompt_strip(cut, k);
+		ck_assert_uint_le(m, k);
+		ck_assert_uint_le(hap_reply_split(cut, m, r, 8), k + 2 >= len ? 4 : 3);
+	}
+	free(cut);
+
+	n = hap_prompt_strip(buf, len);
+	ck_assert_uint_eq(hap_reply_split(buf, n, r, 8), 4);
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_msg(hap_reply_ok(cmds[i], r[i].text, r[i].len) == (i != 2), "reply %zu: %.*s", i,
+			      (int)r[i].len, r[i].text);
+	ck_assert_int_eq(strncmp(r[0].text, "no need to change the addr", 26), 0);
+	ck_assert_uint_eq(r[1].len, 0);
+	ck_assert_int_eq(strncmp(r[2].text, "No such server.\n", r[2].len), 0);
+	ck_assert_int_eq(hap_state_parse(r[3].text, r[3].len, &st, err, sizeof(err)), 0);
+	ck_assert_uint_eq(st.n, 2);
+	hap_state_free(&st);
+	free(buf);
+
+	/* by hand: empty answers, a prompt cut after '>', nothing at all */
+	{
+		char a[] = "\n> \n> x\n\n> ";
+		char b[] = "\n> \n>";
+		char c[] = "";
+
+		n = hap_prompt_strip(a, strlen(a));
+		ck_assert_uint_eq(n, 4);
+		ck_assert_int_eq(memcmp(a, "\nx\n\n", 4), 0);
+		ck_assert_uint_eq(hap_prompt_strip(b, strlen(b)), 1);
+		ck_assert_uint_eq(hap_prompt_strip(c, 0), 0);
+		ck_assert_uint_eq(hap_prompt_strip(NULL, 0), 0);
+	}
+}
+END_TEST
+
 START_TEST(test_split_edges)
 {
 	struct hap_reply r[4];
@@ -734,6 +795,7 @@ hapapi_suite(void)
 	tcase_add_test(tc, test_split_batch);
 	tcase_add_test(tc, test_split_promotion);
 	tcase_add_test(tc, test_split_edges);
+	tcase_add_test(tc, test_prompt_strip);
 	tcase_add_test(tc, test_reply_ok_captured);
 	tcase_add_test(tc, test_reply_ok_texts);
 	tcase_add_test(tc, test_proc);
