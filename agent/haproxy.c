@@ -1,5 +1,6 @@
 /* HAProxy runtime API client: a FIFO of batches, one in flight, each batch
- * sent over one or more short non-interactive connections. */
+ * sent over one or more short connections: non-interactive for one request
+ * line, interactive ("prompt", then "quit") for several. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1  /* MSG_NOSIGNAL; harmless elsewhere */
 #endif
@@ -22,6 +23,9 @@
 #include "util.h"
 
 #define HAP_LINE_MAX (8 * 1024)            /* one request line, '\n' included */
+#define HAP_PROMPT "prompt\n"
+#define HAP_QUIT "quit\n"
+#define HAP_REQ_MAX (HAP_CONN_LINES * HAP_LINE_MAX + sizeof(HAP_PROMPT) + sizeof(HAP_QUIT))
 #define HAP_ANSWER_MAX ((size_t)16 << 20)  /* all answers of one batch */
 #define HAP_READ_CHUNK 16384
 
@@ -68,8 +72,9 @@ struct hap_client {
 	ev_io io;
 	ev_timer deadline;
 	ev_timer kick;           /* starts the next batch from the loop, never from hap_submit() */
-	char line[HAP_LINE_MAX];
+	char *line;              /* the current connection's request: HAP_REQ_MAX bytes */
 	size_t line_len, line_off;
+	int prompt;              /* the current connection is in interactive mode */
 
 	struct hap_batch *cur;   /* in flight */
 	struct hap_batch *head, **tail;
@@ -189,6 +194,7 @@ client_destroy(struct hap_client *hc)
 		next = b->next;
 		batch_free(b);
 	}
+	free(hc->line);
 	free(hc);
 }
 
@@ -210,6 +216,19 @@ collect_replies(struct hap_batch *b, size_t max)
 		b->n_rep++;
 	}
 	return found;
+}
+
+/* The current connection's answer in the non-interactive form (once). */
+static void
+answer_plain(struct hap_client *hc)
+{
+	struct hap_batch *b = hc->cur;
+
+	if (!hc->prompt || !b)
+		return;
+	hc->prompt = 0;
+	if (b->len > b->chunk_off)
+		b->len = b->chunk_off + hap_prompt_strip(b->buf + b->chunk_off, b->len - b->chunk_off);
 }
 
 static void start_next_early(struct hap_client *hc);
@@ -275,8 +294,10 @@ batch_fail(struct hap_client *hc, const char *fmt, ...)
 	vsnprintf(err, sizeof(err), fmt, ap);
 	va_end(ap);
 	/* Keep the commands answered before the failure. */
-	if (hc->cur && hc->cstate == HAP_CONN_READING)
+	if (hc->cur && hc->cstate == HAP_CONN_READING) {
+		answer_plain(hc);
 		collect_replies(hc->cur, hc->cur->chunk);
+	}
 	batch_finish(hc, -1, err);
 }
 
@@ -286,22 +307,42 @@ static int
 conn_start(struct hap_client *hc, char *err, size_t errlen)
 {
 	struct hap_batch *b = hc->cur;
-	size_t i, len = 0;
+	const size_t pre = sizeof(HAP_PROMPT) - 1;
+	size_t i = b->first, len = pre, lines = 0;
 	int fd, rc;
 
-	/* Pack as many commands as fit in one line. hap_submit() made sure
-	 * each one fits alone. */
-	for (i = b->first; i < b->n; i++) {
-		size_t l = strlen(b->cmds[i]);
-		if (len + l + 1 > HAP_LINE_MAX)
-			break;
-		memcpy(hc->line + len, b->cmds[i], l);
-		len += l;
-		hc->line[len++] = ';';
+	/* Pack the commands into request lines of at most HAP_LINE_MAX
+	 * (hap_submit() made sure each one fits alone), up to HAP_CONN_LINES
+	 * lines; the master CLI (half-close) gets one line a connection. The
+	 * lines go after room for "prompt\n", written when there are two or
+	 * more. */
+	while (i < b->n && lines < (hc->half_close ? 1 : HAP_CONN_LINES)) {
+		size_t ll = 0;
+
+		for (; i < b->n; i++) {
+			size_t l = strlen(b->cmds[i]);
+
+			if (ll + l + 1 > HAP_LINE_MAX)
+				break;
+			memcpy(hc->line + len + ll, b->cmds[i], l);
+			ll += l;
+			hc->line[len + ll++] = ';';
+		}
+		hc->line[len + ll - 1] = '\n';
+		len += ll;
+		lines++;
 	}
-	hc->line[len - 1] = '\n';
+	hc->prompt = lines > 1;
+	if (hc->prompt) {
+		/* Interactive: HAProxy answers line after line, until quit. */
+		memcpy(hc->line, HAP_PROMPT, pre);
+		memcpy(hc->line + len, HAP_QUIT, sizeof(HAP_QUIT) - 1);
+		len += sizeof(HAP_QUIT) - 1;
+		hc->line_off = 0;
+	} else {
+		hc->line_off = pre;
+	}
 	hc->line_len = len;
-	hc->line_off = 0;
 	b->chunk = i - b->first;
 	b->chunk_off = b->len;
 
@@ -316,8 +357,8 @@ conn_start(struct hap_client *hc, char *err, size_t errlen)
 		snprintf(err, errlen, "fcntl: %s", strerror(e));
 		return -1;
 	}
-	log_debug("haproxy: connecting to %s for commands %zu..%zu of %zu (%zu bytes)",
-		  hc->name, b->first + 1, b->first + b->chunk, b->n, len);
+	log_debug("haproxy: connecting to %s for commands %zu..%zu of %zu (%zu lines, %zu bytes)",
+		  hc->name, b->first + 1, b->first + b->chunk, b->n, lines, len - hc->line_off);
 	do
 		rc = connect(fd, &hc->sa.sa, hc->salen);
 	while (rc < 0 && errno == EINTR);
@@ -332,7 +373,10 @@ conn_start(struct hap_client *hc, char *err, size_t errlen)
 	ev_timer_set(&hc->deadline, hc->timeout_ms / 1000.0, 0.);
 	ev_timer_start(hc->loop, &hc->deadline);
 	set_conn_state(hc, rc == 0 ? HAP_CONN_SENDING : HAP_CONN_CONNECTING);
-	ev_io_set(&hc->io, fd, EV_WRITE);
+	/* In interactive mode answers come while the request is still being
+	 * sent: read them meanwhile, so that neither side waits for the
+	 * other's buffer. */
+	ev_io_set(&hc->io, fd, hc->prompt ? EV_READ | EV_WRITE : EV_WRITE);
 	ev_io_start(hc->loop, &hc->io);
 	/* A local socket is usually connected at once: send now rather than
 	 * one loop iteration later (a busy loop makes that tens of ms). An
@@ -428,6 +472,7 @@ conn_eof(struct hap_client *hc)
 	struct hap_batch *b = hc->cur;
 	size_t found;
 
+	answer_plain(hc);
 	/* Ask for one more than expected to notice an answer we cannot map. */
 	found = hap_reply_split(b->buf + b->chunk_off, b->len - b->chunk_off, b->tmp,
 				b->chunk + 1);
@@ -548,14 +593,29 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 	struct hap_client *hc = w->data;
 
 	(void)loop;
-	(void)revents;
 	switch (hc->cstate) {
 	case HAP_CONN_CONNECTING:
 		if (on_connected(hc) == 0)
 			do_send(hc);
 		return;
 	case HAP_CONN_SENDING:
-		do_send(hc);
+		if (revents & EV_READ) {
+			struct hap_batch *b = hc->cur;
+
+			/* The batch may end here (a close, a failure), and
+			 * its callback free the client: not before we know. */
+			hc->in_cb++;
+			do_read(hc);
+			hc->in_cb--;
+			if (hc->free_pending && !hc->in_cb) {
+				client_destroy(hc);
+				return;
+			}
+			if (hc->cur != b || hc->cstate != HAP_CONN_SENDING)
+				return;
+		}
+		if (revents & EV_WRITE)
+			do_send(hc);
 		return;
 	case HAP_CONN_READING:
 		do_read(hc);
@@ -752,6 +812,12 @@ hap_client_new(struct ev_loop *loop, const char *addr, int timeout_ms, char *err
 		return NULL;
 	}
 	if (parse_addr(hc, addr, err, errlen) < 0) {
+		free(hc);
+		return NULL;
+	}
+	hc->line = malloc(HAP_REQ_MAX);
+	if (!hc->line) {
+		snprintf(err, errlen, "out of memory");
 		free(hc);
 		return NULL;
 	}

@@ -4,10 +4,12 @@
  * Commands are sent in batches: one connection per batch, in HAProxy's
  * non-interactive mode ("cmd1;cmd2;...\n", HAProxy answers and closes), so
  * every batch reaches the current HAProxy process even across reloads. A
- * batch longer than one request line (8 KiB) is split over several
- * connections, in order. One batch is in flight at a time; others queue
- * (the next one starts as soon as HAProxy has answered the last command of
- * the one before, while that one's callback runs).
+ * batch longer than one request line (8 KiB) goes in interactive mode
+ * ("prompt\n", up to HAP_CONN_LINES lines, "quit\n": HAProxy answers each
+ * line as it reads it, with no loop iteration of ours in between), over
+ * as many connections as it needs, in order. One batch is in flight at a
+ * time; others queue (the next one starts as soon as HAProxy has answered
+ * the last command of the one before, while that one's callback runs).
  * Each connection has a deadline (connect + answer) on its own ev_timer. */
 #ifndef HASENTINEL_HAPROXY_H
 #define HASENTINEL_HAPROXY_H
@@ -18,6 +20,9 @@
 #include <ev.h>
 
 #include "hapapi.h"
+
+/* Request lines one connection carries at most. */
+#define HAP_CONN_LINES 8
 
 enum hap_link_state {
 	HAP_LINK_UNKNOWN = 0,  /* nothing sent yet */

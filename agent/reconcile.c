@@ -106,9 +106,11 @@ struct apply_batch {
  * from the state they are applied to, or a prefix of it. */
 #define REC_APPLY_BYTES 8000
 #define REC_APPLY_DEPTH 2
-/* With more than REC_APPLY_BIG lines' worth waiting (a restart's reapply),
- * a batch takes REC_APPLY_BIG lines: fewer callbacks between them, and a
- * switch still waits behind at most 2 x REC_APPLY_BIG lines. */
+/* With more than REC_APPLY_BIG lines' worth waiting (a restart's reapply,
+ * a mass failover), a batch takes REC_APPLY_BIG lines, in one connection
+ * (haproxy.h): HAProxy answers them with no loop iteration of ours in
+ * between, and a switch still waits behind at most 2 x REC_APPLY_BIG lines.
+ * 8 lines (a whole connection) made a mass failover's p99 worse (bench/SCALE.md). */
 #define REC_APPLY_BIG 4
 /* The heap is trimmed (malloc_trim) at a tick at least this long after the
  * last time, and once a big run's commands are all sent. */
