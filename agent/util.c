@@ -70,6 +70,10 @@ addr_ip_equal(const char *a, const char *b)
 	unsigned char ba[sizeof(struct in6_addr)], bb[sizeof(struct in6_addr)];
 	int fa, fb;
 
+	/* The same text is the same address, literal or name: no parsing
+	 * (most calls, on every tick, compare a node with itself). */
+	if (strcmp(a, b) == 0)
+		return 1;
 	if (to_bin(a, ba, &fa) < 0 || to_bin(b, bb, &fb) < 0)
 		return strcmp(a, b) == 0;
 	if (fa != fb)
