@@ -76,14 +76,18 @@ struct fence {
 	/* The watches of replaced masters, closed when the loop is idle (a
 	 * loopback close costs the kernel's time in our thread: in a mass
 	 * failover that stood between the decisions and HAProxy), and at
-	 * every tick whatever is left. */
+	 * every tick up to FENCE_CLOSE_TICK of what is left. */
 	int *closing;
 	size_t nclosing, closing_cap;
 	ev_idle idle;
 };
 
-/* Closes done per idle callback. */
+/* Closes done per idle callback, and per tick; and the sockets that may
+ * wait at most (more are closed at once: at 10 000 groups a failover's
+ * replaced watches waiting for an idle moment ran out of descriptors). */
 #define FENCE_CLOSE_BATCH 16
+#define FENCE_CLOSE_TICK 1024
+#define FENCE_CLOSING_MAX 1024
 
 static void fw_connect(struct fwatch *w);
 static int fw_send_ask(struct fwatch *w);
@@ -153,7 +157,7 @@ fw_close_later(struct fwatch *w)
 	struct fence *f = w->f;
 	int fd = w->fd;
 
-	if (fd < 0 || w->state != FW_WATCHING) {
+	if (fd < 0 || w->state != FW_WATCHING || f->nclosing >= FENCE_CLOSING_MAX) {
 		fw_close(w);
 		return;
 	}
@@ -481,7 +485,7 @@ fence_tick(struct fence *f)
 
 	if (!f || !f->cfg->fence_on_reset)
 		return;
-	closing_drain(f, SIZE_MAX);
+	closing_drain(f, FENCE_CLOSE_TICK);
 	/* Masters change only in topo_decide() (and groups come and go only
 	 * through topo_get/topo_remove), which bump master_changes: an idle
 	 * tick costs nothing, however many groups there are. The watches'

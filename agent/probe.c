@@ -1,7 +1,6 @@
 #include "probe.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,10 +62,17 @@ struct rwatch {
 
 /* A watch is opened, and an ended one closed, when the loop has nothing
  * else to do (ev_idle at the lowest priority), WATCH_IDLE_BATCH at a time,
- * and at every tick whatever is left: a loopback connect or close costs
- * tens of microseconds of the kernel's time in the agent's own thread, and
- * in a mass failover they stood between the decisions and HAProxy. */
+ * and at every tick up to WATCH_TICK_BATCH of what is left (a loop that is
+ * never idle still gets them all, a few ticks later): a loopback connect or
+ * close costs tens of microseconds of the kernel's time in the agent's own
+ * thread, and in a mass failover they stood between the decisions and
+ * HAProxy. */
 #define WATCH_IDLE_BATCH 16
+#define WATCH_TICK_BATCH 256
+/* Ended watches whose socket may wait for that at most (the others' close
+ * at once: a failover of thousands of groups must not hold thousands of
+ * descriptors). */
+#define WATCH_ENDED_MAX 1024
 
 /* Per group, by id. */
 struct pgroup {
@@ -100,6 +106,7 @@ struct prober {
 	size_t cursor;           /* where the next tick's rechecks start */
 	size_t nwatches;         /* struct rwatch alive */
 	struct rwatch *ended;    /* over, to close and free */
+	size_t nended;
 	struct wdue *due;        /* groups whose watches are to be opened, in order */
 	size_t ndue, due_head, due_cap;
 	ev_idle idle;            /* does both while the loop has nothing else */
@@ -677,6 +684,7 @@ watch_free(struct rwatch *w)
 		*w->eprev = w->enext;
 		if (w->enext)
 			w->enext->eprev = w->eprev;
+		pr->nended--;
 	}
 	ev_timer_stop(pr->loop, &w->timer);
 	watch_close(w);
@@ -696,6 +704,9 @@ watch_end(struct rwatch *w)
 	w->over = 1;
 	ev_io_stop(pr->loop, &w->io);
 	ev_timer_stop(pr->loop, &w->timer);
+	if (pr->nended >= WATCH_ENDED_MAX)
+		watch_close(w);
+	pr->nended++;
 	w->enext = pr->ended;
 	if (w->enext)
 		w->enext->eprev = &w->enext;
@@ -832,6 +843,10 @@ watch_replicas(struct prober *pr, struct group *g)
 					break;
 		if (w)
 			continue;
+		/* At the cap nothing could open: no queueing (at 10 000
+		 * groups thousands were queued again at every update). */
+		if (pr->nwatches >= PROBE_MAX_WATCHES)
+			return;
 		if (!pg && !(pg = pgroup_get(pr, g)))
 			return;
 		watch_open_later(pr, pg, g);
@@ -992,9 +1007,9 @@ prober_tick(struct prober *pr)
 			}
 		}
 	}
-	/* Whatever the idle moments have not done yet. */
-	(void)watch_drain(pr, SIZE_MAX);
-	ev_idle_stop(pr->loop, &pr->idle);
+	/* What the idle moments have not done yet, a slice a tick. */
+	if (!watch_drain(pr, WATCH_TICK_BATCH))
+		ev_idle_stop(pr->loop, &pr->idle);
 }
 
 struct prober *
