@@ -68,16 +68,7 @@ watching(void)
 }
 
 /* Run the loop until cond (evaluated once per round) or 3 s. */
-#define RUN_UNTIL(cond)                                                  \
-	do {                                                             \
-		int64_t end_ = now_mono_ms() + 3000;                     \
-		int ok_;                                                 \
-		while (!(ok_ = (cond)) && now_mono_ms() < end_) {        \
-			ev_run(loop, EVRUN_NOWAIT);                      \
-			(void)poll(NULL, 0, 2);                          \
-		}                                                        \
-		ck_assert_msg(ok_, "timed out waiting for %s", #cond);   \
-	} while (0)
+#define RUN_UNTIL(cond) UNIT_RUN_UNTIL(loop, cond, 3000)
 
 /* The agent's watch connects: accept it. */
 static void
