@@ -11,7 +11,7 @@
  * with topo_fence_link(g, ..., 0). After each report the owner's callback
  * runs (the reconciler applies the rule). A replaced master's watch is
  * reset when the loop has nothing else to do (or at the next tick), not
- * inside the switch.
+ * inside the switch; beyond 1024 waiting, at once.
  *
  * Owns its sockets and its per-group bookkeeping (keyed by group name). */
 #ifndef HASENTINEL_FENCE_H

@@ -14,7 +14,8 @@
  * connection each, at most PROBE_MAX_WATCHES; when the replica closes it,
  * topo_replica_lost() and the replica is asked at once. Watches are
  * opened, and those no longer wanted closed, when the loop has nothing
- * else to do, and at every tick whatever is left (never inside a switch).
+ * else to do, and at every tick a slice of what is left (never inside a
+ * switch); more than 1024 ended watches are closed at once.
  *
  * A master is asked first on the fence's watch of it (fence.h: no connect
  * and no close of our own), also while that watch is still connecting (a
