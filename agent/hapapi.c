@@ -555,37 +555,34 @@ hap_reply_split(const char *buf, size_t len, struct hap_reply *out, size_t max)
 size_t
 hap_prompt_strip(char *buf, size_t len)
 {
-	size_t r = 0, w = 0;
+	const char *pos, *end, *ls;
+	struct hap_span line;
+	size_t w = 0;
 	int first = 1;      /* still in the prompt command's own answer */
 	int start = 1;      /* at the start of a command's answer */
+	int complete;
 
 	if (!buf)
 		return 0;
-	while (r < len) {
-		size_t ls;
-		int empty;
-
+	pos = buf;
+	end = buf + len;
+	while (pos < end) {
 		if (start) {
 			/* The prompt before an answer (at the very end: the
 			 * one after the last answer, whole or cut). */
-			if (buf[r] == '>' && (r + 1 == len || buf[r + 1] == ' ')) {
-				r += r + 1 == len ? 1 : 2;
-				if (r >= len)
-					break;
-			}
 			start = 0;
+			if (*pos == '>' && (pos + 1 == end || pos[1] == ' ')) {
+				pos += pos + 1 == end ? 1 : 2;
+				continue;
+			}
 		}
-		ls = r;
-		while (r < len && buf[r] != '\n')
-			r++;
-		if (r < len)
-			r++;   /* the newline */
-		empty = (r - ls == 1 && buf[ls] == '\n') || (r - ls == 2 && buf[ls] == '\r' && buf[ls + 1] == '\n');
+		ls = pos;
+		(void)hap_next_line(&pos, end, &line, &complete);
 		if (!first) {
-			memmove(buf + w, buf + ls, r - ls);
-			w += r - ls;
+			memmove(buf + w, ls, (size_t)(pos - ls));
+			w += (size_t)(pos - ls);
 		}
-		if (empty) {
+		if (complete && line.len == 0) {
 			/* an empty line: this answer is over */
 			first = 0;
 			start = 1;
