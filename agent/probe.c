@@ -809,6 +809,19 @@ watch_open_later(struct prober *pr, struct pgroup *pg, struct group *g)
 	ev_idle_start(pr->loop, &pr->idle);
 }
 
+/* n is a read-ready replica at an IP literal with no live watch (pg:
+ * its group's bookkeeping, NULL none yet). */
+static int
+wants_watch(const struct pgroup *pg, const struct group *g, const struct node *n, int64_t wall)
+{
+	if (!n->addr[0] || !addr_is_ip(n->addr) || !topo_node_read_ready(g, n, wall))
+		return 0;
+	for (const struct rwatch *w = pg ? pg->watches : NULL; w; w = w->next)
+		if (!w->over && w->port == n->port && addr_ip_equal(w->ip, n->ip))
+			return 0;
+	return 1;
+}
+
 /* Drop the watches of g's nodes gone, moved or now its master (at once:
  * nothing more is read from them), and have its read-ready replicas
  * watched (when the loop is idle). */
@@ -832,16 +845,7 @@ watch_replicas(struct prober *pr, struct group *g)
 		}
 	}
 	for (size_t i = 0; i < g->nnodes; i++) {
-		const struct node *n = &g->nodes[i];
-		struct rwatch *w = NULL;
-
-		if (!n->addr[0] || !addr_is_ip(n->addr) || !topo_node_read_ready(g, n, wall))
-			continue;
-		if (pg)
-			for (w = pg->watches; w; w = w->next)
-				if (!w->over && w->port == n->port && addr_ip_equal(w->ip, n->ip))
-					break;
-		if (w)
+		if (!wants_watch(pg, g, &g->nodes[i], wall))
 			continue;
 		/* At the cap nothing could open: no queueing (at 10 000
 		 * groups thousands were queued again at every update). */
@@ -858,7 +862,7 @@ watch_replicas(struct prober *pr, struct group *g)
 static void
 watch_open(struct prober *pr, struct group *g)
 {
-	struct pgroup *pg = NULL;
+	struct pgroup *pg = pgroup_of(pr, g->id, g->serial);
 	int64_t wall = now_wall_ms();
 	const struct config *cfg = pr->cfg;
 
@@ -867,17 +871,10 @@ watch_open(struct prober *pr, struct group *g)
 		struct rwatch *w;
 		int rc;
 
-		if (!n->addr[0] || !topo_node_read_ready(g, n, wall))
+		if (!wants_watch(pg, g, n, wall))
 			continue;
 		if (!pg && !(pg = pgroup_get(pr, g)))
 			return;
-		for (w = pg->watches; w; w = w->next)
-			if (!w->over && w->port == n->port && addr_ip_equal(w->ip, n->ip))
-				break;
-		if (w)
-			continue;
-		if (!addr_is_ip(n->addr))
-			continue;
 		if (pr->nwatches >= PROBE_MAX_WATCHES || !(w = calloc(1, sizeof(*w))))
 			return;
 		w->pr = pr;

@@ -2,7 +2,8 @@
  * the test's own on 127.0.0.1 as the nodes: a read-ready replica is
  * watched once the loop is idle (never from inside prober_check), or at
  * the next tick at the latest; its close is the signal (the replica no
- * longer counts for reads, the owner is told); a replica that refuses does
+ * longer counts for reads, the owner is told); a second replica gets its
+ * own watch and the first no second one; a replica that refuses does
  * not keep the others unwatched; a replica made master loses its watch,
  * closed once the loop is idle, and that close is no signal. */
 #include <check.h>
@@ -147,6 +148,35 @@ START_TEST(the_tick_opens_what_is_left)
 }
 END_TEST
 
+START_TEST(a_second_replica_adds_one_watch)
+{
+	int first, extra;
+
+	add_replica(r1port);
+	topo_replicas_end(g, 0);
+	prober_check(pr, g);
+	RUN_UNTIL(accept_one(r1fd));
+	first = accepted;
+
+	/* a second replica (Sentinel lists both): its watch, and no second
+	 * one for the first */
+	add_replica(r1port);
+	add_replica(r2port);
+	topo_replicas_end(g, 0);
+	ck_assert_int_eq(topo_node_read_ready(g, group_find_node(g, "127.0.0.1", r1port), now_wall_ms()), 1);
+	prober_check(pr, g);
+	RUN_UNTIL(accept_one(r2fd));
+	for (int i = 0; i < 10; i++)
+		ev_run(loop, EVRUN_NOWAIT);
+	prober_tick(pr);
+	extra = accept(r1fd, NULL, NULL);
+	if (extra >= 0)
+		close(extra);
+	close(first);
+	ck_assert_msg(extra < 0, "the first replica was watched twice");
+}
+END_TEST
+
 START_TEST(a_refused_replica_does_not_stop_the_others)
 {
 	int dead, dport;
@@ -200,6 +230,7 @@ probe_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, watched_once_the_loop_is_idle);
 	tcase_add_test(tc, the_tick_opens_what_is_left);
+	tcase_add_test(tc, a_second_replica_adds_one_watch);
 	tcase_add_test(tc, a_refused_replica_does_not_stop_the_others);
 	tcase_add_test(tc, a_replica_made_master_loses_its_watch);
 	suite_add_tcase(s, tc);
