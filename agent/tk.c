@@ -40,6 +40,61 @@ tk_grow(void *arrp, size_t *cap, size_t need, size_t elsize)
 	return 0;
 }
 
+/* ------------------------------------------------------------ string arena */
+
+struct tk_arena_block {
+	struct tk_arena_block *next;
+	size_t size;   /* bytes of data[] */
+	char data[];
+};
+
+const char *
+tk_arena_strndup(struct tk_arena *a, const char *s, size_t len)
+{
+	struct tk_arena_block *b = a->head;
+	char *p;
+
+	if (len >= SIZE_MAX - sizeof(*b) - 1)
+		return NULL;
+	if (!b || b->size - a->used < len + 1) {
+		size_t size = len + 1 > TK_ARENA_BLOCK ? len + 1 : TK_ARENA_BLOCK;
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->size = size;
+		if (a->head && size > TK_ARENA_BLOCK) {
+			/* An outsized string: behind the block being
+			 * filled, which keeps its free room. */
+			b->next = a->head->next;
+			a->head->next = b;
+			p = b->data;
+			goto copy;
+		}
+		b->next = a->head;
+		a->head = b;
+		a->used = 0;
+	}
+	p = b->data + a->used;
+	a->used += len + 1;
+copy:
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+void
+tk_arena_free(struct tk_arena *a)
+{
+	while (a->head) {
+		struct tk_arena_block *b = a->head;
+
+		a->head = b->next;
+		free(b);
+	}
+	a->used = 0;
+}
+
 /* ------------------------------------------------------------ string builder */
 
 static size_t

@@ -3,6 +3,7 @@
  *
  *   tk_grow / TK_VEC   growable arrays (doubling, overflow-checked)
  *   struct tk_buf      string builder: bounded and formatted appends
+ *   struct tk_arena    strings that never move, freed all at once
  *   tk_token           tokenizer over a span of text
  *   tk_sockaddr_*      IP literal + port, or a unix path, -> sockaddr
  *   struct tk_list     intrusive doubly linked list
@@ -59,6 +60,24 @@ void tk_buf_consume(struct tk_buf *b, size_t n);
 char *tk_buf_steal(struct tk_buf *b);
 /* Free and reset. */
 void tk_buf_free(struct tk_buf *b);
+
+/* ------------------------------------------------------------ string arena */
+
+/* Many small strings kept for as long as one owner lives: copied into
+ * blocks of TK_ARENA_BLOCK bytes (a longer string gets a block of its
+ * own), never moved, freed all at once. Zero-initialise it. */
+#define TK_ARENA_BLOCK 16384
+
+struct tk_arena_block;
+struct tk_arena {
+	struct tk_arena_block *head;  /* owned; the block being filled first */
+	size_t used;                  /* bytes used in head */
+};
+
+/* A NUL-terminated copy of len bytes of s, or NULL when out of memory. */
+const char *tk_arena_strndup(struct tk_arena *a, const char *s, size_t len);
+/* Free every block and reset. */
+void tk_arena_free(struct tk_arena *a);
 
 /* ------------------------------------------------------------ tokenizer */
 

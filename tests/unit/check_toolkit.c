@@ -1,5 +1,5 @@
-/* The toolkit: arrays, string builder, tokenizer, socket addresses, lists;
- * and util.c's address comparison. */
+/* The toolkit: arrays, string builder, string arena, tokenizer, socket
+ * addresses, lists; and util.c's address comparison. */
 #include <check.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -104,6 +104,43 @@ START_TEST(test_buf_bounded)
 	ck_assert_str_eq(b.p, "1234");
 	tk_buf_free(&b);
 	ck_assert_int_eq(b.failed, 0);
+}
+END_TEST
+
+/* Strings stay where they were put while more are added, a long one
+ * included; the arena frees them all at once (valgrind checks that). */
+START_TEST(test_arena)
+{
+	struct tk_arena a = { 0 };
+	const char *p[3000], *big, *after;
+	char name[32], *long_text;
+	size_t n = sizeof(p) / sizeof(p[0]);
+
+	for (size_t i = 0; i < n; i++) {
+		int l = snprintf(name, sizeof(name), "mymaster-%zu_write", i);
+
+		p[i] = tk_arena_strndup(&a, name, (size_t)l);
+		ck_assert_ptr_nonnull(p[i]);
+	}
+	long_text = malloc(3 * TK_ARENA_BLOCK);
+	ck_assert_ptr_nonnull(long_text);
+	memset(long_text, 'x', 3 * TK_ARENA_BLOCK);
+	big = tk_arena_strndup(&a, long_text, 3 * TK_ARENA_BLOCK);
+	ck_assert_ptr_nonnull(big);
+	ck_assert_uint_eq(strlen(big), 3 * TK_ARENA_BLOCK);
+	/* a short one after it still goes into the block being filled */
+	after = tk_arena_strndup(&a, "r1 and more", 2);
+	ck_assert_str_eq(after, "r1");
+	ck_assert_ptr_eq(after, p[n - 1] + strlen(p[n - 1]) + 1);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "mymaster-%zu_write", i);
+		ck_assert_str_eq(p[i], name);
+	}
+	ck_assert_str_eq(tk_arena_strndup(&a, "", 0), "");
+	free(long_text);
+	tk_arena_free(&a);
+	ck_assert_ptr_null(a.head);
+	tk_arena_free(&a);
 }
 END_TEST
 
@@ -297,6 +334,7 @@ main(void)
 	tcase_add_test(tc, test_vec);
 	tcase_add_test(tc, test_buf);
 	tcase_add_test(tc, test_buf_bounded);
+	tcase_add_test(tc, test_arena);
 	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_sockaddr);
 	tcase_add_test(tc, test_addr_equal);
