@@ -49,6 +49,10 @@
 #   BENCH_N=6          kills per mode (>= 5 for the report; QUICK: 2)
 #   BENCH_ONLY="hold"  sections `make bench` runs (default: parse lab hold scale)
 #   BENCH_SCALE_LOG_LEVEL=debug  the scale agent's log level (default info)
+#   BENCH_SCALE_PERF=FILE  perf record -g the scale agent over one phase into
+#                      FILE.GROUPS (build with -fno-omit-frame-pointer)
+#   BENCH_SCALE_PERF_AT=restart  that phase: failover (default: the mass
+#                      failover alone) or restart (the HAProxy restarts)
 #   BENCH_SCALE_IDLE_S=20  seconds of the scale section's idle CPU window
 #                      (default 10: CPU ticks are 10 ms, so 1 tick = 0.1 %)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
@@ -1017,6 +1021,23 @@ scale_start_fake_redis() { # GROUPS
 	hs_fail "fake_redis could not bind $n ports"
 }
 
+# BENCH_SCALE_PERF: perf over one phase of scale_one (apid, G are the
+# caller's); a no-op for the other phase or without BENCH_SCALE_PERF.
+SCALE_PERF_PID=
+scale_perf_start() { # PHASE
+	[ -n "${BENCH_SCALE_PERF:-}" ] && [ "$1" = "${BENCH_SCALE_PERF_AT:-failover}" ] || return 0
+	perf record -q -g -p "$apid" -o "$BENCH_SCALE_PERF.$G" >/dev/null 2>&1 &
+	SCALE_PERF_PID=$!
+	hs_wait_until 5 '[ -s "$BENCH_SCALE_PERF.$G" ]' "perf to start"
+}
+
+scale_perf_stop() {
+	[ -n "$SCALE_PERF_PID" ] || return 0
+	kill -INT "$SCALE_PERF_PID"
+	wait "$SCALE_PERF_PID" || true
+	SCALE_PERF_PID=
+}
+
 scale_one() { # GROUPS RESYNC_MS
 	local G=$1 iv=$2 i p sock cfg c0 c1 r out t0 sock_up tdone tag=$1
 	[ "$iv" != 1000 ] && tag="$G, resync ${iv}ms"
@@ -1095,6 +1116,7 @@ scale_one() { # GROUPS RESYNC_MS
 	local nat=() hup=() cpu=() hwm=0 h mode runs=3 lost0
 	[ "$BENCH_QUICK" = 1 ] && runs=1
 	lost0=$(grep -c "sentinel .*link down" "$HS_TMP/agent.log")
+	scale_perf_start restart
 	for ((k = 0; k < 2 * runs; k++)); do
 		mode=natural
 		((k % 2 == 1)) && mode=paused
@@ -1120,6 +1142,7 @@ scale_one() { # GROUPS RESYNC_MS
 		cpu+=($(((c1 - c0) * 1000 / CLK_TCK)))
 		if [ "$mode" = natural ]; then nat+=($((tdone - sock_up))); else hup+=($((tdone - t0))); fi
 	done
+	scale_perf_stop
 	res "HAProxy restart: socket up -> all write masters ready (ms)" "$tag" \
 		"$(printf '%s\n' "${nat[@]}" | mmm) (waits for the next tick, <= ${iv} ms)"
 	hmed=$(printf '%s\n' "${hup[@]}" | median)
@@ -1136,21 +1159,11 @@ scale_one() { # GROUPS RESYNC_MS
 	sw0=$(grep -c "writes go to" "$HS_TMP/agent.log")
 	hwm_reset "$apid"
 	c0=$(cpu_ticks "$apid")
-	# BENCH_SCALE_PERF=FILE: profile the agent over the mass failover alone
-	# (perf record -g; build with -fno-omit-frame-pointer to read it).
-	local perfpid=
-	if [ -n "${BENCH_SCALE_PERF:-}" ]; then
-		perf record -q -g -p "$apid" -o "$BENCH_SCALE_PERF.$G" >/dev/null 2>&1 &
-		perfpid=$!
-		hs_wait_until 5 '[ -s "$BENCH_SCALE_PERF.$G" ]' "perf to start"
-	fi
+	scale_perf_start failover
 	out=$("$BENCH_BIN/bench_hapwait" -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 1 -t $((60000 * sx)) \
 		-u "${HS_PID[fs0]},${HS_PID[fs1]},${HS_PID[fs2]}") ||
 		hs_fail "scale $G: mass failover not applied in 60 s: $out"
-	if [ -n "$perfpid" ]; then
-		kill -INT "$perfpid"
-		wait "$perfpid" || true
-	fi
+	scale_perf_stop
 	read -r _ t0 _ _ _ _ _ tdone _ <<<"$out"
 	c1=$(cpu_ticks "$apid")
 	res "mass failover: SIGUSR1 -> all write backends switched (ms)" "$tag" "$((tdone - t0)) ms, agent CPU $(((c1 - c0) * 1000 / CLK_TCK)) ms, peak RSS $(($(hwm_kb "$apid") / 1024)) MB"
