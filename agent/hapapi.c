@@ -209,11 +209,35 @@ hap_server_is_socket(const struct hap_server *s)
 	return strcmp(s->addr, "-") == 0 && s->port == 0;
 }
 
-/* One data row; the fields of interest are in f[] (by column). */
-static int
-hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_server *s,
-	      char *err, size_t errlen)
+/* A name of the row being parsed, as a string of out's arena; prev (the
+ * row before, or NULL) lends its copy when the name is the same. NULL with
+ * err filled when it is too long or memory is out. */
+static const char *
+hap_state_name(struct hap_state *out, const struct hap_span *f, const char *prev, const char *what,
+	       size_t lineno, char *err, size_t errlen)
 {
+	const char *p;
+
+	if (f->len >= HAP_NAME_MAX) {
+		tk_errf(err, errlen, "show servers state line %zu: %s name longer than %d bytes", lineno,
+			what, HAP_NAME_MAX - 1);
+		return NULL;
+	}
+	if (prev && strncmp(prev, f->p, f->len) == 0 && prev[f->len] == '\0')
+		return prev;
+	p = tk_arena_strndup(&out->names, f->p, f->len);
+	if (!p)
+		tk_errf(err, errlen, "show servers state: out of memory");
+	return p;
+}
+
+/* One data row into s (the next slot of out); the fields of interest are
+ * in f[] (by column). */
+static int
+hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_state *out,
+	      struct hap_server *s, char *err, size_t errlen)
+{
+	const struct hap_server *prev = out->n ? &out->srv[out->n - 1] : NULL;
 	unsigned long v;
 
 	memset(s, 0, sizeof(*s));
@@ -227,16 +251,13 @@ hap_state_row(const struct hap_span f[HAP_COL_COUNT], size_t lineno, struct hap_
 		return -1;
 	}
 	s->srv_id = (int)v;
-	if (hap_span_copy(&f[HAP_COL_BE_NAME], s->backend, sizeof(s->backend)) < 0) {
-		tk_errf(err, errlen, "show servers state line %zu: backend name longer than %d bytes",
-			lineno, HAP_NAME_MAX - 1);
+	s->backend = hap_state_name(out, &f[HAP_COL_BE_NAME], prev ? prev->backend : NULL, "backend",
+				    lineno, err, errlen);
+	if (!s->backend)
 		return -1;
-	}
-	if (hap_span_copy(&f[HAP_COL_SRV_NAME], s->name, sizeof(s->name)) < 0) {
-		tk_errf(err, errlen, "show servers state line %zu: server name longer than %d bytes",
-			lineno, HAP_NAME_MAX - 1);
+	s->name = hap_state_name(out, &f[HAP_COL_SRV_NAME], NULL, "server", lineno, err, errlen);
+	if (!s->name)
 		return -1;
-	}
 	if (hap_span_copy(&f[HAP_COL_SRV_ADDR], s->addr, sizeof(s->addr)) < 0) {
 		tk_errf(err, errlen, "show servers state line %zu: address longer than %d bytes",
 			lineno, ADDR_IP_MAX - 1);
@@ -335,7 +356,7 @@ hap_state_parse(const char *text, size_t len, struct hap_state *out, char *err, 
 			tk_errf(err, errlen, "show servers state: out of memory");
 			return -1;
 		}
-		if (hap_state_row(f, lineno, &out->srv[out->n], err, errlen) < 0)
+		if (hap_state_row(f, lineno, out, &out->srv[out->n], err, errlen) < 0)
 			return -1;
 		if (hap_server_is_socket(&out->srv[out->n]))
 			continue;
@@ -360,6 +381,7 @@ hap_state_free(struct hap_state *st)
 	st->srv = NULL;
 	st->n = 0;
 	st->cap = 0;
+	tk_arena_free(&st->names);
 }
 
 int

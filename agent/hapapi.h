@@ -8,6 +8,7 @@
 
 #include <stddef.h>
 
+#include "tk.h"
 #include "util.h"
 
 #define HAP_NAME_MAX 128
@@ -26,16 +27,19 @@
 /* srv_op_state */
 enum hap_op_state { HAP_OP_STOPPED = 0, HAP_OP_STARTING = 1, HAP_OP_RUNNING = 2, HAP_OP_STOPPING = 3 };
 
-/* One row of "show servers state" (format version 1). */
+/* One row of "show servers state" (format version 1). The names are
+ * borrowed: from the hap_state's arena for parsed rows (the rows of one
+ * backend share one copy of its name), from whoever builds the row
+ * otherwise. Names are shorter than HAP_NAME_MAX. */
 struct hap_server {
+	const char *backend;
+	const char *name;
 	int be_id;
-	char backend[HAP_NAME_MAX];
 	int srv_id;
-	char name[HAP_NAME_MAX];
-	char addr[ADDR_IP_MAX];
 	int port;
 	int op_state;
 	unsigned admin_state;
+	char addr[ADDR_IP_MAX];
 };
 
 /* One backend's rows: srv[first .. first+count). */
@@ -49,6 +53,7 @@ struct hap_state {
 	size_t n, cap;
 	struct hap_backend_span *index;  /* owned, sorted by name; built by hap_state_index() */
 	size_t nindex;
+	struct tk_arena names;    /* owned: the rows' names */
 };
 
 /* Parse the output of "show servers state [backend]" (one reply, without the

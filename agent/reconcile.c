@@ -272,7 +272,7 @@ mirror_load(struct rgroup *r, int which, const struct hap_server *rows, size_t n
 		    h->op_state < 0 || h->op_state > 0xff)
 			return -1;
 		memset(x, 0, sizeof(*x));
-		memcpy(x->name, h->name, l + 1);
+		memcpy(x->name, h->name, l + 1);   /* never x's own: see mirror_rows */
 		x->srv_id = h->srv_id;
 		x->port = (uint16_t)h->port;
 		x->admin_state = (uint8_t)h->admin_state;
@@ -290,9 +290,12 @@ mirror_load(struct rgroup *r, int which, const struct hap_server *rows, size_t n
 	return 0;
 }
 
-/* The mirror of one backend (named be) as rows, into rows[MIRROR_SLOTS]. */
+/* The mirror of one backend (named be) as rows, into rows[MIRROR_SLOTS];
+ * their names are copied into names (so that mirror_load() may write the
+ * mirror back from these rows). */
 static size_t
-mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server *rows)
+mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server *rows,
+	    char (*names)[MSLOT_NAME])
 {
 	const struct mslot *m = r->mirror[which];
 	size_t n = r->mn[which];
@@ -301,8 +304,9 @@ mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server
 		struct hap_server *h = &rows[i];
 
 		memset(h, 0, sizeof(*h));
-		str_copy(h->backend, be, sizeof(h->backend));
-		str_copy(h->name, m[i].name, sizeof(h->name));
+		h->backend = be;
+		memcpy(names[i], m[i].name, sizeof(names[i]));
+		h->name = names[i];
 		h->srv_id = m[i].srv_id;
 		h->port = m[i].port;
 		h->admin_state = m[i].admin_state;
@@ -316,16 +320,40 @@ mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server
 /* The commands just planned for one backend of r, as if HAProxy had run
  * them: the mirror is what they leave. A command that fails, or is dropped
  * before it is sent, makes the group's mirror unknown (read again). */
+/* mirror_rows() appended to st, the names copied into st's arena (they
+ * must outlive the local buffers while st is planned from). 0, or -1 when
+ * out of memory (st.n is then as before). */
+static int
+mirror_rows_to_state(const struct rgroup *r, int which, const char *be, struct hap_state *st)
+{
+	char names[MIRROR_SLOTS][MSLOT_NAME];
+	struct hap_server *rows = st->srv + st->n;
+	size_t k = mirror_rows(r, which, be, rows, names);
+	const char *b = tk_arena_strndup(&st->names, be, strlen(be));
+
+	if (!b)
+		return -1;
+	for (size_t i = 0; i < k; i++) {
+		rows[i].backend = b;
+		rows[i].name = tk_arena_strndup(&st->names, names[i], strlen(names[i]));
+		if (!rows[i].name)
+			return -1;
+	}
+	st->n += k;
+	return 0;
+}
+
 static void
 mirror_apply(struct rgroup *r, int which, const char *be, const struct plan_cmd *cmds, size_t n,
 	     const struct plan_target *t, size_t nt)
 {
 	struct hap_server rows[MIRROR_SLOTS];
+	char names[MIRROR_SLOTS][MSLOT_NAME];
 	size_t k;
 
 	if (!n || !r->mok[which])
 		return;
-	k = mirror_rows(r, which, be, rows);
+	k = mirror_rows(r, which, be, rows, names);
 	plan_apply(rows, k, t, nt, cmds, n);
 	(void)mirror_load(r, which, rows, k);
 }
@@ -1543,11 +1571,16 @@ fast_run(struct reconciler *rc)
 			continue;
 		if (r->mok[0] && config_backends(rc->cfg, g->name, wb, sizeof(wb), rb, sizeof(rb)) &&
 		    (!rb[0] || !g->replicas_known || r->mok[1]) &&
-		    tk_grow(&st.srv, &st.cap, st.n + 2 * MIRROR_SLOTS, sizeof(*st.srv)) == 0 &&
-		    idq_push(&rc->fast, g) == 0) {
-			st.n += mirror_rows(r, 0, wb, st.srv + st.n);
-			if (rb[0] && r->mok[1])
-				st.n += mirror_rows(r, 1, rb, st.srv + st.n);
+		    tk_grow(&st.srv, &st.cap, st.n + 2 * MIRROR_SLOTS, sizeof(*st.srv)) == 0) {
+			size_t n0 = st.n;
+
+			if (mirror_rows_to_state(r, 0, wb, &st) < 0 ||
+			    (rb[0] && r->mok[1] && mirror_rows_to_state(r, 1, rb, &st) < 0) ||
+			    idq_push(&rc->fast, g) < 0) {
+				st.n = n0;   /* out of memory: it stays dirty */
+				rc->dirty.v[k++] = rc->dirty.v[i];
+				continue;
+			}
 			r->queued &= ~Q_DIRTY;
 			r->dirty = 0;
 			continue;

@@ -244,16 +244,25 @@ START_TEST(test_state_append)
 
 	ck_assert_int_eq(hap_state_parse(a, len1, &st, err, sizeof(err)), 0);
 	ck_assert_int_eq(hap_state_parse(b, len2, &st, err, sizeof(err)), 0);
+	/* the rows keep their own copies of the names, not the replies' */
+	memset(a, 'x', len1);
+	memset(b, 'x', len2);
+	free(a);
+	free(b);
 	ck_assert_uint_eq(st.n, 14);
+	ck_assert_str_eq(st.srv[0].backend, "mymaster_write");
+	ck_assert_str_eq(st.srv[0].name, "r1");
 	ck_assert_str_eq(st.srv[11].backend, "mymaster_read");
+	ck_assert_str_eq(st.srv[11].name, "r1");
 	ck_assert_int_eq(st.srv[11].port, 7001);
+	/* one copy of a backend's name for its run of rows */
+	ck_assert_ptr_eq(st.srv[3].backend, st.srv[5].backend);
+	ck_assert_ptr_ne(st.srv[2].backend, st.srv[3].backend);
 	/* the first contiguous run is reported */
 	ck_assert_int_eq(hap_state_backend(&st, "mymaster_read", &first, &count), 0);
 	ck_assert_uint_eq(first, 3);
 	ck_assert_uint_eq(count, 3);
 	hap_state_free(&st);
-	free(a);
-	free(b);
 }
 END_TEST
 

@@ -11,16 +11,27 @@
 #define MAINT_SLOT (HAP_ADMF_FMAINT | HAP_ADMF_CMAINT)   /* 5: a "disabled" slot */
 #define READY_SLOT HAP_ADMF_CMAINT                       /* 4: after "state ready" */
 
+/* Slot names r0 .. r15 (a row borrows its name). */
+static const char *
+slot_name(int id)
+{
+	static char names[16][8];
+
+	ck_assert(id >= 0 && id < 16);
+	snprintf(names[id], sizeof(names[id]), "r%d", id);
+	return names[id];
+}
+
 static struct hap_server
 slot(const char *be, int id, const char *addr, int port, unsigned admin)
 {
 	struct hap_server s;
 
 	memset(&s, 0, sizeof(s));
-	snprintf(s.backend, sizeof(s.backend), "%s", be);
+	s.backend = be;
 	s.be_id = 2;
 	s.srv_id = id;
-	snprintf(s.name, sizeof(s.name), "r%d", id);
+	s.name = slot_name(id);
 	snprintf(s.addr, sizeof(s.addr), "%s", addr);
 	s.port = port;
 	s.admin_state = admin;
@@ -586,16 +597,17 @@ START_TEST(test_command_too_long)
 	struct hap_server w[2];
 	struct hap_server other[] = { slot("o", 1, "127.0.0.1", 9, MAINT_SLOT) };
 	struct plan_target t[] = { target("1111:2222:3333:4444:5555:6666:7777:8888", 65535, 1) };
-	char be[HAP_NAME_MAX];
+	char be[HAP_NAME_MAX], name[HAP_NAME_MAX];
 	struct plan p;
 	char err[256];
 
 	memset(be, 'b', sizeof(be) - 1);
 	be[sizeof(be) - 1] = '\0';
+	memset(name, 's', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
 	w[0] = slot(be, 1, "127.0.0.1", 7000, READY_SLOT);
 	w[1] = slot(be, 2, "127.0.0.1", 9, MAINT_SLOT);
-	memset(w[1].name, 's', sizeof(w[1].name) - 1);
-	w[1].name[sizeof(w[1].name) - 1] = '\0';
+	w[1].name = name;
 	plan_init(&p);
 	ck_assert_int_eq(plan_backend("o", other, 1, t, 1, 0, &p, err, sizeof(err)), 0);
 	ck_assert_uint_eq(p.n, 2);
