@@ -15,9 +15,11 @@
  *   plans_per_s        plan_backend() per backend, every slot in maint (the
  *                      resync after an HAProxy restart: addr + ready needed)
  *   plans_steady_per_s plan_backend() per backend when nothing is to change
+ *   state_index_ms     hap_state_index() over that reply, once (ms)
  *   lookup_plan_run_ms one reconcile pass as reconcile.c does it: for every
  *                      group, hap_state_backend() for its write and read
- *                      backend, then plan_backend() (ms, fastest pass)
+ *                      backend (the index's binary search), then
+ *                      plan_backend() (ms, fastest pass)
  *   lookup_only_run_ms the hap_state_backend() lookups of that pass alone
  *
  * Pure CPU: no sockets. Links with agent/libhasentinel.a. */
@@ -284,7 +286,14 @@ main(int argc, char **argv)
 		hap_state_free(&s2);
 	}
 
-	/* ---- one reconcile pass as reconcile.c does it: lookups (+ plans) */
+	/* ---- one reconcile pass as reconcile.c does it: the name index, then
+	 * lookups (+ plans) */
+	t0 = mono_s();
+	if (hap_state_index(&st) < 0) {
+		fprintf(stderr, "bench_parse: hap_state_index: out of memory\n");
+		return 1;
+	}
+	printf("state_index_ms %.3f\n", (mono_s() - t0) * 1000.0);
 	for (int with_plan = 1; with_plan >= 0; with_plan--) {
 		double fastest = 0;
 

@@ -194,8 +194,8 @@ section_parse() {
 		"$(v state_rows_per_s) rows/s ($(v state_parse_ms) ms per reply)"
 	res "plan_backend, all slots in maint" "per backend" "$(v plans_per_s) plans/s"
 	res "plan_backend, nothing to change" "per backend" "$(v plans_steady_per_s) plans/s"
-	res "one reconcile pass: lookup + plan (as reconcile.c)" "1000 groups" \
-		"$(v lookup_plan_run_ms) ms, of which hap_state_backend lookups $(v lookup_only_run_ms) ms"
+	res "one reconcile pass: index + lookup + plan (as reconcile.c)" "1000 groups" \
+		"$(v state_index_ms) ms index, $(v lookup_plan_run_ms) ms pass, of which hap_state_backend lookups $(v lookup_only_run_ms) ms"
 }
 
 # ================================================================ lab
