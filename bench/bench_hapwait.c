@@ -2,7 +2,7 @@
  * expected master, for the scale part of `make bench`.
  *
  *   bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K [-t TIMEOUT_MS]
- *                 [-i POLL_MS] [-u PID,PID,...] [-w WRAP]
+ *                 [-i POLL_MS] [-u PID,PID,...] [-w WRAP] [-a]
  *
  * The groups are fake_sentinel's (-r 1): group g is "mymaster" when GROUPS
  * is 1, else "mymaster-g"; its nodes are 127.0.0.1:BASE_PORT+2g+k, k = 0
@@ -26,7 +26,15 @@
  * that moment. Prints one line, wall clock in ms (CLOCK_REALTIME):
  *   t0 T sock_up T first_ok T done T polls N ok N groups N poll_ms_max X
  * first_ok is the first poll where at least one group was done. Exit 0 when
- * done, 1 on timeout (the line still says how far it got). */
+ * done, 1 on timeout (the line still says how far it got).
+ *
+ * With -a, bench_hapwait does the work itself, for HAProxy's share of a
+ * restart resync with no agent at all: once the socket answers, it sends
+ * what the agent's write side sends first, "set server G/r1 addr ... port
+ * ..." and "set server G/r1 state ready" for every group, in request lines
+ * of APPLY_LINE_CMDS commands, APPLY_CONN_LINES lines per interactive
+ * connection (the agent's batches), one connection after the other, then
+ * polls as above. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -116,6 +124,98 @@ ask(const char *path, const char *cmd, char **buf, size_t *cap, size_t *len)
 	return 0;
 }
 
+static void
+write_backend(char *dst, size_t len, int g, int groups)
+{
+	if (groups == 1)
+		snprintf(dst, len, "mymaster_write");
+	else
+		snprintf(dst, len, "mymaster-%d_write", g);
+}
+
+#define APPLY_LINE_CMDS 150
+#define APPLY_CONN_LINES 4
+
+/* Send one interactive connection's worth of lines and read its answer to
+ * the end. -1 when the socket fails. */
+static int
+apply_conn(const char *path, const char *req, size_t len)
+{
+	struct sockaddr_un sa;
+	char buf[65536];
+	size_t off = 0;
+	ssize_t r;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	/* The request is at most 4 lines of 150 commands (about 40 KB):
+	 * HAProxy reads it all before its answer could fill the socket. */
+	while (off < len) {
+		r = write(fd, req + off, len - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(fd);
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	for (;;) {
+		r = read(fd, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+	}
+	close(fd);
+	return r < 0 ? -1 : 0;
+}
+
+/* -a: every group's write master addressed and made ready in slot r1. */
+static int
+apply_alone(const char *path, int groups, int base, int wrap, int k)
+{
+	size_t cap = (size_t)APPLY_CONN_LINES * APPLY_LINE_CMDS * 2 * 96 + 64, len = 0;
+	char *req = malloc(cap);
+	int lines = 0, cmds = 0, rc = 0;
+
+	if (!req)
+		return -1;
+	for (int g = 0; g < groups && rc == 0; g++) {
+		char be[64];
+		int port = base + (wrap > 0 ? (2 * g + k) % wrap : 2 * g + k);
+
+		if (!len)
+			len = (size_t)snprintf(req, cap, "prompt\n");
+		write_backend(be, sizeof(be), g, groups);
+		len += (size_t)snprintf(req + len, cap - len,
+					"%sset server %s/r1 addr 127.0.0.1 port %d;set server %s/r1 state ready",
+					cmds ? ";" : "", be, port, be);
+		cmds += 2;
+		if (cmds >= APPLY_LINE_CMDS || g == groups - 1) {
+			len += (size_t)snprintf(req + len, cap - len, "\n");
+			cmds = 0;
+			lines++;
+		}
+		if (lines == APPLY_CONN_LINES || g == groups - 1) {
+			len += (size_t)snprintf(req + len, cap - len, "quit\n");
+			rc = apply_conn(path, req, len);
+			len = 0;
+			lines = 0;
+		}
+	}
+	free(req);
+	return rc;
+}
+
 /* Group index of "<prefix>[-g]_write", or -1. */
 static int
 write_group(const char *be, int groups)
@@ -138,14 +238,6 @@ write_group(const char *be, int groups)
 	return (int)g;
 }
 
-static void
-write_backend(char *dst, size_t len, int g, int groups)
-{
-	if (groups == 1)
-		snprintf(dst, len, "mymaster_write");
-	else
-		snprintf(dst, len, "mymaster-%d_write", g);
-}
 
 /* Rows of one or more "show servers state" answers: for each write group,
  * how many slots are ready (ready[]) and whether the expected node is one
@@ -193,7 +285,7 @@ main(int argc, char **argv)
 {
 	const char *sock = NULL;
 	char *pids = NULL, *buf = NULL;
-	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0, wrap = 0;
+	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0, wrap = 0, alone = 0;
 	long timeout = 30000, poll_iv = 2;
 	long long t0, sock_up = 0, first_ok = 0, t_done = 0, polls = 0;
 	double start, poll_max = 0;
@@ -201,8 +293,9 @@ main(int argc, char **argv)
 	int *ready, *good, *pending, npending;
 	char *cmd;
 
-	while ((opt = getopt(argc, argv, "s:g:b:k:t:i:u:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "as:g:b:k:t:i:u:w:")) != -1) {
 		switch (opt) {
+		case 'a': alone = 1; break;
 		case 's': sock = optarg; break;
 		case 'g': groups = atoi(optarg); break;
 		case 'b': base = atoi(optarg); break;
@@ -213,7 +306,7 @@ main(int argc, char **argv)
 		case 'w': wrap = atoi(optarg); break;
 		default:
 			fprintf(stderr, "usage: bench_hapwait -s SOCKET -g GROUPS -b BASE_PORT -k K "
-				"[-t TIMEOUT_MS] [-i POLL_MS] [-u PID,...]\n");
+				"[-t TIMEOUT_MS] [-i POLL_MS] [-u PID,...] [-w WRAP] [-a]\n");
 			return 2;
 		}
 	}
@@ -262,8 +355,15 @@ main(int argc, char **argv)
 			pause_ms(1);
 			continue;
 		}
-		if (!sock_up)
+		if (!sock_up) {
 			sock_up = wall_ms();
+			if (alone && apply_alone(sock, groups, base, wrap, k) < 0) {
+				fprintf(stderr, "bench_hapwait: -a: the socket failed while sending\n");
+				break;
+			}
+			if (alone)
+				continue;   /* poll from here */
+		}
 		polls++;
 		memset(ready, 0, (size_t)groups * sizeof(*ready));
 		memset(good, 0, (size_t)groups * sizeof(*good));

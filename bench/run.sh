@@ -1106,13 +1106,16 @@ scale_one() { # GROUPS RESYNC_MS
 	res "forced resync (SIGHUP), HAProxy consistent: all groups asked and checked (ms)" "$tag" "$(printf '%s\n' "${hups[@]}" | mmm)" \
 		"< 100 ms" "$(ok_if 'v < 100' v="$hmed")"
 
-	# HAProxy restart without a state file, two ways:
-	#  natural: the agent finds out at its next resync tick (0..interval later)
-	#  forced:  the agent is stopped (SIGSTOP) while HAProxy restarts, so no
-	#           tick can start the work early; once the new socket answers it
-	#           gets SIGHUP and SIGCONT: on_hup() runs a full resync at once
-	#           (what a tick does: Sentinel round + HAProxy reconcile), so
-	#           this is the resync work alone.
+	# HAProxy restart without a state file, three ways:
+	#  natural: the agent's watch connection sees the old socket close and
+	#           the new one accept (haproxy.h), and it reapplies at once
+	#  forced:  the agent is stopped (SIGSTOP) while HAProxy restarts, so
+	#           nothing can start the work early; once the new socket answers
+	#           it gets SIGHUP and SIGCONT: on_hup() runs a full resync at
+	#           once (Sentinel round + HAProxy reconcile)
+	#  alone:   no agent at all (stopped): bench_hapwait -a sends the write
+	#           side's commands itself, in the agent's batches. HAProxy's own
+	#           share of a restart resync; the agent's is what natural adds.
 	local nat=() hup=() cpu=() hwm=0 h mode runs=3 lost0
 	[ "$BENCH_QUICK" = 1 ] && runs=1
 	lost0=$(grep -c "sentinel .*link down" "$HS_TMP/agent.log")
@@ -1143,8 +1146,27 @@ scale_one() { # GROUPS RESYNC_MS
 		if [ "$mode" = natural ]; then nat+=($((tdone - sock_up))); else hup+=($((tdone - t0))); fi
 	done
 	scale_perf_stop
+	local alone=() hd
+	for ((k = 0; k < runs; k++)); do
+		kill -STOP "$apid"
+		hs_stop "${HS_PID[haproxy]}"
+		rm -f "$sock"
+		_hs_spawn "$HS_TMP/scale-haproxy.log" haproxy -W -db -f "$cfg"
+		hs_register haproxy "$HS_BG_PID"
+		out=$("$BENCH_BIN/bench_hapwait" -a -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((30000 * sx))) ||
+			hs_fail "scale $G: bench_hapwait -a did not make every master ready within 30 s: $out"
+		read -r _ _ _ sock_up _ _ _ tdone _ <<<"$out"
+		alone+=($((tdone - sock_up)))
+		# the agent takes over this HAProxy before the next step
+		hd=$(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log")
+		kill -HUP "$apid"
+		kill -CONT "$apid"
+		hs_wait_until $((10 * sx)) '(( $(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log") > hd ))' "the agent's resync after the run without it"
+	done
 	res "HAProxy restart: socket up -> all write masters ready (ms)" "$tag" \
-		"$(printf '%s\n' "${nat[@]}" | mmm) (waits for the next tick, <= ${iv} ms)"
+		"$(printf '%s\n' "${nat[@]}" | mmm)"
+	res "  the same commands sent with no agent (HAProxy's share, ms)" "$tag" \
+		"$(printf '%s\n' "${alone[@]}" | mmm)"
 	hmed=$(printf '%s\n' "${hup[@]}" | median)
 	res "HAProxy restart, agent paused, then SIGHUP -> all ready (ms)" "$tag" "$(printf '%s\n' "${hup[@]}" | mmm)" \
 		"< 200 ms" "$(ok_if 'v < 200' v="$hmed")"
