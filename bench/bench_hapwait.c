@@ -28,13 +28,14 @@
  * first_ok is the first poll where at least one group was done. Exit 0 when
  * done, 1 on timeout (the line still says how far it got).
  *
- * With -a, bench_hapwait does the work itself, for HAProxy's share of a
- * restart resync with no agent at all: once the socket answers, it sends
- * what the agent's write side sends first, "set server G/r1 addr ... port
- * ..." and "set server G/r1 state ready" for every group, in request lines
- * of APPLY_LINE_CMDS commands, APPLY_CONN_LINES lines per interactive
- * connection (the agent's batches), one connection after the other, then
- * polls as above. */
+ * With -a, bench_hapwait does the write side's work itself, for HAProxy's
+ * share of it with no agent running: its first poll reads every backend,
+ * the agent's planner (plan_backend(), as from a read) plans each write
+ * backend with the expected node as its only target, and the commands go
+ * in the agent's batches (request lines of up to 8 KB, 4 lines per
+ * interactive connection, one connection after the other); then it polls
+ * as above, and the line ends with "sent N" (commands). sock_up is the end
+ * of that first read. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
 #endif
@@ -50,6 +51,7 @@
 #include <unistd.h>
 
 #include "hapapi.h"
+#include "plan.h"
 
 static long long
 wall_ms(void)
@@ -133,8 +135,8 @@ write_backend(char *dst, size_t len, int g, int groups)
 		snprintf(dst, len, "mymaster-%d_write", g);
 }
 
-#define APPLY_LINE_CMDS 150
-#define APPLY_CONN_LINES 4
+#define APPLY_LINE_BYTES (8 * 1024)   /* the agent's request line */
+#define APPLY_CONN_LINES 4             /* the agent's lines per batch (REC_APPLY_BIG) */
 
 /* Send one interactive connection's worth of lines and read its answer to
  * the end. -1 when the socket fails. */
@@ -156,8 +158,8 @@ apply_conn(const char *path, const char *req, size_t len)
 		close(fd);
 		return -1;
 	}
-	/* The request is at most 4 lines of 150 commands (about 40 KB):
-	 * HAProxy reads it all before its answer could fill the socket. */
+	/* At most 4 lines of 8 KB: HAProxy reads it all before its answer
+	 * could fill the socket. */
 	while (off < len) {
 		r = write(fd, req + off, len - off);
 		if (r < 0 && errno == EINTR)
@@ -179,41 +181,81 @@ apply_conn(const char *path, const char *req, size_t len)
 	return r < 0 ? -1 : 0;
 }
 
-/* -a: every group's write master addressed and made ready in slot r1. */
-static int
-apply_alone(const char *path, int groups, int base, int wrap, int k)
+/* -a: plan every write backend of the state read (text) with the agent's
+ * planner, the expected node as its only target, and send the commands in
+ * the agent's batches. Commands sent, or -1. */
+static long
+apply_alone(const char *path, const char *text, size_t len, int groups, int base, int wrap, int k)
 {
-	size_t cap = (size_t)APPLY_CONN_LINES * APPLY_LINE_CMDS * 2 * 96 + 64, len = 0;
-	char *req = malloc(cap);
-	int lines = 0, cmds = 0, rc = 0;
+	struct hap_state st = { 0 };
+	struct plan pl;
+	char err[256], *req;
+	size_t rcap = APPLY_CONN_LINES * APPLY_LINE_BYTES + 64, rlen = 0, llen = 0;
+	int lines = 0;
+	long sent = 0;
 
-	if (!req)
+	if (hap_state_parse(text, len, &st, err, sizeof(err)) < 0 || hap_state_index(&st) < 0) {
+		fprintf(stderr, "bench_hapwait: -a: %s\n", err);
+		hap_state_free(&st);
 		return -1;
-	for (int g = 0; g < groups && rc == 0; g++) {
+	}
+	plan_init(&pl);
+	for (int g = 0; g < groups; g++) {
+		struct plan_target t = { .port = base + (wrap > 0 ? (2 * g + k) % wrap : 2 * g + k), .ready = 1 };
 		char be[64];
-		int port = base + (wrap > 0 ? (2 * g + k) % wrap : 2 * g + k);
+		size_t first, n;
 
-		if (!len)
-			len = (size_t)snprintf(req, cap, "prompt\n");
+		snprintf(t.ip, sizeof(t.ip), "127.0.0.1");
 		write_backend(be, sizeof(be), g, groups);
-		len += (size_t)snprintf(req + len, cap - len,
-					"%sset server %s/r1 addr 127.0.0.1 port %d;set server %s/r1 state ready",
-					cmds ? ";" : "", be, port, be);
-		cmds += 2;
-		if (cmds >= APPLY_LINE_CMDS || g == groups - 1) {
-			len += (size_t)snprintf(req + len, cap - len, "\n");
-			cmds = 0;
-			lines++;
-		}
-		if (lines == APPLY_CONN_LINES || g == groups - 1) {
-			len += (size_t)snprintf(req + len, cap - len, "quit\n");
-			rc = apply_conn(path, req, len);
-			len = 0;
-			lines = 0;
+		if (hap_state_backend(&st, be, &first, &n) < 0 ||
+		    plan_backend(be, st.srv + first, n, &t, 1, 1, &pl, err, sizeof(err)) < 0) {
+			fprintf(stderr, "bench_hapwait: -a: %s: %s\n", be, err);
+			plan_free(&pl);
+			hap_state_free(&st);
+			return -1;
 		}
 	}
+	hap_state_free(&st);
+	req = malloc(rcap);
+	if (!req) {
+		plan_free(&pl);
+		return -1;
+	}
+	for (size_t i = 0; i <= pl.n; i++) {
+		size_t l = i < pl.n ? strlen(pl.cmds[i].text) : 0;
+
+		/* end the line when this command does not fit, or at the end */
+		if (llen && (i == pl.n || llen + l + 2 > APPLY_LINE_BYTES)) {
+			req[rlen++] = '\n';
+			llen = 0;
+			if (++lines == APPLY_CONN_LINES || i == pl.n) {
+				memcpy(req + rlen, "quit\n", 5);
+				if (apply_conn(path, req, rlen + 5) < 0) {
+					sent = -1;
+					break;
+				}
+				rlen = 0;
+				lines = 0;
+			}
+		}
+		if (i == pl.n)
+			break;
+		if (!rlen) {
+			memcpy(req, "prompt\n", 7);
+			rlen = 7;
+		}
+		if (llen) {
+			req[rlen++] = ';';
+			llen++;
+		}
+		memcpy(req + rlen, pl.cmds[i].text, l);
+		rlen += l;
+		llen += l;
+		sent++;
+	}
 	free(req);
-	return rc;
+	plan_free(&pl);
+	return sent;
 }
 
 /* Group index of "<prefix>[-g]_write", or -1. */
@@ -286,6 +328,7 @@ main(int argc, char **argv)
 	const char *sock = NULL;
 	char *pids = NULL, *buf = NULL;
 	int groups = 0, base = 0, k = 0, opt, done = 0, nok = 0, wrap = 0, alone = 0;
+	long applied = 0;
 	long timeout = 30000, poll_iv = 2;
 	long long t0, sock_up = 0, first_ok = 0, t_done = 0, polls = 0;
 	double start, poll_max = 0;
@@ -330,7 +373,7 @@ main(int argc, char **argv)
 	}
 	for (int g = 0; g < groups; g++)
 		pending[g] = g;
-	npending = groups;
+	npending = alone ? 0 : groups;   /* -a: a full read first */
 	while (mono_ms() - start < (double)timeout) {
 		double p0 = mono_ms();
 		int full = npending <= 0, probed[PROBES], nprobed = 0;
@@ -357,12 +400,16 @@ main(int argc, char **argv)
 		}
 		if (!sock_up) {
 			sock_up = wall_ms();
-			if (alone && apply_alone(sock, groups, base, wrap, k) < 0) {
-				fprintf(stderr, "bench_hapwait: -a: the socket failed while sending\n");
-				break;
-			}
-			if (alone)
+			if (alone) {
+				/* the first answer is a full read: plan from it */
+				applied = apply_alone(sock, buf, len, groups, base, wrap, k);
+				if (applied < 0) {
+					fprintf(stderr, "bench_hapwait: -a: no commands sent\n");
+					break;
+				}
+				npending = groups;
 				continue;   /* poll from here */
+			}
 		}
 		polls++;
 		memset(ready, 0, (size_t)groups * sizeof(*ready));
@@ -404,8 +451,11 @@ main(int argc, char **argv)
 		if (poll_iv > 0 && npending > 0)
 			pause_ms(poll_iv);
 	}
-	printf("t0 %lld sock_up %lld first_ok %lld done %lld polls %lld ok %d groups %d poll_ms_max %.1f\n",
+	printf("t0 %lld sock_up %lld first_ok %lld done %lld polls %lld ok %d groups %d poll_ms_max %.1f",
 	       t0, sock_up, first_ok, t_done, polls, nok, groups, poll_max);
+	if (alone)
+		printf(" sent %ld", applied);
+	printf("\n");
 	free(buf);
 	free(cmd);
 	free(ready);

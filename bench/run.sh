@@ -1146,7 +1146,7 @@ scale_one() { # GROUPS RESYNC_MS
 		if [ "$mode" = natural ]; then nat+=($((tdone - sock_up))); else hup+=($((tdone - t0))); fi
 	done
 	scale_perf_stop
-	local alone=() hd
+	local alone=() hd sent
 	for ((k = 0; k < runs; k++)); do
 		kill -STOP "$apid"
 		hs_stop "${HS_PID[haproxy]}"
@@ -1157,6 +1157,7 @@ scale_one() { # GROUPS RESYNC_MS
 			hs_fail "scale $G: bench_hapwait -a did not make every master ready within 30 s: $out"
 		read -r _ _ _ sock_up _ _ _ tdone _ <<<"$out"
 		alone+=($((tdone - sock_up)))
+		sent=${out##* sent }
 		# the agent takes over this HAProxy before the next step
 		hd=$(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log")
 		kill -HUP "$apid"
@@ -1165,8 +1166,8 @@ scale_one() { # GROUPS RESYNC_MS
 	done
 	res "HAProxy restart: socket up -> all write masters ready (ms)" "$tag" \
 		"$(printf '%s\n' "${nat[@]}" | mmm)"
-	res "  the same commands sent with no agent (HAProxy's share, ms)" "$tag" \
-		"$(printf '%s\n' "${alone[@]}" | mmm)"
+	res "  the write side sent with no agent (HAProxy's share, ms)" "$tag" \
+		"$(printf '%s\n' "${alone[@]}" | mmm), $sent commands"
 	hmed=$(printf '%s\n' "${hup[@]}" | median)
 	res "HAProxy restart, agent paused, then SIGHUP -> all ready (ms)" "$tag" "$(printf '%s\n' "${hup[@]}" | mmm)" \
 		"< 200 ms" "$(ok_if 'v < 200' v="$hmed")"
@@ -1195,6 +1196,21 @@ scale_one() { # GROUPS RESYNC_MS
 	read -r n mn md p99 mx < <(stats <"$HS_TMP/mass.ms")
 	res "mass failover: agent decision -> HAProxy ack (ms)" "$tag" "median $md, p99 $p99, max $mx (n=$n)" "< 5 ms" \
 		"$(ok_if 'n > 0 && p < 5' n="$n" p="$p99")"
+
+	# HAProxy's own share of a mass failover: the agent stopped, every
+	# group fails back, bench_hapwait -a plans and sends the switches itself
+	# (from a read: no extra maint commands, no ROLE step in between).
+	kill -STOP "$apid"
+	out=$("$BENCH_BIN/bench_hapwait" -a -s "$sock" -g "$G" -b "$SC_BASE" -w "$SC_WRAP" -k 0 -t $((60000 * sx)) \
+		-u "${HS_PID[fs0]},${HS_PID[fs1]},${HS_PID[fs2]}") ||
+		{ kill -CONT "$apid"; hs_fail "scale $G: bench_hapwait -a did not switch every group within 60 s: $out"; }
+	read -r _ _ _ sock_up _ _ _ tdone _ <<<"$out"
+	sent=${out##* sent }
+	res "  the switches sent with no agent (HAProxy's share, ms)" "$tag" "$((tdone - sock_up)) ms for $sent commands"
+	hd=$(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log")
+	kill -HUP "$apid"
+	kill -CONT "$apid"
+	hs_wait_until $((10 * sx)) '(( $(grep -c "SIGHUP: resync done in" "$HS_TMP/agent.log") > hd ))' "the agent's resync after the failover without it"
 
 	local lost
 	lost=$(grep -c "sentinel .* cmd: link down" "$HS_TMP/agent.log")
