@@ -10,8 +10,8 @@
 
 #include <hiredis/hiredis.h>
 
+#include "closer.h"
 #include "log.h"
-#include "tk.h"
 
 /* A dead master's address is tried again from every 5 ms up to every
  * 100 ms: a master restarted within down-after takes writes again within
@@ -73,21 +73,8 @@ struct fence {
 	int swept;              /* a sweep ran since fence_new */
 	long fd_cap;            /* descriptors from this number on are not for watches; 0 no cap */
 	int fd_warned;
-	/* The watches of replaced masters, closed when the loop is idle (a
-	 * loopback close costs the kernel's time in our thread: in a mass
-	 * failover that stood between the decisions and HAProxy), and at
-	 * every tick up to FENCE_CLOSE_TICK of what is left. */
-	int *closing;
-	size_t nclosing, closing_cap;
-	ev_idle idle;
+	struct closer closer;   /* the sockets of replaced masters' watches */
 };
-
-/* Closes done per idle callback, and per tick; and the sockets that may
- * wait at most (more are closed at once: at 10 000 groups a failover's
- * replaced watches waiting for an idle moment ran out of descriptors). */
-#define FENCE_CLOSE_BATCH 16
-#define FENCE_CLOSE_TICK 1024
-#define FENCE_CLOSING_MAX 1024
 
 static void fw_connect(struct fwatch *w);
 static int fw_send_ask(struct fwatch *w);
@@ -131,46 +118,20 @@ fw_close(struct fwatch *w)
 	w->state = FW_IDLE;
 }
 
-/* Close up to max sockets of replaced masters' watches. */
-static void
-closing_drain(struct fence *f, size_t max)
-{
-	for (size_t k = 0; k < max && f->nclosing > 0; k++)
-		close(f->closing[--f->nclosing]);
-	if (f->nclosing == 0)
-		ev_idle_stop(f->loop, &f->idle);
-}
-
-static void
-idle_cb(struct ev_loop *loop, ev_idle *w, int revents)
-{
-	(void)loop;
-	(void)revents;
-	closing_drain(w->data, FENCE_CLOSE_BATCH);
-}
-
-/* w's master is replaced: nothing more is read from its socket, which is
- * reset when the loop is idle (at once when there is no room to wait). */
+/* w's master is replaced: nothing more is read from its socket, which the
+ * closer resets when the loop is idle (closer.h). */
 static void
 fw_close_later(struct fwatch *w)
 {
-	struct fence *f = w->f;
 	int fd = w->fd;
 
-	if (fd < 0 || w->state != FW_WATCHING || f->nclosing >= FENCE_CLOSING_MAX) {
+	if (fd < 0 || w->state != FW_WATCHING) {
 		fw_close(w);
 		return;
 	}
-	fd_reset_on_close(fd);
 	w->fd = -1;
 	fw_close(w);
-	if (f->nclosing == f->closing_cap &&
-	    tk_grow(&f->closing, &f->closing_cap, f->nclosing + 1, sizeof(*f->closing)) < 0) {
-		close(fd);
-		return;
-	}
-	f->closing[f->nclosing++] = fd;
-	ev_idle_start(f->loop, &f->idle);
+	closer_add(&w->f->closer, fd);
 }
 
 static void
@@ -485,7 +446,7 @@ fence_tick(struct fence *f)
 
 	if (!f || !f->cfg->fence_on_reset)
 		return;
-	closing_drain(f, FENCE_CLOSE_TICK);
+	closer_tick(&f->closer);
 	/* Masters change only in topo_decide() (and groups come and go only
 	 * through topo_get/topo_remove), which bump master_changes: an idle
 	 * tick costs nothing, however many groups there are. The watches'
@@ -518,9 +479,7 @@ fence_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, fen
 	f->topo = topo;
 	f->changed = changed;
 	f->arg = arg;
-	ev_idle_init(&f->idle, idle_cb);
-	ev_set_priority(&f->idle, EV_MINPRI);
-	f->idle.data = f;
+	closer_init(&f->closer, loop);
 	/* One descriptor per master group: raise the soft limit as far as
 	 * allowed (up to FENCE_NOFILE). */
 	if (cfg->fence_on_reset && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < FENCE_NOFILE &&
@@ -541,8 +500,7 @@ fence_free(struct fence *f)
 		return;
 	while (f->watches)
 		fw_free(f->watches);
-	closing_drain(f, SIZE_MAX);
-	free(f->closing);
+	closer_free(&f->closer);
 	free(f);
 }
 

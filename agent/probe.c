@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "closer.h"
 #include "fence.h"
 #include "log.h"
 #include "rlink.h"
@@ -53,26 +54,23 @@ struct rwatch {
 	int port;
 	int fd;
 	int up;                  /* was connected */
-	int over;                /* lost or no longer wanted: closed and freed when the loop is idle */
+	int over;                /* lost or no longer wanted: its socket is the closer's, the struct
+				  * is freed when the loop is idle */
 	ev_io io;
 	ev_timer timer;          /* the connect deadline */
 	struct rwatch *next;     /* the group's watches */
 	struct rwatch *enext, **eprev;   /* the prober's ended watches, while over */
 };
 
-/* A watch is opened, and an ended one closed, when the loop has nothing
- * else to do (ev_idle at the lowest priority), WATCH_IDLE_BATCH at a time,
- * and at every tick up to WATCH_TICK_BATCH of what is left (a loop that is
- * never idle still gets them all, a few ticks later): a loopback connect or
- * close costs tens of microseconds of the kernel's time in the agent's own
- * thread, and in a mass failover they stood between the decisions and
- * HAProxy. */
+/* A watch is opened when the loop has nothing else to do (ev_idle at the
+ * lowest priority), WATCH_IDLE_BATCH at a time, and at every tick up to
+ * WATCH_TICK_BATCH of what is left (a loop that is never idle still gets
+ * them all, a few ticks later): a loopback connect costs tens of
+ * microseconds of the kernel's time in the agent's own thread, and in a
+ * mass failover they stood between the decisions and HAProxy. An ended
+ * watch's socket goes to the closer (closer.h), for the same reason. */
 #define WATCH_IDLE_BATCH 16
 #define WATCH_TICK_BATCH 256
-/* Ended watches whose socket may wait for that at most (the others' close
- * at once: a failover of thousands of groups must not hold thousands of
- * descriptors). */
-#define WATCH_ENDED_MAX 1024
 
 /* Per group, by id. */
 struct pgroup {
@@ -105,11 +103,11 @@ struct prober {
 	size_t npg;
 	size_t cursor;           /* where the next tick's rechecks start */
 	size_t nwatches;         /* struct rwatch alive */
-	struct rwatch *ended;    /* over, to close and free */
-	size_t nended;
+	struct rwatch *ended;    /* over, to free */
 	struct wdue *due;        /* groups whose watches are to be opened, in order */
 	size_t ndue, due_head, due_cap;
 	ev_idle idle;            /* does both while the loop has nothing else */
+	struct closer closer;    /* the sockets of ended watches */
 };
 
 static void watch_free(struct rwatch *w);
@@ -684,7 +682,6 @@ watch_free(struct rwatch *w)
 		*w->eprev = w->enext;
 		if (w->enext)
 			w->enext->eprev = w->eprev;
-		pr->nended--;
 	}
 	ev_timer_stop(pr->loop, &w->timer);
 	watch_close(w);
@@ -692,8 +689,9 @@ watch_free(struct rwatch *w)
 	free(w);
 }
 
-/* Done with it: nothing more is read from it; its socket is closed and
- * the struct freed when the loop is idle (or at the next tick). */
+/* Done with it: nothing more is read from it; its socket goes to the
+ * closer, the struct is freed when the loop is idle (or at the next tick:
+ * the callers still look at it). */
 static void
 watch_end(struct rwatch *w)
 {
@@ -704,9 +702,8 @@ watch_end(struct rwatch *w)
 	w->over = 1;
 	ev_io_stop(pr->loop, &w->io);
 	ev_timer_stop(pr->loop, &w->timer);
-	if (pr->nended >= WATCH_ENDED_MAX)
-		watch_close(w);
-	pr->nended++;
+	closer_add(&pr->closer, w->fd);
+	w->fd = -1;
 	w->enext = pr->ended;
 	if (w->enext)
 		w->enext->eprev = &w->enext;
@@ -907,7 +904,7 @@ watch_open(struct prober *pr, struct group *g)
 	}
 }
 
-/* Close up to max ended watches and open the watches of up to max queued
+/* Free up to max ended watches and open the watches of up to max queued
  * groups. 1 while work is left. */
 static int
 watch_drain(struct prober *pr, size_t max)
@@ -1007,6 +1004,7 @@ prober_tick(struct prober *pr)
 	/* What the idle moments have not done yet, a slice a tick. */
 	if (!watch_drain(pr, WATCH_TICK_BATCH))
 		ev_idle_stop(pr->loop, &pr->idle);
+	closer_tick(&pr->closer);
 }
 
 struct prober *
@@ -1026,6 +1024,7 @@ prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, pr
 	ev_idle_init(&pr->idle, idle_cb);
 	ev_set_priority(&pr->idle, EV_MINPRI);
 	pr->idle.data = pr;
+	closer_init(&pr->closer, loop);
 	return pr;
 }
 
@@ -1040,6 +1039,7 @@ prober_free(struct prober *pr)
 	for (size_t i = 0; i < pr->npg; i++)
 		while (pr->pg[i].watches)
 			watch_free(pr->pg[i].watches);
+	closer_free(&pr->closer);
 	free(pr->pg);
 	free(pr->due);
 	free(pr);

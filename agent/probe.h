@@ -13,9 +13,9 @@
  * Every read-ready replica is also watched (R3 in topo.h): one idle
  * connection each, at most PROBE_MAX_WATCHES; when the replica closes it,
  * topo_replica_lost() and the replica is asked at once. Watches are
- * opened, and those no longer wanted closed, when the loop has nothing
- * else to do, and at every tick a slice of what is left (never inside a
- * switch); more than 1024 ended watches are closed at once.
+ * opened when the loop has nothing else to do, and at every tick a slice
+ * of what is left (never inside a switch); those no longer wanted are
+ * closed the same way (closer.h).
  *
  * A master is asked first on the fence's watch of it (fence.h: no connect
  * and no close of our own), also while that watch is still connecting (a
