@@ -34,8 +34,8 @@ struct probe {
 	int r_link;
 	int active;              /* holds one of the PROBE_MAX_ACTIVE connection slots */
 	int waiting;             /* in the wait list for a slot */
-	struct probe *wnext;
-	struct probe *next;      /* every probe alive */
+	struct tk_list wait;     /* in the prober's wait list, while waiting */
+	struct tk_list all;      /* in the prober's list of every probe alive */
 	struct probe *gnext;     /* the group's replica probes */
 };
 
@@ -95,10 +95,10 @@ struct prober {
 	probe_changed_cb changed;
 	void *arg;
 	struct journal *journal;
-	struct probe *probes;
+	struct tk_list probes;   /* every probe alive (struct probe.all) */
 	size_t nprobes;
 	int nactive;             /* probes holding a connection slot */
-	struct probe *whead, **wtail;  /* waiting for a slot, in order */
+	struct tk_list waitq;    /* waiting for a slot, in order (struct probe.wait) */
 	struct pgroup *pg;
 	size_t npg;
 	size_t cursor;           /* where the next tick's rechecks start */
@@ -182,12 +182,10 @@ slot_release(struct probe *p)
 		return;
 	p->active = 0;
 	pr->nactive--;
-	if ((w = pr->whead)) {
-		pr->whead = w->wnext;
-		if (!pr->whead)
-			pr->wtail = &pr->whead;
+	if (!tk_list_empty(&pr->waitq)) {
+		w = tk_container_of(pr->waitq.next, struct probe, wait);
+		tk_list_del(&w->wait);
 		w->waiting = 0;
-		w->wnext = NULL;
 		ev_timer_stop(pr->loop, &w->timer);
 		ev_timer_set(&w->timer, 0., 0.);
 		ev_timer_start(pr->loop, &w->timer);
@@ -215,24 +213,12 @@ probe_free(struct probe *p)
 	struct pgroup *pg = pgroup_of(pr, p->gid, p->gserial);
 	struct probe **pp;
 
-	for (pp = &pr->probes; *pp; pp = &(*pp)->next) {
-		if (*pp == p) {
-			*pp = p->next;
-			break;
-		}
-	}
+	/* Both lists are doubly linked: a storm of thousands of probes
+	 * is not a scan per probe freed. */
+	tk_list_del(&p->all);
 	pr->nprobes--;
-	if (p->waiting) {
-		for (pp = &pr->whead; *pp; pp = &(*pp)->wnext) {
-			if (*pp == p) {
-				*pp = p->wnext;
-				break;
-			}
-		}
-		pr->wtail = &pr->whead;
-		while (*pr->wtail)
-			pr->wtail = &(*pr->wtail)->wnext;
-	}
+	tk_list_del(&p->wait);
+	p->waiting = 0;
 	slot_release(p);
 	if (pg && pg->master == p)
 		pg->master = NULL;
@@ -559,8 +545,7 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (!p->active) {
 		if (pr_full(p->pr)) {
 			p->waiting = 1;
-			*p->pr->wtail = p;
-			p->pr->wtail = &p->wnext;
+			tk_list_append(&p->pr->waitq, &p->wait);
 			return;
 		}
 		p->active = 1;
@@ -593,8 +578,8 @@ probe_new(struct prober *pr, const struct group *g, const char *ip, int port, in
 	p->port = port;
 	ev_timer_init(&p->timer, probe_timer_cb, 0., 0.);
 	p->timer.data = p;
-	p->next = pr->probes;
-	pr->probes = p;
+	tk_list_init(&p->wait);
+	tk_list_append(&pr->probes, &p->all);
 	pr->nprobes++;
 	/* Start right away, from the loop (never inside a hiredis callback). */
 	ev_timer_start(pr->loop, &p->timer);
@@ -1020,7 +1005,8 @@ prober_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, pr
 	pr->topo = topo;
 	pr->changed = changed;
 	pr->arg = arg;
-	pr->wtail = &pr->whead;
+	tk_list_init(&pr->probes);
+	tk_list_init(&pr->waitq);
 	ev_idle_init(&pr->idle, idle_cb);
 	ev_set_priority(&pr->idle, EV_MINPRI);
 	pr->idle.data = pr;
@@ -1034,8 +1020,8 @@ prober_free(struct prober *pr)
 	if (!pr)
 		return;
 	ev_idle_stop(pr->loop, &pr->idle);
-	while (pr->probes)
-		probe_free(pr->probes);
+	while (!tk_list_empty(&pr->probes))
+		probe_free(tk_container_of(pr->probes.next, struct probe, all));
 	for (size_t i = 0; i < pr->npg; i++)
 		while (pr->pg[i].watches)
 			watch_free(pr->pg[i].watches);
