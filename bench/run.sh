@@ -52,7 +52,8 @@
 #   BENCH_SCALE_PERF=FILE  perf record -g the scale agent over one phase into
 #                      FILE.GROUPS (build with -fno-omit-frame-pointer)
 #   BENCH_SCALE_PERF_AT=restart  that phase: failover (default: the mass
-#                      failover alone) or restart (the HAProxy restarts)
+#                      failover alone), restart (the HAProxy restarts) or
+#                      idle (the idle CPU window)
 #   BENCH_SCALE_IDLE_S=20  seconds of the scale section's idle CPU window
 #                      (default 10: CPU ticks are 10 ms, so 1 tick = 0.1 %)
 #   BENCH_QUICK=1      smoke run: fewer kills, smaller data plane, 1 and 100
@@ -1080,12 +1081,14 @@ scale_one() { # GROUPS RESYNC_MS
 		"every group ok in the agent's status"
 	local idle_s=${BENCH_SCALE_IDLE_S:-10}
 	[ "$BENCH_QUICK" = 1 ] && idle_s=5
+	scale_perf_start idle
 	c0=$(cpu_ticks "$apid")
 	local w0 w1
 	w0=$(hs_now_ms)
 	hs_wait_until $((idle_s + 5)) '(( $(hs_now_ms) - w0 >= idle_s * 1000 ))' "$idle_s s of idle"
 	w1=$(hs_now_ms)
 	c1=$(cpu_ticks "$apid")
+	scale_perf_stop
 	local idle_pct rss
 	idle_pct=$(awk -v c=$((c1 - c0)) -v hz="$CLK_TCK" -v ms=$((w1 - w0)) 'BEGIN { printf "%.1f", 100 * c / hz * 1000 / ms }')
 	rss=$(rss_kb "$apid")
