@@ -113,7 +113,8 @@ struct apply_batch {
  * 8 lines (a whole connection) made a mass failover's p99 worse (bench/SCALE.md). */
 #define REC_APPLY_BIG 4
 /* The heap is trimmed (malloc_trim) at a tick at least this long after the
- * last time, and once a big run's commands are all sent. */
+ * last time, at the first tick after the resident memory grew by
+ * REC_TRIM_FREE since then, and once a big run's commands are all sent. */
 #define REC_TRIM_MS 10000
 #define REC_TRIM_FREE ((size_t)1 << 20)
 
@@ -156,7 +157,7 @@ struct reconciler {
 	int applies_out;         /* apply batches queued in HAProxy's client */
 	int shrink_wanted;       /* a big run was planned: shrink() once all is sent */
 	int64_t shrunk_ms;       /* monotonic ms of the last shrink() */
-	size_t shrunk_free;      /* the heap's free bytes right after it */
+	long long shrunk_rss;    /* the resident bytes right after it, -1 unknown */
 	struct apply_batch *batches;  /* those batches (freed with the reconciler) */
 	char **backend_warned;   /* backends HAProxy does not have: warned once */
 	size_t nwarned;
@@ -191,7 +192,6 @@ rec_group_state(const struct reconciler *rc, const struct group *g)
 
 static void schedule(struct reconciler *rc);
 static void shrink(struct reconciler *rc);
-static size_t heap_free(void);
 
 #define JADD(rc, ...) do { if ((rc)->journal) journal_add((rc)->journal, now_wall_ms(), __VA_ARGS__); } while (0)
 #define JSTAGE(rc, ...) do { if ((rc)->journal) (void)journal_stage((rc)->journal, __VA_ARGS__); } while (0)
@@ -624,11 +624,14 @@ rec_tick(struct reconciler *rc)
 	int64_t now = now_mono_ms(), wall = now_wall_ms();
 
 	rc->ticks++;
-	/* Every REC_TRIM_MS, and at the first tick after a burst freed more
-	 * than REC_TRIM_FREE (whatever the resync interval): the heap a
-	 * burst left behind goes back at once, not ten intervals later. */
+	/* Every REC_TRIM_MS, and at the first tick after the resident memory
+	 * grew by more than REC_TRIM_FREE (whatever the resync interval): the
+	 * heap a burst left behind goes back at once, not ten intervals
+	 * later. (Not the heap's own count of free bytes: mallinfo2() walks
+	 * every free chunk, at 10 000 groups about 25 ms a tick.) */
 	if (!rc->in_flight && !rc->applies_out &&
-	    (now - rc->shrunk_ms >= REC_TRIM_MS || heap_free() > rc->shrunk_free + REC_TRIM_FREE))
+	    (now - rc->shrunk_ms >= REC_TRIM_MS ||
+	     (rc->shrunk_rss >= 0 && self_rss_bytes() > rc->shrunk_rss + (long long)REC_TRIM_FREE)))
 		shrink(rc);
 	for (size_t i = 0; i < rc->topo->n; i++) {
 		struct group *g = rc->topo->groups[i];
@@ -682,18 +685,6 @@ backend_warned(struct reconciler *rc, const char *be)
 static void run(struct reconciler *rc);
 static void fast_run(struct reconciler *rc);
 
-/* Bytes free inside the heap (counted whether or not their pages went back
- * to the system); 0 where that is not known. */
-static size_t
-heap_free(void)
-{
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-	return mallinfo2().fordblks;
-#else
-	return 0;
-#endif
-}
-
 /* The plan's buffers have grown past what a tick needs (and with
  * shrink_worth, the queue's). */
 static int
@@ -733,7 +724,7 @@ shrink(struct reconciler *rc)
 	(void)malloc_trim(0);
 #endif
 	rc->shrunk_ms = now_mono_ms();
-	rc->shrunk_free = heap_free();
+	rc->shrunk_rss = self_rss_bytes();
 }
 
 /* The run's plan is made (and queued): the next run may read. Memory is

@@ -284,3 +284,32 @@ fd_connect_ip(const char *ip, int port, long fd_cap, int *fd)
 	errno = err;
 	return -1;
 }
+
+long long
+self_rss_bytes(void)
+{
+	static int fd = -2;
+	static long page;
+	char buf[128], *p;
+	ssize_t n;
+	long long pages;
+
+	if (fd == -2) {
+		fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+		page = sysconf(_SC_PAGESIZE);
+	}
+	if (fd < 0 || page <= 0)
+		return -1;
+	do
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* "size resident shared text lib data dt", in pages */
+	p = strchr(buf, ' ');
+	if (!p)
+		return -1;
+	pages = strtoll(p + 1, NULL, 10);
+	return pages > 0 ? pages * page : -1;
+}

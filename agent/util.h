@@ -68,4 +68,8 @@ int fd_connect_error(int fd);
 int64_t now_mono_ms(void);
 int64_t now_wall_ms(void);
 
+/* The process's resident memory in bytes (/proc/self/statm, one pread()
+ * on a descriptor kept open), or -1 when it cannot be read. */
+long long self_rss_bytes(void);
+
 #endif
