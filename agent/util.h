@@ -1,7 +1,9 @@
 /* Small helpers shared by every module: addresses, time, strings, file
- * descriptors. No state of their own; the address and string helpers are
- * pure, now_*_ms() read the clocks, the fd_*() helpers make system calls on
- * the descriptor they are given (fd_connect_ip() opens one). */
+ * descriptors, the process's memory. No state of their own but one
+ * descriptor (self_rss_bytes() keeps /proc/self/statm open); the address
+ * and string helpers are pure, now_*_ms() read the clocks, the fd_*()
+ * helpers make system calls on the descriptor they are given
+ * (fd_connect_ip() opens one). */
 #ifndef HASENTINEL_UTIL_H
 #define HASENTINEL_UTIL_H
 
