@@ -1709,6 +1709,9 @@ rec_new(struct ev_loop *loop, const struct config *cfg, struct topo *topo, struc
 	rc->topo = topo;
 	rc->hap = hap;
 	rc->stats.last_switch_apply_ms = -1;
+	/* opens /proc/self/statm now: the agent's descriptors are all there
+	 * from its first tick on */
+	rc->shrunk_rss = self_rss_bytes();
 	rc->prober = prober_new(loop, cfg, topo, on_probe_changed, rc);
 	if (!rc->prober) {
 		free(rc);
