@@ -17,6 +17,7 @@
 #include "closer.h"
 #include "util.h"
 #include "unit_net.h"
+#include "unit_main.h"
 
 static int
 fd_open(int fd)
@@ -139,16 +140,10 @@ main(void)
 {
 	Suite *s = suite_create("closer");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_idle_then_tick);
 	tcase_add_test(tc, test_tcp_reset);
 	tcase_add_test(tc, test_bound_and_free);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

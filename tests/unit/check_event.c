@@ -9,6 +9,7 @@
 #define _GNU_SOURCE 1  /* getline, strdup under -std=c11 */
 #endif
 #include "event.h"
+#include "unit_main.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -739,11 +740,5 @@ event_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(event_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(event_suite());
 }

@@ -23,6 +23,7 @@
 #include "topo.h"
 #include "util.h"
 #include "unit_net.h"
+#include "unit_main.h"
 
 #define ROLE_MASTER_REPLY "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"
 
@@ -394,8 +395,6 @@ main(void)
 {
 	Suite *s = suite_create("fence");
 	TCase *tc = tcase_create("ask_role");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, answer_on_the_watch);
@@ -408,9 +407,5 @@ main(void)
 	tcase_add_test(tc, cancel_before_connected);
 	tcase_add_test(tc, asked_as_its_connect_comes_due);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "hapapi.h"
+#include "unit_main.h"
 
 #ifndef SRCDIR
 #define SRCDIR "."
@@ -816,11 +817,5 @@ hapapi_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(hapapi_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(hapapi_suite());
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "journal.h"
+#include "unit_main.h"
 
 static struct journal j;
 
@@ -165,8 +166,6 @@ main(void)
 {
 	Suite *s = suite_create("journal");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_event_ring);
@@ -176,9 +175,5 @@ main(void)
 	tcase_add_test(tc, test_timeline_rules);
 	tcase_add_test(tc, test_timeline_master_back);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

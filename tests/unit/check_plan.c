@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "plan.h"
+#include "unit_main.h"
 
 #define MAINT_SLOT (HAP_ADMF_FMAINT | HAP_ADMF_CMAINT)   /* 5: a "disabled" slot */
 #define READY_SLOT HAP_ADMF_CMAINT                       /* 4: after "state ready" */
@@ -988,11 +989,5 @@ plan_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(plan_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return unit_run(plan_suite());
 }

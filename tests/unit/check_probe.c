@@ -21,6 +21,7 @@
 #include "topo.h"
 #include "util.h"
 #include "unit_net.h"
+#include "unit_main.h"
 
 static struct ev_loop *loop;
 static struct config cfg;
@@ -240,11 +241,5 @@ probe_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(probe_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(probe_suite());
 }

@@ -32,6 +32,7 @@
 #include "topo.h"
 #include "util.h"
 #include "unit_net.h"
+#include "unit_main.h"
 
 #define NSLOT 4
 
@@ -542,8 +543,6 @@ main(void)
 {
 	Suite *s = suite_create("reconcile");
 	TCase *tc = tcase_create("mirror");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 30);
@@ -552,9 +551,5 @@ main(void)
 	tcase_add_test(tc, other_writer_is_overruled);
 	tcase_add_test(tc, stale_read_is_not_planned_from);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -12,6 +12,7 @@
 #include "resolve.h"
 #include "topo.h"
 #include "util.h"
+#include "unit_main.h"
 
 /* ------------------------------------------------------------ names */
 
@@ -303,13 +304,6 @@ resolve_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(resolve_suite());
-	int failed;
-
 	log_open("check_resolve", 0, LOG_LVL_ERR);
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(resolve_suite());
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "rreply.h"
+#include "unit_main.h"
 
 static const char *const names[] = { "name", "ip", "port", "flags", NULL };
 static struct rreply_keys keys;
@@ -302,8 +303,6 @@ main(void)
 {
 	Suite *s = suite_create("rreply");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_same_trees);
@@ -313,9 +312,5 @@ main(void)
 	tcase_add_test(tc, test_error_midway);
 	tcase_add_test(tc, test_keys_limit);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "status.h"
 #include "util.h"
+#include "unit_main.h"
 
 /* ------------------------------------------------------------ parser */
 
@@ -843,11 +844,5 @@ status_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(status_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return unit_run(status_suite());
 }

@@ -10,6 +10,7 @@
 
 #include "tk.h"
 #include "util.h"
+#include "unit_main.h"
 
 START_TEST(test_grow)
 {
@@ -327,8 +328,6 @@ main(void)
 {
 	Suite *s = suite_create("toolkit");
 	TCase *tc = tcase_create("core");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, test_grow);
 	tcase_add_test(tc, test_vec);
@@ -342,9 +341,5 @@ main(void)
 	tcase_add_test(tc, test_ring);
 	tcase_add_test(tc, test_errf);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(s);
 }

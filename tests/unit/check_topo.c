@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "topo.h"
+#include "unit_main.h"
 
 #define TTL 3000
 /* a wall clock well after every switch these tests make */
@@ -996,11 +997,5 @@ topo_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(topo_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return unit_run(topo_suite());
 }
