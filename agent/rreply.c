@@ -6,85 +6,35 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define RR_FIRST 512          /* in the top object itself: most replies fit */
-#define RR_CHUNK_MIN 4096
-#define RR_CHUNK_MAX 65536    /* chunks grow by doubling up to this */
-#define RR_ALIGN 8            /* redisReply and its element vectors */
+#include "tk.h"
 
-struct rr_chunk {
-	struct rr_chunk *next;
-	size_t size;
-};
+#define RR_FIRST 512          /* in the top object itself: most replies fit */
 
 /* The top object of a reply: what hiredis and the callbacks see first,
- * then the arena every other object of the reply comes from. */
+ * then the arena every other object of the reply comes from (its first
+ * RR_FIRST bytes in the top object itself). */
 struct rr_root {
 	redisReply r;
-	struct rr_chunk *chunks;  /* owned */
-	char *cur;
-	size_t left;
-	size_t next;              /* size of the next chunk */
+	struct tk_arena arena;
 	alignas(max_align_t) char first[RR_FIRST];
 };
 
-#define RR_CHUNK_HDR ((sizeof(struct rr_chunk) + RR_ALIGN - 1) & ~(size_t)(RR_ALIGN - 1))
-
-/* N bytes aligned from root's arena, NULL when out of memory. */
+/* N bytes aligned (redisReply and its element vectors) from root's arena,
+ * NULL when out of memory. */
 static void *
 rr_alloc(struct rr_root *root, size_t n)
 {
-	struct rr_chunk *c;
-	size_t size;
-	void *p;
-
-	if (n > SIZE_MAX - RR_CHUNK_HDR - RR_ALIGN)
-		return NULL;
-	n = (n + RR_ALIGN - 1) & ~(size_t)(RR_ALIGN - 1);
-	if (n <= root->left) {
-		p = root->cur;
-		root->cur += n;
-		root->left -= n;
-		return p;
-	}
-	if (n > RR_CHUNK_MAX / 2) {
-		/* A big object (a long string, a long element vector) gets a
-		 * chunk of its own: the current one goes on being used. */
-		c = malloc(RR_CHUNK_HDR + n);
-		if (!c)
-			return NULL;
-		c->size = n;
-		c->next = root->chunks;
-		root->chunks = c;
-		return (char *)c + RR_CHUNK_HDR;
-	}
-	size = root->next;
-	while (size < n)
-		size *= 2;
-	if (root->next < RR_CHUNK_MAX)
-		root->next *= 2;
-	c = malloc(RR_CHUNK_HDR + size);
-	if (!c)
-		return NULL;
-	c->size = size;
-	c->next = root->chunks;
-	root->chunks = c;
-	root->cur = (char *)c + RR_CHUNK_HDR + n;
-	root->left = size - n;
-	return (char *)c + RR_CHUNK_HDR;
+	return tk_arena_alloc(&root->arena, n);
 }
 
 static void
 rr_free(void *obj)
 {
 	struct rr_root *root = obj;
-	struct rr_chunk *c, *next;
 
 	if (!root)
 		return;
-	for (c = root->chunks; c; c = next) {
-		next = c->next;
-		free(c);
-	}
+	tk_arena_free(&root->arena);
 	free(root);
 }
 
@@ -103,10 +53,7 @@ rr_object(const redisReadTask *task, int type)
 			return NULL;
 		memset(&root->r, 0, sizeof(root->r));
 		root->r.type = type;
-		root->chunks = NULL;
-		root->cur = root->first;
-		root->left = sizeof(root->first);
-		root->next = RR_CHUNK_MIN;
+		tk_arena_init(&root->arena, root->first, sizeof(root->first));
 		return &root->r;
 	}
 	while (t->parent)

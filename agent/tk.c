@@ -40,44 +40,77 @@ tk_grow(void *arrp, size_t *cap, size_t need, size_t elsize)
 	return 0;
 }
 
-/* ------------------------------------------------------------ string arena */
+/* ------------------------------------------------------------ arena */
 
-struct tk_arena_block {
-	struct tk_arena_block *next;
-	size_t size;   /* bytes of data[] */
-	char data[];
+struct tk_arena_chunk {
+	struct tk_arena_chunk *next;
+	size_t size;
 };
+
+#define TK_ARENA_ROUND(n) (((n) + TK_ARENA_ALIGN - 1) & ~(size_t)(TK_ARENA_ALIGN - 1))
+#define TK_ARENA_HDR TK_ARENA_ROUND(sizeof(struct tk_arena_chunk))
+
+void
+tk_arena_init(struct tk_arena *a, void *first, size_t len)
+{
+	a->chunks = NULL;
+	a->cur = first;
+	a->left = first ? len : 0;
+	a->next = TK_ARENA_CHUNK_MIN;
+}
+
+void *
+tk_arena_alloc(struct tk_arena *a, size_t n)
+{
+	struct tk_arena_chunk *c;
+	size_t size;
+	void *p;
+
+	if (n > SIZE_MAX - TK_ARENA_HDR - TK_ARENA_ALIGN)
+		return NULL;
+	n = TK_ARENA_ROUND(n);
+	if (n <= a->left) {
+		p = a->cur;
+		a->cur += n;
+		a->left -= n;
+		return p;
+	}
+	if (n > TK_ARENA_CHUNK_MAX / 2) {
+		/* A big object (a long string, a long element vector) gets a
+		 * chunk of its own: the current one goes on being used. */
+		c = malloc(TK_ARENA_HDR + n);
+		if (!c)
+			return NULL;
+		c->size = n;
+		c->next = a->chunks;
+		a->chunks = c;
+		return (char *)c + TK_ARENA_HDR;
+	}
+	if (!a->next)
+		a->next = TK_ARENA_CHUNK_MIN;
+	size = a->next;
+	while (size < n)
+		size *= 2;
+	if (a->next < TK_ARENA_CHUNK_MAX)
+		a->next *= 2;
+	c = malloc(TK_ARENA_HDR + size);
+	if (!c)
+		return NULL;
+	c->size = size;
+	c->next = a->chunks;
+	a->chunks = c;
+	a->cur = (char *)c + TK_ARENA_HDR + n;
+	a->left = size - n;
+	return (char *)c + TK_ARENA_HDR;
+}
 
 const char *
 tk_arena_strndup(struct tk_arena *a, const char *s, size_t len)
 {
-	struct tk_arena_block *b = a->head;
-	char *p;
+	char *p = len < SIZE_MAX ? tk_arena_alloc(a, len + 1) : NULL;
 
-	if (len >= SIZE_MAX - sizeof(*b) - 1)
+	if (!p)
 		return NULL;
-	if (!b || b->size - a->used < len + 1) {
-		size_t size = len + 1 > TK_ARENA_BLOCK ? len + 1 : TK_ARENA_BLOCK;
-
-		b = malloc(sizeof(*b) + size);
-		if (!b)
-			return NULL;
-		b->size = size;
-		if (a->head && size > TK_ARENA_BLOCK) {
-			/* An outsized string: behind the block being
-			 * filled, which keeps its free room. */
-			b->next = a->head->next;
-			a->head->next = b;
-			p = b->data;
-			goto copy;
-		}
-		b->next = a->head;
-		a->head = b;
-		a->used = 0;
-	}
-	p = b->data + a->used;
-	a->used += len + 1;
-copy:
 	memcpy(p, s, len);
 	p[len] = '\0';
 	return p;
@@ -86,13 +119,15 @@ copy:
 void
 tk_arena_free(struct tk_arena *a)
 {
-	while (a->head) {
-		struct tk_arena_block *b = a->head;
+	while (a->chunks) {
+		struct tk_arena_chunk *c = a->chunks;
 
-		a->head = b->next;
-		free(b);
+		a->chunks = c->next;
+		free(c);
 	}
-	a->used = 0;
+	a->cur = NULL;
+	a->left = 0;
+	a->next = TK_ARENA_CHUNK_MIN;
 }
 
 /* ------------------------------------------------------------ string builder */

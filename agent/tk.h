@@ -3,7 +3,7 @@
  *
  *   tk_grow / TK_VEC   growable arrays (doubling, overflow-checked)
  *   struct tk_buf      string builder: bounded and formatted appends
- *   struct tk_arena    strings that never move, freed all at once
+ *   struct tk_arena    small objects and strings that never move, freed at once
  *   tk_token           tokenizer over a span of text
  *   tk_sockaddr_*      IP literal + port, or a unix path, -> sockaddr
  *   struct tk_list     intrusive doubly linked list
@@ -61,22 +61,35 @@ char *tk_buf_steal(struct tk_buf *b);
 /* Free and reset. */
 void tk_buf_free(struct tk_buf *b);
 
-/* ------------------------------------------------------------ string arena */
+/* ------------------------------------------------------------ arena */
 
-/* Many small strings kept for as long as one owner lives: copied into
- * blocks of TK_ARENA_BLOCK bytes (a longer string gets a block of its
- * own), never moved, freed all at once. Zero-initialise it. */
-#define TK_ARENA_BLOCK 16384
+/* Many small objects kept for as long as one owner lives: carved out of
+ * chunks that never move (TK_ARENA_CHUNK_MIN bytes, doubling up to
+ * TK_ARENA_CHUNK_MAX; an object over half of that gets a chunk of its own
+ * and the current one goes on being used), all freed at once. A
+ * zero-initialised arena is ready; tk_arena_init() lets the first
+ * allocations come from a buffer of the caller's (aligned to
+ * max_align_t), which is never freed. Sentinel replies (rreply.c) and
+ * HAProxy's server names (hapapi.c) live in one each. */
+#define TK_ARENA_ALIGN 8          /* every allocation's alignment */
+#define TK_ARENA_CHUNK_MIN 4096
+#define TK_ARENA_CHUNK_MAX 65536
 
-struct tk_arena_block;
+struct tk_arena_chunk;
 struct tk_arena {
-	struct tk_arena_block *head;  /* owned; the block being filled first */
-	size_t used;                  /* bytes used in head */
+	struct tk_arena_chunk *chunks;  /* owned */
+	char *cur;                      /* the free room of the current chunk */
+	size_t left;
+	size_t next;                    /* size of the next chunk; 0: TK_ARENA_CHUNK_MIN */
 };
 
+void tk_arena_init(struct tk_arena *a, void *first, size_t len);
+/* n bytes aligned to TK_ARENA_ALIGN, or NULL when out of memory. */
+void *tk_arena_alloc(struct tk_arena *a, size_t n);
 /* A NUL-terminated copy of len bytes of s, or NULL when out of memory. */
 const char *tk_arena_strndup(struct tk_arena *a, const char *s, size_t len);
-/* Free every block and reset. */
+/* Free every chunk and reset (a buffer given to tk_arena_init is not the
+ * arena's: it is forgotten). */
 void tk_arena_free(struct tk_arena *a);
 
 /* ------------------------------------------------------------ tokenizer */

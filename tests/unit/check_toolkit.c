@@ -1,6 +1,8 @@
 /* The toolkit: arrays, string builder, string arena, tokenizer, socket
  * addresses, lists; and util.c's address comparison. */
 #include <check.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -109,30 +111,36 @@ START_TEST(test_buf_bounded)
 END_TEST
 
 /* Strings stay where they were put while more are added, a long one
- * included; the arena frees them all at once (valgrind checks that). */
+ * included, which gets a chunk of its own while the current chunk goes on
+ * being used; every allocation is aligned; a caller's first buffer is used
+ * first; the arena frees its chunks at once (valgrind checks that). */
 START_TEST(test_arena)
 {
 	struct tk_arena a = { 0 };
 	const char *p[3000], *big, *after;
 	char name[32], *long_text;
-	size_t n = sizeof(p) / sizeof(p[0]);
+	size_t n = sizeof(p) / sizeof(p[0]), big_len = 3 * TK_ARENA_CHUNK_MAX;
+	alignas(max_align_t) char first[64];
+	void *q;
 
 	for (size_t i = 0; i < n; i++) {
 		int l = snprintf(name, sizeof(name), "mymaster-%zu_write", i);
 
 		p[i] = tk_arena_strndup(&a, name, (size_t)l);
 		ck_assert_ptr_nonnull(p[i]);
+		ck_assert_uint_eq((uintptr_t)p[i] % TK_ARENA_ALIGN, 0);
 	}
-	long_text = malloc(3 * TK_ARENA_BLOCK);
+	long_text = malloc(big_len);
 	ck_assert_ptr_nonnull(long_text);
-	memset(long_text, 'x', 3 * TK_ARENA_BLOCK);
-	big = tk_arena_strndup(&a, long_text, 3 * TK_ARENA_BLOCK);
+	memset(long_text, 'x', big_len);
+	big = tk_arena_strndup(&a, long_text, big_len);
 	ck_assert_ptr_nonnull(big);
-	ck_assert_uint_eq(strlen(big), 3 * TK_ARENA_BLOCK);
-	/* a short one after it still goes into the block being filled */
+	ck_assert_uint_eq(strlen(big), big_len);
+	/* a short one after it still comes from the chunk being filled */
 	after = tk_arena_strndup(&a, "r1 and more", 2);
 	ck_assert_str_eq(after, "r1");
-	ck_assert_ptr_eq(after, p[n - 1] + strlen(p[n - 1]) + 1);
+	ck_assert_ptr_eq(after, p[n - 1] + ((strlen(p[n - 1]) + 1 + TK_ARENA_ALIGN - 1) &
+					    ~(size_t)(TK_ARENA_ALIGN - 1)));
 	for (size_t i = 0; i < n; i++) {
 		snprintf(name, sizeof(name), "mymaster-%zu_write", i);
 		ck_assert_str_eq(p[i], name);
@@ -140,7 +148,18 @@ START_TEST(test_arena)
 	ck_assert_str_eq(tk_arena_strndup(&a, "", 0), "");
 	free(long_text);
 	tk_arena_free(&a);
-	ck_assert_ptr_null(a.head);
+	ck_assert_ptr_null(a.chunks);
+	tk_arena_free(&a);
+
+	/* a first buffer of the caller's: used first, never freed */
+	tk_arena_init(&a, first, sizeof(first));
+	q = tk_arena_alloc(&a, 10);
+	ck_assert_ptr_eq(q, first);
+	ck_assert_ptr_eq(tk_arena_alloc(&a, 16), first + 16);
+	ck_assert_ptr_null(a.chunks);
+	q = tk_arena_alloc(&a, 64);   /* no room left in it: a chunk */
+	ck_assert_ptr_nonnull(a.chunks);
+	ck_assert(q < (void *)first || q >= (void *)(first + sizeof(first)));
 	tk_arena_free(&a);
 }
 END_TEST
