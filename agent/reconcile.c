@@ -317,9 +317,6 @@ mirror_rows(const struct rgroup *r, int which, const char *be, struct hap_server
 	return n;
 }
 
-/* The commands just planned for one backend of r, as if HAProxy had run
- * them: the mirror is what they leave. A command that fails, or is dropped
- * before it is sent, makes the group's mirror unknown (read again). */
 /* mirror_rows() appended to st, the names copied into st's arena (they
  * must outlive the local buffers while st is planned from). 0, or -1 when
  * out of memory (st.n is then as before). */
@@ -343,6 +340,9 @@ mirror_rows_to_state(const struct rgroup *r, int which, const char *be, struct h
 	return 0;
 }
 
+/* The commands just planned for one backend of r, as if HAProxy had run
+ * them: the mirror is what they leave. A command that fails, or is dropped
+ * before it is sent, makes the group's mirror unknown (read again). */
 static void
 mirror_apply(struct rgroup *r, int which, const char *be, const struct plan_cmd *cmds, size_t n,
 	     const struct plan_target *t, size_t nt)
