@@ -33,8 +33,8 @@ struct probe {
 	int r_master_port;
 	int r_link;
 	int active;              /* holds one of the PROBE_MAX_ACTIVE connection slots */
-	int waiting;             /* in the wait list for a slot */
-	struct tk_list wait;     /* in the prober's wait list, while waiting */
+	struct tk_list wait;     /* in the prober's wait list for a slot; empty (points to
+				  * itself) when not waiting */
 	struct tk_list all;      /* in the prober's list of every probe alive */
 	struct probe *gnext;     /* the group's replica probes */
 };
@@ -185,7 +185,6 @@ slot_release(struct probe *p)
 	if (!tk_list_empty(&pr->waitq)) {
 		w = tk_container_of(pr->waitq.next, struct probe, wait);
 		tk_list_del(&w->wait);
-		w->waiting = 0;
 		ev_timer_stop(pr->loop, &w->timer);
 		ev_timer_set(&w->timer, 0., 0.);
 		ev_timer_start(pr->loop, &w->timer);
@@ -218,7 +217,6 @@ probe_free(struct probe *p)
 	tk_list_del(&p->all);
 	pr->nprobes--;
 	tk_list_del(&p->wait);
-	p->waiting = 0;
 	slot_release(p);
 	if (pg && pg->master == p)
 		pg->master = NULL;
@@ -544,7 +542,6 @@ probe_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	 * switching together): the others wait for a slot, in order. */
 	if (!p->active) {
 		if (pr_full(p->pr)) {
-			p->waiting = 1;
 			tk_list_append(&p->pr->waitq, &p->wait);
 			return;
 		}
@@ -952,7 +949,7 @@ prober_now(struct prober *pr, struct group *g)
 	struct pgroup *pg = pgroup_get(pr, g);
 	struct probe *p = pg ? pg->master : NULL;
 
-	if (p && !p->done && !p->waiting && ev_is_active(&p->timer)) {
+	if (p && !p->done && tk_list_empty(&p->wait) && ev_is_active(&p->timer)) {
 		ev_timer_stop(pr->loop, &p->timer);
 		ev_timer_set(&p->timer, 0., 0.);
 		ev_timer_start(pr->loop, &p->timer);
