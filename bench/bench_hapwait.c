@@ -82,23 +82,38 @@ pause_ms(long ms)
 
 #define PROBES 8
 
-/* One exchange on the admin socket: CMD (one line, ';' between commands),
- * the answer in *buf (owned, reused). -1 when the socket is not there or
- * the answer is cut. */
+/* A connection to the admin socket at path, or -1. */
 static int
-ask(const char *path, const char *cmd, char **buf, size_t *cap, size_t *len)
+connect_unix(const char *path)
 {
 	struct sockaddr_un sa;
-	size_t cl = strlen(cmd);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ssize_t r;
 
 	if (fd < 0)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || write(fd, cmd, cl) != (ssize_t)cl) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* One exchange on the admin socket: CMD (one line, ';' between commands),
+ * the answer in *buf (owned, reused). -1 when the socket is not there or
+ * the answer is cut. */
+static int
+ask(const char *path, const char *cmd, char **buf, size_t *cap, size_t *len)
+{
+	size_t cl = strlen(cmd);
+	int fd = connect_unix(path);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	if (write(fd, cmd, cl) != (ssize_t)cl) {
 		close(fd);
 		return -1;
 	}
@@ -143,21 +158,13 @@ write_backend(char *dst, size_t len, int g, int groups)
 static int
 apply_conn(const char *path, const char *req, size_t len)
 {
-	struct sockaddr_un sa;
 	char buf[65536];
 	size_t off = 0;
 	ssize_t r;
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = connect_unix(path);
 
 	if (fd < 0)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
 	/* At most 4 lines of 8 KB: HAProxy reads it all before its answer
 	 * could fill the socket. */
 	while (off < len) {
