@@ -59,6 +59,20 @@ tk_arena_init(struct tk_arena *a, void *first, size_t len)
 	a->next = TK_ARENA_CHUNK_MIN;
 }
 
+/* A chunk of size bytes, linked into a's list; NULL when out of memory. */
+static struct tk_arena_chunk *
+arena_chunk(struct tk_arena *a, size_t size)
+{
+	struct tk_arena_chunk *c = malloc(TK_ARENA_HDR + size);
+
+	if (!c)
+		return NULL;
+	c->size = size;
+	c->next = a->chunks;
+	a->chunks = c;
+	return c;
+}
+
 void *
 tk_arena_alloc(struct tk_arena *a, size_t n)
 {
@@ -78,13 +92,8 @@ tk_arena_alloc(struct tk_arena *a, size_t n)
 	if (n > TK_ARENA_CHUNK_MAX / 2) {
 		/* A big object (a long string, a long element vector) gets a
 		 * chunk of its own: the current one goes on being used. */
-		c = malloc(TK_ARENA_HDR + n);
-		if (!c)
-			return NULL;
-		c->size = n;
-		c->next = a->chunks;
-		a->chunks = c;
-		return (char *)c + TK_ARENA_HDR;
+		c = arena_chunk(a, n);
+		return c ? (char *)c + TK_ARENA_HDR : NULL;
 	}
 	if (!a->next)
 		a->next = TK_ARENA_CHUNK_MIN;
@@ -93,12 +102,9 @@ tk_arena_alloc(struct tk_arena *a, size_t n)
 		size *= 2;
 	if (a->next < TK_ARENA_CHUNK_MAX)
 		a->next *= 2;
-	c = malloc(TK_ARENA_HDR + size);
+	c = arena_chunk(a, size);
 	if (!c)
 		return NULL;
-	c->size = size;
-	c->next = a->chunks;
-	a->chunks = c;
 	a->cur = (char *)c + TK_ARENA_HDR + n;
 	a->left = size - n;
 	return (char *)c + TK_ARENA_HDR;
